@@ -1,0 +1,616 @@
+"""The mmchat wire protocol: bytes in, typed events out, and back (sans-I/O).
+
+How this works
+--------------
+A frame is an 8-byte prefix followed by a header and an optional body::
+
+    header length (u32, big endian) | body length (u32, big endian) | header | body
+
+The header is a UTF-8 JSON object whose "type" names one of the event classes
+below; the body carries raw bytes (a QR code's PNG) and is empty otherwise.
+File contents never travel in frames: a transfer runs on its own TCP
+connection, which switches to raw bytes after its opening frames (see
+docs/PROTOCOL.md).
+
+This module does no I/O and starts no threads.  `FrameDecoder` buffers bytes
+until a whole frame is there (one recv() is never one message) and refuses any
+length over its `Limits` before buffering it.  `Connection` adds the
+conversation rules: which side may send which event in which state, all in the
+single `TRANSITIONS` table.  Two error kinds, as in h11: `ProtocolError` means
+the peer misbehaved (tell it and hang up), `LocalProtocolError` means we tried
+to send something invalid (a bug on our side).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import re
+import struct
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Iterator
+
+PROTOCOL_VERSION = 1
+DEFAULT_PORT = 12002
+
+PREFIX = struct.Struct(">II")
+
+MAX_NAME_CHARS = 32
+MAX_TEXT_CHARS = 4000
+MAX_FILENAME_BYTES = 255
+MAX_COMMAND_CHARS = 1024
+MAX_OUTPUT_CHARS = 256 * 1024
+MAX_LIST_ITEMS = 10_000
+_DEFAULT_STR_CHARS = 4096
+
+
+class ProtocolError(Exception):
+    """The peer sent something that breaks the protocol."""
+
+
+class LocalProtocolError(Exception):
+    """We tried to send something the protocol does not allow (a bug here)."""
+
+
+class _NeedData:
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA: Any = _NeedData()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Hard caps on the lengths read from the wire, per direction."""
+
+    max_header: int
+    max_body: int
+
+
+# What the host accepts from members, and what members accept from the host.
+HOST_INBOUND = Limits(max_header=64 * 1024, max_body=0)
+MEMBER_INBOUND = Limits(max_header=4 * 1024 * 1024, max_body=1024 * 1024)
+
+
+# --- events ------------------------------------------------------------------
+
+_EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class of every frame's typed form."""
+
+    TYPE: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.TYPE:
+            _EVENT_TYPES[cls.TYPE] = cls
+
+    @property
+    def body(self) -> bytes:
+        return b""
+
+
+# Member -> host, on a chat connection.
+
+
+@dataclass(frozen=True)
+class Hello(Event):
+    TYPE: ClassVar[str] = "hello"
+    version: int
+    member: str
+    password: str = ""
+
+
+@dataclass(frozen=True)
+class Say(Event):
+    TYPE: ClassVar[str] = "say"
+    text: str
+
+
+@dataclass(frozen=True)
+class ListOnline(Event):
+    TYPE: ClassVar[str] = "online"
+    ref: int = 0
+
+
+@dataclass(frozen=True)
+class ListFiles(Event):
+    TYPE: ClassVar[str] = "files"
+    ref: int = 0
+
+
+@dataclass(frozen=True)
+class RunCommand(Event):
+    TYPE: ClassVar[str] = "cmd"
+    line: str
+    ref: int = 0
+
+
+@dataclass(frozen=True)
+class RequestQR(Event):
+    TYPE: ClassVar[str] = "qr"
+    ref: int = 0
+
+
+@dataclass(frozen=True)
+class VerifyCode(Event):
+    TYPE: ClassVar[str] = "verify"
+    code: str
+    ref: int = 0
+
+
+@dataclass(frozen=True)
+class OfferUpload(Event):
+    TYPE: ClassVar[str] = "upload"
+    filename: str
+    size: int
+    sha256: str
+    ref: int = 0
+
+
+@dataclass(frozen=True)
+class RequestDownload(Event):
+    TYPE: ClassVar[str] = "download"
+    filename: str
+    ref: int = 0
+
+
+@dataclass(frozen=True)
+class Goodbye(Event):
+    TYPE: ClassVar[str] = "bye"
+
+
+# Host -> member, on a chat connection.
+
+
+@dataclass(frozen=True)
+class Welcome(Event):
+    TYPE: ClassVar[str] = "welcome"
+    version: int
+    member: str
+    renamed: bool = False
+    host: str = ""
+
+
+@dataclass(frozen=True)
+class Refused(Event):
+    TYPE: ClassVar[str] = "refused"
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChatMessage(Event):
+    TYPE: ClassVar[str] = "message"
+    seq: int
+    ts: float
+    sender: str
+    text: str
+    history: bool = False
+
+
+NOTICE_KINDS = ("join", "leave", "share", "kicked", "dropped", "shutdown")
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """Something that happened in the room: a join, a leave, a shared file..."""
+
+    TYPE: ClassVar[str] = "notice"
+    seq: int
+    ts: float
+    kind: str
+    member: str = ""
+    filename: str = ""
+    size: int = 0
+    history: bool = False
+
+
+@dataclass(frozen=True)
+class OnlineList(Event):
+    TYPE: ClassVar[str] = "online_list"
+    members: tuple[str, ...]
+    ref: int = 0
+
+
+@dataclass(frozen=True)
+class SharedFile:
+    """One entry of the host's shared-file catalogue."""
+
+    filename: str
+    size: int
+    owner: str
+    ts: float
+
+
+@dataclass(frozen=True)
+class FileList(Event):
+    TYPE: ClassVar[str] = "file_list"
+    files: tuple[SharedFile, ...]
+    ref: int = 0
+
+
+@dataclass(frozen=True)
+class CommandResult(Event):
+    TYPE: ClassVar[str] = "cmd_result"
+    line: str
+    output: str
+    allowed: bool
+    ref: int = 0
+
+
+@dataclass(frozen=True)
+class QRImage(Event):
+    """A one-time code and its QR rendering; the PNG travels as the frame body."""
+
+    TYPE: ClassVar[str] = "qr_image"
+    code: str
+    expires_in: int
+    png: bytes = field(default=b"", repr=False)
+    ref: int = 0
+
+    @property
+    def body(self) -> bytes:
+        return self.png
+
+
+@dataclass(frozen=True)
+class VerifyResult(Event):
+    TYPE: ClassVar[str] = "verify_result"
+    code: str
+    valid: bool
+    owner: str = ""
+    ref: int = 0
+
+
+@dataclass(frozen=True)
+class TransferReady(Event):
+    """The host agrees to a transfer; open a transfer connection with `token`."""
+
+    TYPE: ClassVar[str] = "ready"
+    token: str
+    direction: str  # "upload" or "download"
+    filename: str
+    size: int = 0
+    ref: int = 0
+
+
+@dataclass(frozen=True)
+class ErrorReply(Event):
+    """A request failed (`ref` names it), or with `fatal` the connection ends."""
+
+    TYPE: ClassVar[str] = "error"
+    message: str
+    ref: int = 0
+    fatal: bool = False
+
+
+# Transfer connection.
+
+
+@dataclass(frozen=True)
+class TransferHello(Event):
+    TYPE: ClassVar[str] = "transfer"
+    version: int
+    token: str
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class TransferStart(Event):
+    """Raw bytes follow: the member's upload, or the host's download."""
+
+    TYPE: ClassVar[str] = "start"
+    filename: str
+    size: int
+    sha256: str
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class TransferDone(Event):
+    TYPE: ClassVar[str] = "done"
+    filename: str
+    size: int
+    sha256: str
+
+
+# --- field validation ----------------------------------------------------------
+
+_STR_CAPS = {
+    "member": MAX_NAME_CHARS,
+    "sender": MAX_NAME_CHARS,
+    "owner": MAX_NAME_CHARS,
+    "text": MAX_TEXT_CHARS,
+    "line": MAX_COMMAND_CHARS,
+    "output": MAX_OUTPUT_CHARS,
+    "code": 128,
+    "token": 128,
+    "password": 256,
+    "kind": 16,
+    "direction": 16,
+}
+_SHA256_RE = re.compile(r"[0-9a-f]{64}\Z")
+_MAX_SIZE = 1 << 62
+
+
+def _check_str(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ProtocolError(f"field {name!r} must be text")
+    if name == "filename":
+        if len(value.encode("utf-8", "surrogatepass")) > MAX_FILENAME_BYTES:
+            raise ProtocolError(f"file name longer than {MAX_FILENAME_BYTES} bytes")
+    elif name == "sha256":
+        if not _SHA256_RE.match(value):
+            raise ProtocolError("field 'sha256' must be 64 lowercase hex digits")
+    elif len(value) > _STR_CAPS.get(name, _DEFAULT_STR_CHARS):
+        raise ProtocolError(f"field {name!r} is longer than {_STR_CAPS.get(name, _DEFAULT_STR_CHARS)} characters")
+    return value
+
+
+def _check_int(name: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ProtocolError(f"field {name!r} must be a whole number")
+    if not 0 <= value <= _MAX_SIZE:
+        raise ProtocolError(f"field {name!r} is out of range")
+    return value
+
+
+def _check_float(name: str, value: Any) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ProtocolError(f"field {name!r} must be a number")
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ProtocolError(f"field {name!r} must be finite")
+    return value
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ProtocolError(f"field {name!r} must be true or false")
+    return value
+
+
+def _check_list(name: str, value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise ProtocolError(f"field {name!r} must be a list")
+    if len(value) > MAX_LIST_ITEMS:
+        raise ProtocolError(f"field {name!r} has more than {MAX_LIST_ITEMS} items")
+    return value
+
+
+def _decode_field(name: str, annotation: str, value: Any) -> Any:
+    if annotation == "str":
+        return _check_str(name, value)
+    if annotation == "int":
+        return _check_int(name, value)
+    if annotation == "float":
+        return _check_float(name, value)
+    if annotation == "bool":
+        return _check_bool(name, value)
+    if annotation == "bytes":
+        return value
+    if annotation == "tuple[str, ...]":
+        return tuple(_check_str("member", item) for item in _check_list(name, value))
+    if annotation == "tuple[SharedFile, ...]":
+        return tuple(_decode_shared_file(item) for item in _check_list(name, value))
+    raise AssertionError(f"no decoder for {annotation}")
+
+
+def _decode_shared_file(item: Any) -> SharedFile:
+    if not isinstance(item, dict) or set(item) != {"filename", "size", "owner", "ts"}:
+        raise ProtocolError("malformed entry in file list")
+    return SharedFile(
+        filename=_check_str("filename", item["filename"]),
+        size=_check_int("size", item["size"]),
+        owner=_check_str("owner", item["owner"]),
+        ts=_check_float("ts", item["ts"]),
+    )
+
+
+def event_from_header(header: dict[str, Any], body: bytes = b"") -> Event:
+    """Build the typed event for a decoded JSON header, validating every field."""
+    kind = header.get("type")
+    cls = _EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ProtocolError(f"unknown message type {kind!r}")
+    kwargs: dict[str, Any] = {}
+    known = set()
+    for f in dataclasses.fields(cls):
+        known.add(f.name)
+        if f.name == "png":
+            kwargs["png"] = body
+            continue
+        if f.name in header:
+            kwargs[f.name] = _decode_field(f.name, str(f.type), header[f.name])
+        elif f.default is dataclasses.MISSING:
+            raise ProtocolError(f"message {kind!r} lacks field {f.name!r}")
+    extra = set(header) - known - {"type"}
+    if extra:
+        raise ProtocolError(f"message {kind!r} has unknown field(s): {', '.join(sorted(extra))}")
+    if body and "png" not in known:
+        raise ProtocolError(f"message {kind!r} takes no body")
+    return cls(**kwargs)
+
+
+def _header_of(event: Event) -> dict[str, Any]:
+    header: dict[str, Any] = {"type": event.TYPE}
+    for f in dataclasses.fields(event):
+        if f.name == "png":
+            continue
+        value = getattr(event, f.name)
+        if value == f.default:
+            continue  # defaults stay off the wire: smaller frames
+        if isinstance(value, tuple):
+            value = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
+        header[f.name] = value
+    return header
+
+
+def encode(event: Event) -> bytes:
+    """Serialize one event into one complete frame."""
+    try:
+        # Validate on the way out too, so a bug here never reaches the wire.
+        event_from_header(json.loads(json.dumps(_header_of(event))), event.body)
+    except ProtocolError as exc:
+        raise LocalProtocolError(f"refusing to send invalid {event.TYPE!r}: {exc}") from None
+    header = json.dumps(_header_of(event), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    body = event.body
+    return PREFIX.pack(len(header), len(body)) + header + body
+
+
+def encode_trusted(event: Event) -> bytes:
+    """Serialize an event built by the host from already-validated values (hot path)."""
+    header = json.dumps(_header_of(event), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    body = event.body
+    return PREFIX.pack(len(header), len(body)) + header + body
+
+
+# --- framing -------------------------------------------------------------------
+
+
+class FrameDecoder:
+    """Buffers bytes and yields complete frames as events, enforcing `Limits`."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._buf = bytearray()
+        self._pos = 0
+
+    def receive_data(self, data: bytes) -> None:
+        """Add bytes read from the peer."""
+        if self._pos and self._pos >= len(self._buf) // 2:
+            del self._buf[: self._pos]
+            self._pos = 0
+        self._buf += data
+
+    @property
+    def buffered(self) -> int:
+        """How many received bytes are not yet consumed."""
+        return len(self._buf) - self._pos
+
+    def next_event(self) -> Event:
+        """Return the next complete event, or NEED_DATA; raise ProtocolError on bad input."""
+        buf, pos = self._buf, self._pos
+        if len(buf) - pos < PREFIX.size:
+            return NEED_DATA
+        header_len, body_len = PREFIX.unpack_from(buf, pos)
+        if header_len == 0 or header_len > self.limits.max_header:
+            raise ProtocolError(f"frame header of {header_len} bytes (limit {self.limits.max_header})")
+        if body_len > self.limits.max_body:
+            raise ProtocolError(f"frame body of {body_len} bytes (limit {self.limits.max_body})")
+        end = pos + PREFIX.size + header_len + body_len
+        if len(buf) < end:
+            return NEED_DATA
+        start = pos + PREFIX.size
+        raw_header = bytes(buf[start : start + header_len])
+        body = bytes(buf[start + header_len : end])
+        self._pos = end
+        try:
+            header = json.loads(raw_header.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise ProtocolError("frame header is not valid UTF-8 JSON") from None
+        if not isinstance(header, dict):
+            raise ProtocolError("frame header is not a JSON object")
+        return event_from_header(header, body)
+
+    def take_buffered(self) -> bytes:
+        """Hand over the bytes received past the last frame (raw transfer data)."""
+        rest = bytes(self._buf[self._pos :])
+        self._buf.clear()
+        self._pos = 0
+        return rest
+
+
+# --- conversation rules --------------------------------------------------------
+
+
+class Role(enum.Enum):
+    MEMBER = "member"
+    HOST = "host"
+
+
+class State(enum.Enum):
+    OPENING = "opening"  # nothing said yet
+    GREETED = "greeted"  # member sent Hello, waiting for Welcome / Refused
+    CHATTING = "chatting"
+    TRANSFER_ASKED = "transfer asked"  # member sent TransferHello
+    TRANSFER = "transfer"  # TransferStart sent: raw bytes flow now
+    CLOSED = "closed"
+
+
+_MEMBER_REQUESTS = (Say, ListOnline, ListFiles, RunCommand, RequestQR, VerifyCode, OfferUpload, RequestDownload)
+_HOST_REPLIES = (ChatMessage, Notice, OnlineList, FileList, CommandResult, QRImage, VerifyResult, TransferReady)
+
+# (state, who sends, event type) -> next state.  Anything missing is an error.
+TRANSITIONS: dict[tuple[State, Role, type[Event]], State] = {
+    (State.OPENING, Role.MEMBER, Hello): State.GREETED,
+    (State.OPENING, Role.MEMBER, TransferHello): State.TRANSFER_ASKED,
+    (State.GREETED, Role.HOST, Welcome): State.CHATTING,
+    (State.GREETED, Role.HOST, Refused): State.CLOSED,
+    (State.GREETED, Role.HOST, ErrorReply): State.CLOSED,
+    (State.TRANSFER_ASKED, Role.HOST, TransferStart): State.TRANSFER,
+    (State.TRANSFER_ASKED, Role.HOST, ErrorReply): State.CLOSED,
+    (State.TRANSFER, Role.HOST, TransferDone): State.CLOSED,
+    (State.TRANSFER, Role.HOST, ErrorReply): State.CLOSED,
+    (State.CHATTING, Role.MEMBER, Goodbye): State.CLOSED,
+    (State.CHATTING, Role.HOST, ErrorReply): State.CHATTING,  # fatal ones close below
+    **{(State.CHATTING, Role.MEMBER, cls): State.CHATTING for cls in _MEMBER_REQUESTS},
+    **{(State.CHATTING, Role.HOST, cls): State.CHATTING for cls in _HOST_REPLIES},
+}
+
+
+class Connection:
+    """One side of one mmchat connection: encodes, decodes and checks the rules."""
+
+    def __init__(self, our_role: Role, limits: Limits | None = None) -> None:
+        self.our_role = our_role
+        self.their_role = Role.HOST if our_role is Role.MEMBER else Role.MEMBER
+        if limits is None:
+            limits = HOST_INBOUND if our_role is Role.HOST else MEMBER_INBOUND
+        self.state = State.OPENING
+        self._decoder = FrameDecoder(limits)
+
+    def _advance(self, role: Role, event: Event) -> None:
+        key = (self.state, role, type(event))
+        if key not in TRANSITIONS:
+            raise (LocalProtocolError if role is self.our_role else ProtocolError)(
+                f"{role.value} may not send {event.TYPE!r} while {self.state.value}"
+            )
+        self.state = TRANSITIONS[key]
+        if isinstance(event, ErrorReply) and event.fatal:
+            self.state = State.CLOSED
+
+    def send(self, event: Event) -> bytes:
+        """Check that we may send `event` now and return its frame."""
+        self._advance(self.our_role, event)
+        return encode(event)
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes read from the peer."""
+        self._decoder.receive_data(data)
+
+    def next_event(self) -> Event:
+        """The peer's next event, or NEED_DATA.  Raises ProtocolError."""
+        if self.state in (State.TRANSFER, State.CLOSED) and self.their_role is Role.MEMBER:
+            return NEED_DATA  # raw bytes (or nothing) from here on
+        event = self._decoder.next_event()
+        if event is not NEED_DATA:
+            self._advance(self.their_role, event)
+        return event
+
+    def events(self) -> Iterator[Event]:
+        """Every complete event buffered so far."""
+        while True:
+            event = self.next_event()
+            if event is NEED_DATA:
+                return
+            yield event
+
+    def take_buffered(self) -> bytes:
+        """Raw bytes that arrived after the last frame (start of a transfer body)."""
+        return self._decoder.take_buffered()
