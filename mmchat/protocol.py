@@ -28,8 +28,9 @@ import enum
 import json
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
 PROTOCOL_VERSION = 1
 DEFAULT_PORT = 12002
@@ -317,6 +318,24 @@ class TransferDone(Event):
     filename: str
     size: int
     sha256: str
+
+
+# --- names -------------------------------------------------------------------
+
+
+def check_member_name(name: str) -> str:
+    """Return `name` if it is an acceptable member name, else raise ValueError with a sentence."""
+    if not name or not name.strip():
+        raise ValueError("Please choose a name.")
+    if name != name.strip():
+        raise ValueError("A name may not start or end with a space.")
+    if len(name) > MAX_NAME_CHARS:
+        raise ValueError(f"A name may have at most {MAX_NAME_CHARS} characters.")
+    if not name.isprintable() or any(ch in name for ch in "[]/\\"):
+        raise ValueError("A name may not contain control characters, brackets or slashes.")
+    if name.startswith("!"):
+        raise ValueError("A name may not start with '!'.")
+    return name
 
 
 # --- field validation ----------------------------------------------------------

@@ -1,0 +1,287 @@
+"""What the host remembers: chat history and shared files, in SQLite.
+
+How this works
+--------------
+One sqlite3 connection, shared by every thread and guarded by one lock, lives
+in ``<data_dir>/mmchat.db`` (WAL mode, so a crash loses at most the last
+batch, never the file).  The host's event loop must never wait on the disk,
+so `Storage.record` only puts the entry on an unbounded queue; a daemon
+writer thread takes entries off it, gathers whatever else arrives within
+`flush_interval`, and commits the batch in one transaction.  `Storage.flush`
+puts a marker on the same queue and waits until the writer reaches it, so
+everything recorded before the call is on disk when it returns.
+File records are few and written by transfer threads, so they go straight
+to the database.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+import time
+from dataclasses import astuple, dataclass
+from pathlib import Path
+from typing import Any, Self
+
+DB_NAME = "mmchat.db"
+SCHEMA_VERSION = 1
+HISTORY_KINDS = ("message", "join", "leave", "share", "kicked", "dropped", "shutdown")
+_MAX_BATCH = 1000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    kind TEXT NOT NULL,
+    member TEXT NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    filename TEXT NOT NULL DEFAULT '',
+    size INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS files (
+    filename TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    ts REAL NOT NULL,
+    mtime_ns INTEGER NOT NULL
+);
+"""
+_HISTORY_COLUMNS = "seq, ts, kind, member, text, filename, size"
+_FILE_COLUMNS = "filename, size, sha256, owner, ts, mtime_ns"
+
+
+class StorageError(Exception):
+    """The chat history cannot be read or written; str(exc) is a sentence for a person."""
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of chat history: a message or a notice such as "join"."""
+
+    seq: int
+    ts: float
+    kind: str
+    member: str
+    text: str = ""
+    filename: str = ""
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A file shared on the host, as the host last verified it."""
+
+    filename: str
+    size: int
+    sha256: str
+    owner: str
+    ts: float
+    mtime_ns: int
+
+
+_STOP = object()
+
+
+class Storage:
+    """The host's history and file list in ``data_dir/mmchat.db``; safe to share between threads."""
+
+    def __init__(self, data_dir: Path, flush_interval: float = 0.05) -> None:
+        self.path = Path(data_dir) / DB_NAME
+        self._flush_interval = flush_interval
+        self._conn = _open(self.path)
+        self._db_lock = threading.Lock()
+        # A separate lock for the in-memory counter, so record() never waits
+        # behind a commit holding _db_lock.
+        self._seq_lock = threading.Lock()
+        row = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM history").fetchone()
+        self._last_seq: int = row[0]
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._write_error: Exception | None = None
+        self._closed = False
+        self._writer = threading.Thread(target=self._run_writer, name="mmchat-storage", daemon=True)
+        self._writer.start()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- history -----------------------------------------------------------
+
+    def last_seq(self) -> int:
+        """Return the highest seq recorded so far (0 when empty), queued entries included."""
+        with self._seq_lock:
+            return self._last_seq
+
+    def record(self, entry: HistoryEntry) -> None:
+        """Queue `entry` for the writer thread; returns at once."""
+        if not isinstance(entry, HistoryEntry):
+            raise TypeError(f"expected a HistoryEntry, got {entry!r}")
+        with self._seq_lock:
+            if self._closed:
+                raise StorageError("The chat history is closed; nothing more can be recorded.")
+            self._last_seq = max(self._last_seq, entry.seq)
+            self._queue.put(entry)
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Block until everything recorded so far is committed."""
+        with self._seq_lock:
+            if self._closed:
+                return
+            done = threading.Event()
+            self._queue.put(done)
+        if not done.wait(timeout):
+            raise StorageError(f"The chat history was not written to {self.path} within {timeout:g} seconds.")
+        self._raise_write_error()
+
+    def recent_history(self, limit: int = 50) -> list[HistoryEntry]:
+        """Return the last `limit` entries by seq, oldest first."""
+        self.flush()
+        rows = self._query(
+            f"SELECT {_HISTORY_COLUMNS} FROM history ORDER BY seq DESC LIMIT ?",
+            (max(limit, 0),),
+        )
+        return [HistoryEntry(*row) for row in reversed(rows)]
+
+    # -- files -------------------------------------------------------------
+
+    def add_file(self, record: FileRecord) -> None:
+        """Insert `record`, replacing any record with the same file name."""
+        self._execute(
+            f"INSERT OR REPLACE INTO files ({_FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            astuple(record),
+        )
+
+    def get_file(self, filename: str) -> FileRecord | None:
+        """Return the record for `filename`, or None."""
+        rows = self._query(f"SELECT {_FILE_COLUMNS} FROM files WHERE filename = ?", (filename,))
+        return FileRecord(*rows[0]) if rows else None
+
+    def list_files(self) -> list[FileRecord]:
+        """Return every file record, oldest first."""
+        rows = self._query(f"SELECT {_FILE_COLUMNS} FROM files ORDER BY ts, rowid")
+        return [FileRecord(*row) for row in rows]
+
+    def remove_file(self, filename: str) -> None:
+        """Forget `filename`; does nothing if it is not there."""
+        self._execute("DELETE FROM files WHERE filename = ?", (filename,))
+
+    # -- lifetime ----------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush, stop the writer thread and close the database; safe to call twice."""
+        with self._seq_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(_STOP)
+        self._writer.join()
+        with self._db_lock:
+            self._conn.close()
+        self._raise_write_error()
+
+    # -- internals ---------------------------------------------------------
+
+    def _query(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+        with self._db_lock:
+            self._check_open()
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StorageError(f"Cannot read the chat history at {self.path}: {exc}.") from exc
+
+    def _execute(self, sql: str, params: tuple[object, ...]) -> None:
+        with self._db_lock:
+            self._check_open()
+            try:
+                with self._conn:
+                    self._conn.execute(sql, params)
+            except sqlite3.Error as exc:
+                raise StorageError(f"Cannot write the chat history at {self.path}: {exc}.") from exc
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError("The chat history is closed.")
+
+    def _raise_write_error(self) -> None:
+        error, self._write_error = self._write_error, None
+        if error is not None:
+            raise StorageError(f"Cannot write the chat history at {self.path}: {error}.") from error
+
+    def _run_writer(self) -> None:
+        while True:
+            batch, markers, stop = self._next_batch()
+            if batch:
+                self._write_batch(batch)
+            for marker in markers:
+                marker.set()
+            if stop:
+                return
+
+    def _next_batch(self) -> tuple[list[HistoryEntry], list[threading.Event], bool]:
+        """Wait for one item, then gather more for up to flush_interval."""
+        batch: list[HistoryEntry] = []
+        item = self._queue.get()
+        deadline = time.monotonic() + self._flush_interval
+        while True:
+            if item is _STOP:
+                return batch, [], True
+            if isinstance(item, threading.Event):
+                # Someone is waiting in flush(): commit now rather than at the deadline.
+                return batch, [item], False
+            assert isinstance(item, HistoryEntry)
+            batch.append(item)
+            if len(batch) >= _MAX_BATCH:
+                return batch, [], False
+            remaining = deadline - time.monotonic()
+            try:
+                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                return batch, [], False
+
+    def _write_batch(self, batch: list[HistoryEntry]) -> None:
+        rows = [astuple(entry) for entry in batch]
+        try:
+            with self._db_lock, self._conn:
+                # OR REPLACE: one repeated seq must not cost the rest of the batch.
+                self._conn.executemany(
+                    f"INSERT OR REPLACE INTO history ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+        except Exception as exc:
+            # The next flush() or close() reports this to whoever can show it.
+            self._write_error = exc
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the database at `path` and bring its schema up to date."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"Cannot open the chat history at {path}: {exc.strerror or exc}.") from exc
+    conn: sqlite3.Connection | None = None
+    try:
+        conn = sqlite3.connect(path, check_same_thread=False, timeout=5.0)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StorageError(f"Cannot open the chat history at {path}: it was written by a newer version of mmchat.")
+        if version < SCHEMA_VERSION:
+            with conn:
+                conn.executescript(_SCHEMA)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # Read a table so that a damaged file fails here, not in the middle of a chat.
+        conn.execute("SELECT COUNT(*) FROM history").fetchone()
+    except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()
+        raise StorageError(f"Cannot open the chat history at {path}: {exc}.") from exc
+    except StorageError:
+        if conn is not None:
+            conn.close()
+        raise
+    return conn
