@@ -188,6 +188,15 @@ def run_host(args: argparse.Namespace) -> int:
 # --- join: the terminal chat ---------------------------------------------------------
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F)}
+_CONTROL.update({c: f"\\x{c:02x}" for c in range(0x80, 0xA0)})
+
+
+def terminal_safe(text: str) -> str:
+    """Show control characters (escape sequences from other members) as text, keeping newlines and tabs."""
+    return text.translate(_CONTROL)
+
+
 @dataclass(frozen=True)
 class _Line:
     text: str
@@ -224,6 +233,7 @@ class TerminalChat:
 
     def say(self, line: str) -> None:
         """Print one line for the person (clearing a progress bar first)."""
+        line = terminal_safe(line)
         with self._out_lock:
             if self._progress_shown:
                 self.err.write("\r\x1b[K")

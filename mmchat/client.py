@@ -177,6 +177,10 @@ class ChatClient:
 
     def connect(self, timeout: float = CONNECT_TIMEOUT) -> str:
         """Connect and introduce ourselves; return the name the host gave us. Raises ConnectError."""
+        try:
+            protocol.check_member_name(self.wanted_name)
+        except ValueError as exc:
+            raise ConnectError(f"That name cannot be used: {exc}") from None
         sock = _open(self.host, self.port, timeout)
         self._sock = sock
         try:
