@@ -121,6 +121,12 @@ def wait_until(condition, timeout: float = TIMEOUT) -> None:
         time.sleep(0.01)
 
 
+def frame(header: dict) -> bytes:
+    """A frame built by hand, so tests can send what the client library never would."""
+    data = json.dumps(header, ensure_ascii=False).encode()
+    return struct.pack(">II", len(data), 0) + data
+
+
 def raw_member(server: ChatServer, name: str) -> tuple[socket.socket, Connection]:
     """A hand-driven member socket, past the handshake."""
     sock = socket.create_connection(("127.0.0.1", server.address[1]), timeout=TIMEOUT)
@@ -205,7 +211,7 @@ def test_duplicate_name_gets_a_suffix_and_is_told(server, join):
 @pytest.mark.parametrize("name", ["", "   ", "a" * 33, "bad\x00name", "[admin]", "!bang"])
 def test_invalid_names_are_refused_with_a_sentence(server, name):
     client = ChatClient("127.0.0.1", server.address[1], name)
-    with pytest.raises(ConnectError, match="That name cannot be used: [A-Z].*\\."):
+    with pytest.raises(ConnectError, match=r"That name cannot be used: [A-Z].*\."):
         client.connect()
     # The host refuses them too when a member skips the client's check.
     sock = socket.create_connection(("127.0.0.1", server.address[1]), timeout=TIMEOUT)
@@ -357,8 +363,8 @@ def test_a_missing_file_gets_a_clear_error(server, join):
 @pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "a\x00b", "..", ".mmchat", "C:evil"])
 def test_hostile_upload_names_are_refused(server, name, tmp_path, share):
     sock, conn = raw_member(server, "mallory")
-    header = ('{"type":"upload","filename":%s,"size":3,"sha256":"%s","ref":7}' % (json.dumps(name), "0" * 64)).encode()
-    sock.sendall(struct.pack(">II", len(header), 0) + header)
+    header = {"type": "upload", "filename": name, "size": 3, "sha256": "0" * 64, "ref": 7}
+    sock.sendall(frame(header))
     reply = next_reply(sock, conn, lambda e: isinstance(e, ErrorReply))
     assert reply.ref == 7 and "Refused file name" in reply.message
     sock.close()
@@ -374,8 +380,8 @@ def test_hostile_download_names_find_nothing(server, join, name, share, tmp_path
     t = bob.request_file(name) if "/" not in name and name not in ("..", ".mmchat") else None
     if t is None:  # the client refuses such names itself; ask the host directly
         sock, conn = raw_member(server, "mallory")
-        header = ('{"type":"download","filename":%s,"ref":3}' % json.dumps(name)).encode()
-        sock.sendall(struct.pack(">II", len(header), 0) + header)
+        header = {"type": "download", "filename": name, "ref": 3}
+        sock.sendall(frame(header))
         reply = next_reply(sock, conn, lambda e: isinstance(e, ErrorReply))
         assert reply.message == f"No such file on the host: {name}"
         sock.close()
@@ -419,8 +425,8 @@ def test_a_member_killed_mid_upload_leaves_no_file(server, join, tmp_path, share
 def test_a_corrupted_upload_is_discarded(server, tmp_path, share):
     """The announced SHA-256 does not match the bytes: the file never appears."""
     sock, conn = raw_member(server, "mallory")
-    header = ('{"type":"upload","filename":"x.bin","size":4,"sha256":"%s","ref":1}' % ("a" * 64)).encode()
-    sock.sendall(struct.pack(">II", len(header), 0) + header)
+    header = {"type": "upload", "filename": "x.bin", "size": 4, "sha256": "a" * 64, "ref": 1}
+    sock.sendall(frame(header))
     ready = next_reply(sock, conn, lambda e: isinstance(e, protocol.TransferReady))
     data = socket.create_connection(("127.0.0.1", server.address[1]), timeout=TIMEOUT)
     tconn = Connection(Role.MEMBER)
@@ -589,8 +595,8 @@ def test_bad_frames_are_refused_and_everyone_else_carries_on(server, join, kind)
     alice, bob = join("alice"), join("bob")
     if kind == "oversized text":
         sock, _ = raw_member(server, "mallory")
-        header = ('{"type":"say","text":"%s"}' % ("x" * (protocol.MAX_TEXT_CHARS + 1))).encode()
-        sock.sendall(struct.pack(">II", len(header), 0) + header)
+        header = {"type": "say", "text": "x" * (protocol.MAX_TEXT_CHARS + 1)}
+        sock.sendall(frame(header))
     else:
         sock = socket.create_connection(("127.0.0.1", server.address[1]), timeout=TIMEOUT)
         sock.sendall(BAD_FRAMES[kind])
