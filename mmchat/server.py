@@ -177,7 +177,8 @@ class ChatServer:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-        self._workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mmchat-worker")
+        # One worker, so each member's commands run in the order sent (cd, then ls).
+        self._workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmchat-worker")
         self._transfers: set[threading.Thread] = set()
         self._subscribers: list[Callable[[LogEvent], None]] = []
         self._listener: socket.socket | None = None
@@ -365,7 +366,7 @@ class ChatServer:
     # --- writing --------------------------------------------------------------
 
     def _send(self, peer: _Peer, frame: bytes) -> None:
-        if peer.closed or (peer.closing_deadline and peer.name and not peer.outbox and frame is None):
+        if peer.closed:
             return
         if peer.outbox_bytes + len(frame) > self.outbound_limit:
             self._drop_slow(peer)
@@ -539,14 +540,14 @@ class ChatServer:
             )
             return protocol.encode_trusted(FileList(files=shared[-protocol.MAX_LIST_ITEMS :], ref=event.ref))
 
-        self._off_loop(peer, work)
+        self._off_loop(peer, event.ref, work)
 
     def _on_command(self, peer: _Peer, event: RunCommand) -> None:
-        name, cwd = peer.name, peer.cwd
+        name = peer.name
         self._log("command", f"Command to execute: {event.line} ({name})", name)
 
         def work() -> bytes:
-            outcome = self.sandbox.run(event.line, cwd)
+            outcome = self.sandbox.run(event.line, peer.cwd)
             peer.cwd = outcome.cwd
             if not outcome.allowed:
                 self._log("refused", f"Refused command from {name}: {event.line} ({outcome.output})", name)
@@ -555,7 +556,7 @@ class ChatServer:
                 CommandResult(line=event.line, output=output, allowed=outcome.allowed, ref=event.ref)
             )
 
-        self._off_loop(peer, work)
+        self._off_loop(peer, event.ref, work)
 
     def _on_qr(self, peer: _Peer, event: RequestQR) -> None:
         name = peer.name
@@ -567,7 +568,7 @@ class ChatServer:
                 QRImage(code=code, expires_in=int(self.codes.ttl), png=render_png(code), ref=event.ref)
             )
 
-        self._off_loop(peer, work)
+        self._off_loop(peer, event.ref, work)
 
     def _on_verify(self, peer: _Peer, event: VerifyCode) -> None:
         owner = self.codes.verify(event.code.strip())
@@ -577,7 +578,7 @@ class ChatServer:
         reply = VerifyResult(code=event.code, valid=owner is not None, owner=owner or "", ref=event.ref)
         self._send(peer, protocol.encode_trusted(reply))
 
-    def _off_loop(self, peer: _Peer, work: Callable[[], bytes]) -> None:
+    def _off_loop(self, peer: _Peer, ref: int, work: Callable[[], bytes]) -> None:
         """Run slow work (disk, QR rendering) on a worker, then send its frame from the loop."""
 
         def run() -> None:
@@ -585,7 +586,7 @@ class ChatServer:
                 frame = work()
             except Exception as exc:  # the member gets a sentence, the host keeps going
                 self._log("error", f"Request from {peer.name} failed: {exc}", peer.name)
-                frame = protocol.encode_trusted(ErrorReply(message=f"The host could not do that: {exc}"))
+                frame = protocol.encode_trusted(ErrorReply(message=f"The host could not do that: {exc}", ref=ref))
             self.call_soon(lambda: self._send(peer, frame))
 
         try:

@@ -657,3 +657,11 @@ def test_say_is_refused_locally_when_too_long(server, join):
         alice.say("x" * (protocol.MAX_TEXT_CHARS + 1))
     # Spoken by hand, the host refuses it as a protocol error (see the bad-frame tests).
     assert Say(text="x" * protocol.MAX_TEXT_CHARS)
+
+
+def test_commands_sent_back_to_back_run_in_order(server, join, share):
+    (share / "docs").mkdir()
+    alice = join("alice")
+    requests = [alice.command(line) for line in ("cd docs", "pwd", "cd ..", "pwd")] * 5
+    outputs = [r.wait().output for r in requests]
+    assert outputs == ["/docs", "/docs", "/", "/"] * 5
