@@ -1,0 +1,90 @@
+"""Starting the windows: which front end runs for --host, --join and a double-click."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tkinter as tk
+
+from . import theme
+
+
+def display_available() -> bool:
+    """Whether Tk can open a window here (an X display on Linux; always on Windows and macOS)."""
+    if sys.platform.startswith(("win", "darwin")):
+        return True
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    try:
+        probe = tk.Tk()
+    except tk.TclError:
+        return False
+    probe.destroy()
+    return True
+
+
+def new_root(title: str) -> tk.Tk:
+    """A themed Tk root window with mmchat's icon."""
+    root = tk.Tk(className="mmchat")
+    root.title(title)
+    theme.apply_theme(root)
+    theme.set_icon(root)
+    return root
+
+
+def run_join(args: argparse.Namespace) -> int:
+    """The chat window for --join."""
+    from mmchat.cli import parse_address
+
+    from .chat_window import ChatWindow
+
+    host, port = parse_address(args.join)
+    root = new_root("mmchat")
+    ChatWindow(root, host, port, name=args.name or "", downloads=args.downloads, password=args.password)
+    root.mainloop()
+    return 0
+
+
+def run_host(args: argparse.Namespace) -> int:
+    """The admin window for --host (the server runs on its own threads)."""
+    from mmchat.cli import make_server
+
+    from .admin_window import AdminWindow
+
+    try:
+        server = make_server(args)
+        server.start()
+    except OSError as exc:
+        print(f"mmchat: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"Server listening at {server.address[0]}:{server.address[1]}", flush=True)
+    root = new_root("mmchat host")
+    AdminWindow(root, server)
+    root.mainloop()
+    server.stop()
+    return 0
+
+
+def run_launcher(args: argparse.Namespace) -> int:
+    """The small window a double-click opens: host or join."""
+    from .launcher import Launcher
+
+    root = new_root("mmchat")
+    launcher = Launcher(root)
+    root.mainloop()
+    choice = launcher.choice
+    if choice is None:
+        return 0
+    if choice.mode == "host":
+        args.host, args.port, args.share = True, choice.port, str(choice.share)
+        return run_host(args)
+    args.join, args.name = f"{choice.address}:{choice.port}", choice.name
+    return run_join(args)
+
+
+def front_ends() -> dict:
+    """The window front ends for mmchat.cli.main, or none when there is no display."""
+    if not display_available():
+        return {}
+    return {"host": run_host, "join": run_join, "launcher": run_launcher}

@@ -1,0 +1,117 @@
+"""One look for every mmchat window: ttk styles, colours, fonts and the window icon."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import tkinter as tk
+import tkinter.font as tkfont
+from pathlib import Path
+from tkinter import ttk
+
+BG = "#f4f5f7"
+SURFACE = "#ffffff"
+BORDER = "#d9dce1"
+TEXT = "#1f2328"
+MUTED = "#6b7280"
+ACCENT = "#2563eb"
+ACCENT_DARK = "#1d4ed8"
+ERROR = "#b91c1c"
+SUCCESS = "#15803d"
+OWN_BG = "#eef4ff"
+SYSTEM = "#6b7280"
+HISTORY = "#9ca3af"
+PAD = 8
+
+# Sender colours: readable on white, distinct from each other and from the accent.
+NAME_COLOURS = (
+    "#b45309",
+    "#047857",
+    "#7c3aed",
+    "#be185d",
+    "#0e7490",
+    "#a16207",
+    "#4d7c0f",
+    "#c2410c",
+    "#6d28d9",
+    "#0f766e",
+)
+
+
+def colour_for(name: str) -> str:
+    """A stable colour for a sender's name (the same every run, unlike hash())."""
+    digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).digest()
+    return NAME_COLOURS[digest[0] % len(NAME_COLOURS)]
+
+
+def resource_dir() -> Path:
+    """The folder holding icons/: the unpack folder in a one-file build, else the project root."""
+    frozen = getattr(sys, "_MEIPASS", None)
+    return Path(frozen) if frozen else Path(__file__).resolve().parent.parent
+
+
+def icon_path(size: int) -> Path:
+    return resource_dir() / "icons" / f"mmchat-{size}.png"
+
+
+def set_icon(window: tk.Tk | tk.Toplevel) -> None:
+    """Give the window mmchat's icon, in every size there is (missing icons are not an error)."""
+    images = []
+    for size in (256, 128, 64, 48, 32, 16):
+        path = icon_path(size)
+        if path.exists():
+            try:
+                images.append(tk.PhotoImage(master=window, file=str(path)))
+            except tk.TclError:
+                pass
+    if images:
+        window.iconphoto(True, *images)
+        window._mmchat_icons = images  # type: ignore[union-attr]  # keep references alive
+
+
+def apply_theme(root: tk.Tk) -> None:
+    """Configure ttk styles and default fonts for all windows of this Tk."""
+    style = ttk.Style(root)
+    if "clam" in style.theme_names():
+        style.theme_use("clam")
+    default = tkfont.nametofont("TkDefaultFont")
+    default.configure(size=10)
+    text_font = tkfont.nametofont("TkTextFont")
+    text_font.configure(size=10)
+    family = default.actual("family")
+    root.configure(background=BG)
+    root.option_add("*Font", default)
+    root.option_add("*Text.font", text_font)
+
+    style.configure(".", background=BG, foreground=TEXT, bordercolor=BORDER, focuscolor=ACCENT)
+    style.configure("TFrame", background=BG)
+    style.configure("Surface.TFrame", background=SURFACE)
+    style.configure("TLabel", background=BG, foreground=TEXT)
+    style.configure("Surface.TLabel", background=SURFACE)
+    style.configure("Title.TLabel", font=(family, 15, "bold"))
+    style.configure("Heading.TLabel", font=(family, 10, "bold"), foreground=MUTED)
+    style.configure("Muted.TLabel", foreground=MUTED)
+    style.configure("Error.TLabel", foreground=ERROR)
+    style.configure("Success.TLabel", foreground=SUCCESS)
+    style.configure("TButton", padding=(10, 4))
+    style.configure("Accent.TButton", background=ACCENT, foreground="#ffffff", bordercolor=ACCENT_DARK)
+    style.map(
+        "Accent.TButton",
+        background=[("disabled", BORDER), ("pressed", ACCENT_DARK), ("active", ACCENT_DARK)],
+        foreground=[("disabled", MUTED)],
+    )
+    style.configure("Link.TButton", foreground=ACCENT, background=SURFACE, borderwidth=0, padding=(2, 0))
+    style.map("Link.TButton", foreground=[("active", ACCENT_DARK)], background=[("active", SURFACE)])
+    style.configure("TEntry", padding=4, fieldbackground=SURFACE)
+    style.configure("Treeview", rowheight=24, fieldbackground=SURFACE, background=SURFACE)
+    style.configure("Treeview.Heading", font=(family, 9, "bold"))
+    style.configure("TLabelframe", background=BG)
+    style.configure("TLabelframe.Label", background=BG, foreground=MUTED, font=(family, 9, "bold"))
+    style.configure("Horizontal.TProgressbar", troughcolor=BORDER, background=ACCENT, thickness=8)
+
+
+def monospace(root: tk.Misc, size: int = 10) -> tkfont.Font:
+    """The fixed-width font for command output and QR codes."""
+    font = tkfont.nametofont("TkFixedFont", root=root).copy()
+    font.configure(size=size)
+    return font

@@ -1,0 +1,50 @@
+"""Shared helpers for the GUI tests: real Tk windows under Xvfb (pytest-xvfb sets DISPLAY)."""
+
+from __future__ import annotations
+
+import time
+import tkinter as tk
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from gui.app import new_root
+
+
+def pump_until(root: tk.Misc, condition: Callable[[], object], timeout: float = 15.0, what: str = "") -> object:
+    """Run Tk's event loop until `condition()` is truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        root.update()
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(0.01)
+
+
+def pump_for(root: tk.Misc, seconds: float) -> None:
+    """Keep the windows alive and responsive for `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        root.update()
+        time.sleep(0.01)
+
+
+def walk(widget: tk.Misc) -> Iterator[tk.Misc]:
+    """Every widget below `widget`, depth first."""
+    for child in widget.winfo_children():
+        yield child
+        yield from walk(child)
+
+
+@pytest.fixture
+def tk_root() -> Iterator[tk.Tk]:
+    """A themed root window, destroyed after the test."""
+    root = new_root("mmchat test")
+    yield root
+    try:
+        root.destroy()
+    except tk.TclError:
+        pass
