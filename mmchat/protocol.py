@@ -43,6 +43,7 @@ MAX_FILENAME_BYTES = 255
 MAX_COMMAND_CHARS = 1024
 MAX_OUTPUT_CHARS = 256 * 1024
 MAX_LIST_ITEMS = 10_000
+MAX_FILE_LIST_ITEMS = 1_000  # so the largest possible file list still fits MEMBER_INBOUND
 _DEFAULT_STR_CHARS = 4096
 
 
@@ -331,8 +332,11 @@ def check_member_name(name: str) -> str:
         raise ValueError("A name may not start or end with a space.")
     if len(name) > MAX_NAME_CHARS:
         raise ValueError(f"A name may have at most {MAX_NAME_CHARS} characters.")
-    if not name.isprintable() or any(ch in name for ch in "[]/\\"):
-        raise ValueError("A name may not contain control characters, brackets or slashes.")
+    # U+200D joins emoji such as 👩‍💻; every other invisible or control character is refused.
+    if not name.replace("\u200d", "").isprintable():
+        raise ValueError("A name may not contain control or invisible characters.")
+    if any(ch in name for ch in "[]/\\"):
+        raise ValueError("A name may not contain brackets or slashes.")
     if name.startswith("!"):
         raise ValueError("A name may not start with '!'.")
     return name
@@ -360,8 +364,12 @@ _MAX_SIZE = 1 << 62
 def _check_str(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise ProtocolError(f"field {name!r} must be text")
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from JSON escapes such as \ud800
+        raise ProtocolError(f"field {name!r} is not valid Unicode text") from None
     if name == "filename":
-        if len(value.encode("utf-8", "surrogatepass")) > MAX_FILENAME_BYTES:
+        if len(encoded) > MAX_FILENAME_BYTES:
             raise ProtocolError(f"file name longer than {MAX_FILENAME_BYTES} bytes")
     elif name == "sha256":
         if not _SHA256_RE.match(value):
@@ -394,11 +402,11 @@ def _check_bool(name: str, value: Any) -> bool:
     return value
 
 
-def _check_list(name: str, value: Any) -> list[Any]:
+def _check_list(name: str, value: Any, cap: int = MAX_LIST_ITEMS) -> list[Any]:
     if not isinstance(value, list):
         raise ProtocolError(f"field {name!r} must be a list")
-    if len(value) > MAX_LIST_ITEMS:
-        raise ProtocolError(f"field {name!r} has more than {MAX_LIST_ITEMS} items")
+    if len(value) > cap:
+        raise ProtocolError(f"field {name!r} has more than {cap} items")
     return value
 
 
@@ -416,7 +424,7 @@ def _decode_field(name: str, annotation: str, value: Any) -> Any:
     if annotation == "tuple[str, ...]":
         return tuple(_check_str("member", item) for item in _check_list(name, value))
     if annotation == "tuple[SharedFile, ...]":
-        return tuple(_decode_shared_file(item) for item in _check_list(name, value))
+        return tuple(_decode_shared_file(item) for item in _check_list(name, value, MAX_FILE_LIST_ITEMS))
     raise AssertionError(f"no decoder for {annotation}")
 
 
@@ -442,7 +450,8 @@ def event_from_header(header: dict[str, Any], body: bytes = b"") -> Event:
     for f in dataclasses.fields(cls):
         known.add(f.name)
         if f.name == "png":
-            kwargs["png"] = body
+            kwargs["png"] = body  # the PNG is the frame body, never a header field
+            known.discard("png")
             continue
         if f.name in header:
             kwargs[f.name] = _decode_field(f.name, str(f.type), header[f.name])
@@ -451,7 +460,7 @@ def event_from_header(header: dict[str, Any], body: bytes = b"") -> Event:
     extra = set(header) - known - {"type"}
     if extra:
         raise ProtocolError(f"message {kind!r} has unknown field(s): {', '.join(sorted(extra))}")
-    if body and "png" not in known:
+    if body and not any(f.name == "png" for f in dataclasses.fields(cls)):
         raise ProtocolError(f"message {kind!r} takes no body")
     return cls(**kwargs)
 
@@ -475,7 +484,7 @@ def encode(event: Event) -> bytes:
     try:
         # Validate on the way out too, so a bug here never reaches the wire.
         event_from_header(json.loads(json.dumps(_header_of(event))), event.body)
-    except ProtocolError as exc:
+    except (ProtocolError, TypeError, ValueError) as exc:
         raise LocalProtocolError(f"refusing to send invalid {event.TYPE!r}: {exc}") from None
     header = json.dumps(_header_of(event), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     body = event.body
@@ -533,6 +542,8 @@ class FrameDecoder:
             header = json.loads(raw_header.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             raise ProtocolError("frame header is not valid UTF-8 JSON") from None
+        except RecursionError:  # "[[[[..." nests deeper than the parser can go
+            raise ProtocolError("frame header is nested too deeply") from None
         if not isinstance(header, dict):
             raise ProtocolError("frame header is not a JSON object")
         return event_from_header(header, body)
@@ -615,8 +626,8 @@ class Connection:
 
     def next_event(self) -> Event:
         """The peer's next event, or NEED_DATA.  Raises ProtocolError."""
-        if self.state in (State.TRANSFER, State.CLOSED) and self.their_role is Role.MEMBER:
-            return NEED_DATA  # raw bytes (or nothing) from here on
+        if self.state is State.CLOSED or (self.state is State.TRANSFER and self.their_role is Role.MEMBER):
+            return NEED_DATA  # raw bytes, or nothing that matters, from here on
         event = self._decoder.next_event()
         if event is not NEED_DATA:
             self._advance(self.their_role, event)

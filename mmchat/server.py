@@ -510,7 +510,15 @@ class ChatServer:
             n += 1
         peer.name = name
         self._send(
-            peer, peer.conn.send(Welcome(version=protocol.PROTOCOL_VERSION, member=name, renamed=name != wanted))
+            peer,
+            peer.conn.send(
+                Welcome(
+                    version=protocol.PROTOCOL_VERSION,
+                    member=name,
+                    renamed=name != wanted,
+                    host=socket.gethostname()[:64],
+                )
+            ),
         )
         for frame in self._recent:
             self._send(peer, frame)
@@ -538,7 +546,7 @@ class ChatServer:
                 for r in self.storage.list_files()
                 if (self.share / r.filename).is_file()
             )
-            return protocol.encode_trusted(FileList(files=shared[-protocol.MAX_LIST_ITEMS :], ref=event.ref))
+            return protocol.encode_trusted(FileList(files=shared[-protocol.MAX_FILE_LIST_ITEMS :], ref=event.ref))
 
         self._off_loop(peer, event.ref, work)
 

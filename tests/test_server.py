@@ -587,6 +587,8 @@ BAD_FRAMES = {
     "say before hello": struct.pack(">II", 26, 0) + b'{"type":"say","text":"hi"}',
     "oversized text": None,  # built below: a Say past MAX_TEXT_CHARS after a proper hello
     "empty header": struct.pack(">II", 0, 0),
+    "deeply nested json": struct.pack(">II", 60_000, 0) + b"[" * 60_000,
+    "lone surrogate": struct.pack(">II", 46, 0) + b'{"type":"hello","version":1,"member":"\\ud800"}',
 }
 
 
