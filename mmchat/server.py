@@ -770,11 +770,8 @@ class ChatServer:
     def _begin_shutdown(self) -> None:
         self._stopping = True
         self._log("stop", "Server stopping: members are being told")
-        notice = Notice(seq=self._next_seq(), ts=time.time(), kind="shutdown")
-        frame = protocol.encode_trusted(notice)
+        self._announce("shutdown")  # stored too, so its seq is never reused after a restart
         for peer in list(self._peers.values()):
-            if peer.member:
-                self._send(peer, frame)
             self._hang_up(peer)
         if self._listener is not None:
             self._selector.unregister(self._listener)
