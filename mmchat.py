@@ -5,5 +5,15 @@ import sys
 
 from mmchat.cli import main
 
+
+def windows() -> dict:
+    """The Tk front ends, or none when Tk or a display is missing."""
+    try:
+        from gui.app import front_ends
+    except ImportError:  # a Python built without tkinter: the terminal modes still work
+        return {}
+    return front_ends()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(windows=windows))

@@ -116,25 +116,39 @@ def _utf8_streams() -> None:
         pass
 
 
-def main(argv: list[str] | None = None, windows: dict[str, Callable[[argparse.Namespace], int]] | None = None) -> int:
-    """Run mmchat; `windows` maps 'host'/'join'/'launcher' to window front ends when a display is there."""
+FrontEnd = Callable[[argparse.Namespace], int]
+
+
+def main(argv: list[str] | None = None, windows: Callable[[], dict[str, FrontEnd]] | None = None) -> int:
+    """Run mmchat.
+
+    `windows()` returns the window front ends ('host', 'join', 'launcher') when a
+    display is there, or {}; it is called only when a window would be used, so
+    --headless and --cli never pay for probing the display.
+    """
     _utf8_streams()
     args = build_parser().parse_args(argv)
-    windows = windows or {}
+
+    def window(kind: str) -> FrontEnd | None:
+        return (windows() if windows else {}).get(kind)
+
     if args.host:
         if not args.headless:
-            if "host" in windows:
-                return windows["host"](args)
-            print("No window available here: running headless.", flush=True)
+            front_end = window("host")
+            if front_end:
+                return front_end(args)
+            print("No display for the admin window: running headless.", flush=True)
         return run_host(args)
     if args.join:
         if not args.cli:
-            if "join" in windows:
-                return windows["join"](args)
-            print("No chat window available here: using terminal mode.", file=sys.stderr, flush=True)
+            front_end = window("join")
+            if front_end:
+                return front_end(args)
+            print("No display for the chat window: using terminal mode.", file=sys.stderr, flush=True)
         return run_join(args)
-    if "launcher" in windows:
-        return windows["launcher"](args)
+    front_end = window("launcher")
+    if front_end:
+        return front_end(args)
     build_parser().print_usage(sys.stderr)
     print("mmchat: no display for the launcher window; use --host or --join HOST:PORT --cli.", file=sys.stderr)
     return 2
