@@ -80,8 +80,9 @@ def apply_theme(root: tk.Tk) -> None:
     text_font.configure(size=10)
     family = default.actual("family")
     root.configure(background=BG)
-    root.option_add("*Font", default)
-    root.option_add("*Text.font", text_font)
+    # Classic widgets only: a blanket "*Font" would override every ttk style's font.
+    for widget in ("Menu", "Listbox", "Text", "Entry"):
+        root.option_add(f"*{widget}.font", text_font if widget == "Text" else default)
 
     style.configure(".", background=BG, foreground=TEXT, bordercolor=BORDER, focuscolor=ACCENT)
     style.configure("TFrame", background=BG)

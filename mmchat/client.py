@@ -263,11 +263,14 @@ class ChatClient:
 
     # --- sending --------------------------------------------------------------------
 
-    def _send(self, event: Event) -> None:
-        if self._sock is None or not self.connected:
+    def _send(self, event: Event, leaving: bool = False) -> None:
+        if self._sock is None or not self.connected or (self._closing and not leaving):
             raise ConnectionError("Not connected to the host.")
         with self._send_lock:
-            frame = self._conn.send(event)
+            try:
+                frame = self._conn.send(event)
+            except protocol.LocalProtocolError:  # the connection closed under us (we said goodbye)
+                raise ConnectionError("Not connected to the host.") from None
             try:
                 self._sock.sendall(frame)
             except OSError as exc:
@@ -323,7 +326,7 @@ class ChatClient:
         if self._sock is not None:
             if self.connected:
                 try:
-                    self._send(Goodbye())
+                    self._send(Goodbye(), leaving=True)
                 except (ConnectionError, protocol.LocalProtocolError):
                     pass
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 import tkinter as tk
 from collections.abc import Callable, Iterator
@@ -48,3 +49,6 @@ def tk_root() -> Iterator[tk.Tk]:
         root.destroy()
     except tk.TclError:
         pass
+    # Collect Tk objects now, on the main thread: collected later on a network thread,
+    # they make Tk complain that the main thread is not in the main loop.
+    gc.collect()

@@ -1,0 +1,211 @@
+"""What the chat window decides without a screen: typed commands, wording, and Tk-safe text.
+
+How this works
+--------------
+Tk 8.6 stores text as UTF-16, so a character outside the Basic Multilingual
+Plane (most emoji) takes two index positions in a Text widget, while Python
+counts it as one.  Asking Tk for half of such a pair gives back a lone
+surrogate that cannot even be encoded as UTF-8.  So the window never computes
+Tk indexes by hand: `tk_index` turns a Python position into a Tk 'line.column'
+index, `truncate` cuts by whole characters, and `clean_text` removes any lone
+surrogate before text goes on the wire or into a widget.  (Tk 9 counts every
+character once: pass `astral_width=1` there.)
+
+Nothing here imports tkinter, so all of it is tested without a display.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmchat import describe, protocol
+from mmchat.files import human_size
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
+PREVIEW_FOLDER = ".mmchat-previews"  # inside the downloads folder, never elsewhere
+GROUP_SECONDS = 300  # messages from one sender this close together share one header
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+# --- text that Tk counts differently ----------------------------------------------------------
+
+
+def tk_len(text: str, astral_width: int = 2) -> int:
+    """How many columns `text` takes in a Tk line (Tk 8.6: astral characters count twice)."""
+    return len(text) + (astral_width - 1) * sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def tk_index(text: str, index: int, astral_width: int = 2) -> str:
+    """The Tk 'line.column' index of Python index `index` in `text` (as held in a Text widget)."""
+    before = text[:index]
+    line = before.count("\n") + 1
+    column = tk_len(before.rpartition("\n")[2], astral_width)
+    return f"{line}.{column}"
+
+
+def clean_text(text: str) -> str:
+    """`text` without lone surrogates (what Tk returns for half an emoji): safe to encode as UTF-8."""
+    return _LONE_SURROGATE.sub("", text)
+
+
+def truncate(text: str, limit: int, ellipsis: str = "…") -> str:
+    """At most `limit` characters of `text`, ending in `ellipsis` when cut; never half a character."""
+    text = clean_text(text)
+    if len(text) <= limit:
+        return text
+    keep = max(limit - len(ellipsis), 0)
+    return text[:keep] + ellipsis[: limit - keep]
+
+
+def single_line(text: str) -> str:
+    """`text` with line breaks and other control characters shown as spaces (for titles and labels)."""
+    return "".join(ch if ch.isprintable() else " " for ch in clean_text(text))
+
+
+# --- typed lines ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Typed:
+    """What a line typed in the input box asks for.
+
+    `action` is one of: say, online, files, send, req, cmd, qr, verify, help,
+    exit, usage, unknown, nothing; `arg` is the text it acts on (for usage and
+    unknown: the sentence to show).
+    """
+
+    action: str
+    arg: str = ""
+
+
+_USAGE = {
+    "!send": "Usage: !send PATH",
+    "!req": "Usage: !req NAME",
+    "!cmd": "Usage: !cmd COMMAND (try !cmd help)",
+    "!verify": "Usage: !verify CODE",
+    "!get": "Usage: !get QRcode",
+}
+
+
+def parse_typed(text: str) -> Typed:
+    """Read the input box as the terminal mode reads a line: a message, or a ! command."""
+    text = clean_text(text)
+    if not text.strip():
+        return Typed("nothing")
+    if not text.startswith("!"):
+        return Typed("say", text.rstrip())
+    parts = text.strip().split(None, 1)
+    word, rest = parts[0].lower(), parts[1].strip() if len(parts) > 1 else ""
+    if word in ("!exit", "!q", "!quit"):
+        return Typed("exit")
+    if word in ("!help", "!online", "!files"):
+        return Typed(word[1:])
+    if word == "!qr" or (word == "!get" and rest.lower() == "qrcode"):
+        return Typed("qr")
+    if word in _USAGE:
+        if word == "!get" or not rest:
+            return Typed("usage", _USAGE[word])
+        return Typed(word[1:], rest.strip('"') if word in ("!send", "!req") else rest)
+    return Typed("unknown", f"Unknown command: {truncate(word, 40)} (type !help for the list)")
+
+
+def local_path(arg: str) -> Path:
+    """The file a `!send` argument names ('~' expanded)."""
+    return Path(os.path.expanduser(arg))
+
+
+# --- wording ----------------------------------------------------------------------------------
+
+
+def clock(ts: float) -> str:
+    """The time shown beside a message."""
+    return describe.clock(ts)
+
+
+def starts_group(sender: str, ts: float, previous: tuple[str, float] | None) -> bool:
+    """Whether a message needs its own name header (a new sender, or a pause)."""
+    if previous is None:
+        return True
+    last_sender, last_ts = previous
+    return sender != last_sender or not 0 <= ts - last_ts <= GROUP_SECONDS
+
+
+def notice_style(kind: str) -> str:
+    """The text tag a notice is drawn with."""
+    return {"join": "join", "leave": "leave", "share": "share"}.get(kind, "alert")
+
+
+def is_image(name: str) -> bool:
+    """Whether a shared file gets an inline preview."""
+    return Path(name).suffix.lower() in IMAGE_SUFFIXES
+
+
+def percent(done: int, total: int) -> float:
+    """Progress in percent, 0-100 (an empty file is complete at once)."""
+    if total <= 0:
+        return 100.0
+    return max(0.0, min(100.0, done * 100.0 / total))
+
+
+def rate_text(rate: float) -> str:
+    """'3.4 MB/s'."""
+    return f"{human_size(max(int(rate), 0))}/s"
+
+
+def transfer_status(done: int, total: int, rate: float) -> str:
+    """'62 %  ·  1.2 MB of 2.0 MB  ·  3.4 MB/s'."""
+    return f"{percent(done, total):.0f} %  ·  {human_size(done)} of {human_size(total)}  ·  {rate_text(rate)}"
+
+
+def transfer_result(direction: str, ok: bool, name: str, detail: str) -> str:
+    """The line shown when a transfer ends: `detail` is where it went, or the error."""
+    if ok and direction == "upload":
+        return f"File sent successfully: {name}"
+    if ok:
+        return f"File received successfully: {detail}"
+    verb = "Upload" if direction == "upload" else "Download"
+    return f"{verb} of {name} failed: {detail}"
+
+
+def file_row(entry: protocol.SharedFile) -> tuple[str, str, str]:
+    """The (name, size, who) columns of the shared-files list."""
+    return entry.filename, human_size(entry.size), entry.owner
+
+
+def window_title(name: str, host: str, port: int) -> str:
+    """'alice — mmchat at 192.168.1.5:12002'."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"{name} — mmchat at {where}" if name else f"mmchat at {where}"
+
+
+def input_counter(text: str, limit: int = protocol.MAX_TEXT_CHARS) -> str:
+    """'3,980 / 4,000' once a message nears the limit, else ''."""
+    n = len(text)
+    return f"{n:,} / {limit:,}" if n >= limit * 0.9 else ""
+
+
+# --- where files go ---------------------------------------------------------------------------
+
+
+def default_save_name(name: str) -> str:
+    """The file name offered in the save dialog: only the base name of a remote name."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return base if base not in ("", ".", "..") else "download"
+
+
+def preview_folder(downloads: Path) -> Path:
+    """Where 'Preview' downloads go: a hidden folder inside the downloads folder."""
+    return Path(downloads) / PREVIEW_FOLDER
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    """Whether `path` really lies inside `folder` (links resolved)."""
+    try:
+        Path(os.path.realpath(path)).relative_to(os.path.realpath(folder))
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,143 @@
+"""The transfers strip under the messages: one progress row per upload or download.
+
+Transfer threads never touch Tk: their progress callback is a `ProgressCounter`
+that only stores two numbers.  The panel reads the counters from `after()`
+every few hundred milliseconds while anything is running, and stops polling
+(and cancels its `after` id) when nothing is running or the panel is destroyed.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from tkinter import ttk
+
+from mmchat.client import Transfer
+from mmchat.files import human_size
+
+from . import chat_format, theme
+
+POLL_MS = 150
+KEEP_FINISHED = 4  # finished rows kept on screen (older ones are removed)
+
+
+class ProgressCounter:
+    """The progress callback for a transfer thread: it stores the numbers, the window reads them."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.total = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+
+
+class TransferRow(ttk.Frame):
+    """Name, progress bar, percent and rate, and a Cancel button for one transfer."""
+
+    def __init__(self, master: tk.Misc, transfer: Transfer, counter: ProgressCounter, on_dismiss) -> None:
+        super().__init__(master, style="Surface.TFrame", padding=(theme.PAD, 4))
+        self.transfer = transfer
+        self.counter = counter
+        self.finished = False
+        self._on_dismiss = on_dismiss
+        arrow = "↑" if transfer.direction == "upload" else "↓"
+        name = chat_format.truncate(chat_format.single_line(transfer.filename), 40)
+        self.title = ttk.Label(self, text=f"{arrow}  {name}", style="Surface.TLabel")
+        self.status = ttk.Label(self, text="Starting…", style="Surface.TLabel", foreground=theme.MUTED)
+        self.bar = ttk.Progressbar(self, orient="horizontal", mode="determinate", maximum=100, length=100)
+        self.button = ttk.Button(self, text="Cancel", command=self.cancel, width=8)
+        self.title.grid(row=0, column=0, sticky="w")
+        self.status.grid(row=0, column=1, sticky="e")
+        self.bar.grid(row=1, column=0, columnspan=2, sticky="ew", pady=(3, 0))
+        self.button.grid(row=0, column=2, rowspan=2, sticky="e", padx=(theme.PAD * 2, 0))
+        self.columnconfigure(1, weight=1)
+
+    def refresh(self) -> None:
+        """Show the latest numbers from the transfer thread."""
+        if self.finished:
+            return
+        t = self.transfer
+        done, total = self.counter.done or t.bytes_done, self.counter.total or t.size
+        if not total and not done:
+            return  # still asking the host
+        self.bar["value"] = chat_format.percent(done, total)
+        self.status["text"] = chat_format.transfer_status(done, total, t.rate())
+
+    def cancel(self) -> None:
+        """Ask the transfer to stop (its thread reports the end)."""
+        self.transfer.cancel()
+        self.status["text"] = "Cancelling…"
+        self.button.state(["disabled"])
+
+    def finish(self) -> None:
+        """Show how the transfer ended and turn Cancel into Dismiss."""
+        if self.finished:
+            return
+        self.finished = True
+        t = self.transfer
+        if t.ok:
+            self.bar["value"] = 100
+            self.status.configure(text=f"Done  ·  {human_size(t.size)}", foreground=theme.SUCCESS)
+        else:
+            error = "Cancelled" if t.cancelled else chat_format.truncate(chat_format.single_line(t.error), 60)
+            self.status.configure(text=error, foreground=theme.ERROR)
+        self.button.configure(text="Dismiss", command=lambda: self._on_dismiss(self))
+        self.button.state(["!disabled"])
+
+
+class TransferPanel(ttk.Frame):
+    """All current transfers; hides itself (grid_remove) when there are none."""
+
+    def __init__(self, master: tk.Misc) -> None:
+        super().__init__(master, style="Surface.TFrame", padding=(0, 2))
+        self.rows: dict[Transfer, TransferRow] = {}
+        self._after_id: str | None = None
+        self.bind("<Destroy>", self._on_destroy, add="+")
+
+    def add(self, transfer: Transfer, counter: ProgressCounter) -> TransferRow:
+        """Show a row for a transfer that has just started."""
+        row = TransferRow(self, transfer, counter, self.dismiss)
+        row.pack(fill="x")
+        self.rows[transfer] = row
+        self.grid()
+        self._schedule()
+        return row
+
+    def finish(self, transfer: Transfer) -> None:
+        """The transfer ended: show the result; forget the oldest finished rows."""
+        row = self.rows.get(transfer)
+        if row is None:
+            return
+        row.refresh()
+        row.finish()
+        finished = [r for r in self.rows.values() if r.finished]
+        for old in finished[:-KEEP_FINISHED]:
+            self.dismiss(old)
+
+    def dismiss(self, row: TransferRow) -> None:
+        """Remove a row (the transfer itself is not touched)."""
+        self.rows.pop(row.transfer, None)
+        row.destroy()
+        if not self.rows:
+            self.grid_remove()
+
+    def active(self) -> list[Transfer]:
+        """The transfers still running."""
+        return [t for t, row in self.rows.items() if not row.finished]
+
+    def _schedule(self) -> None:
+        if self._after_id is None and self.active():
+            self._after_id = self.after(POLL_MS, self._poll)
+
+    def _poll(self) -> None:
+        self._after_id = None
+        for row in list(self.rows.values()):
+            row.refresh()
+            if row.transfer.done:
+                self.finish(row.transfer)  # in case its TransferFinished is still queued
+        self._schedule()
+
+    def _on_destroy(self, event: tk.Event) -> None:
+        if event.widget is self and self._after_id is not None:
+            self.after_cancel(self._after_id)
+            self._after_id = None

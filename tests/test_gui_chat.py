@@ -1,0 +1,395 @@
+"""The join-mode chat window: real windows against a real host on 127.0.0.1, under Xvfb."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import os
+import socket
+import tkinter as tk
+from collections.abc import Iterator
+from pathlib import Path
+from tkinter import ttk
+
+import pytest
+from PIL import Image
+
+from gui.chat_window import ChatWindow
+from gui.transfer_panel import ProgressCounter
+from mmchat.client import Transfer
+from mmchat.server import ChatServer
+from tests import gui_helpers
+from tests.gui_helpers import pump_for, pump_until, walk
+
+tk_root = gui_helpers.tk_root  # the fixture, used by name below
+
+COOL = "😎"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ChatServer]:
+    host = ChatServer(tmp_path / "share", "127.0.0.1", 0)
+    host.start()
+    yield host
+    host.stop()
+
+
+@pytest.fixture(autouse=True)
+def _collect_old_windows() -> None:
+    """Free the previous test's Tk objects here, on the main thread.
+
+    A destroyed root's icons (tkinter.PhotoImage) sit in reference cycles; if the
+    cyclic collector happened to run on a network thread, their __del__ would
+    call Tk from there.
+    """
+    gc.collect()
+
+
+@pytest.fixture
+def tk_errors(tk_root: tk.Tk) -> Iterator[list]:
+    """Exceptions raised in Tk callbacks (Tk would only print them): the test fails on any."""
+    errors: list = []
+    tk_root.report_callback_exception = lambda *exc: errors.append(exc)  # type: ignore[method-assign]
+    yield errors
+    assert not errors, errors
+
+
+def open_chat(root: tk.Tk, server: ChatServer, name: str, tmp_path: Path, wait: bool = True) -> ChatWindow:
+    """A chat window on its own Toplevel, connected (and listed as online) before it is returned."""
+    window = ChatWindow(tk.Toplevel(root), *server.address, name=name, downloads=tmp_path / f"downloads-{name}")
+    if wait:
+        pump_until(root, lambda: window.client is not None and name in window.side.names(), what=f"{name} online")
+    return window
+
+
+def type_and_enter(root: tk.Tk, window: ChatWindow, text: str) -> None:
+    """Type into the input box and press Enter, as a person would."""
+    window.input.focus_force()
+    window.input.insert("end", text)
+    root.update()
+    window.input.event_generate("<Return>")
+    root.update()
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def find_link(window: ChatWindow, label: str) -> str:
+    """The tag of the last link showing `label` in the message view."""
+    text = window.view.text
+    tags = [tag for tag in window.view.link_commands if text.get(*text.tag_ranges(tag)[:2]) == label]
+    assert tags, f"no {label!r} link in the view"
+    return tags[-1]
+
+
+def test_messages_typed_with_enter_reach_the_other_window(tk_root, tk_errors, server, tmp_path) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    bob = open_chat(tk_root, server, "bob", tmp_path)
+    type_and_enter(tk_root, alice, f"hello bob {COOL}")
+    pump_until(tk_root, lambda: f"hello bob {COOL}" in bob.view.content(), what="alice's message at bob")
+    assert alice.input.get("1.0", "end-1c") == ""  # sent: the box is empty again
+    type_and_enter(tk_root, bob, f"🎉 hi alice {COOL}{COOL}")
+    pump_until(tk_root, lambda: f"🎉 hi alice {COOL}{COOL}" in alice.view.content(), what="bob's reply")
+    # Own messages are drawn apart: alice's line carries the "own" tag in her view, not in bob's.
+    assert "own" in _tags_of(alice, f"hello bob {COOL}")
+    assert "own" not in _tags_of(bob, f"hello bob {COOL}")
+    assert "bob" in bob.view.content() and "alice" in bob.view.content()
+
+
+def _tags_of(window: ChatWindow, needle: str) -> tuple[str, ...]:
+    text = window.view.text
+    index = text.search(needle, "1.0", "end")
+    assert index, f"{needle!r} not shown"
+    return text.tag_names(index)
+
+
+def test_shift_enter_makes_a_new_line_and_the_message_keeps_it(tk_root, tk_errors, server, tmp_path) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    bob = open_chat(tk_root, server, "bob", tmp_path)
+    alice.input.focus_force()
+    alice.input.insert("end", "first line")
+    tk_root.update()
+    alice.input.event_generate("<Shift-Return>")
+    alice.input.insert("end", "second line")
+    tk_root.update()
+    assert alice.input.get("1.0", "end-1c") == "first line\nsecond line"
+    alice.input.event_generate("<Return>")
+    pump_until(tk_root, lambda: "first line\nsecond line" in bob.view.content(), what="two-line message")
+
+
+def test_online_list_follows_joins_and_leaves(tk_root, tk_errors, server, tmp_path) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    assert alice.side.names() == ["alice"]
+    bob = open_chat(tk_root, server, "bob", tmp_path)
+    pump_until(tk_root, lambda: alice.side.names() == ["alice", "bob"], what="bob in alice's list")
+    assert bob.side.names() == ["alice", "bob"]
+    bob.close()
+    pump_until(tk_root, lambda: "bob left the chat" in alice.view.content(), what="leave notice")
+    pump_until(tk_root, lambda: alice.side.names() == ["alice"], what="bob gone from the list")
+
+
+def _exists(widget: tk.Misc) -> bool:
+    try:
+        return bool(widget.winfo_exists())
+    except tk.TclError:
+        return False
+
+
+def test_upload_and_download_through_the_ui(tk_root, tk_errors, server, tmp_path, monkeypatch) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    bob = open_chat(tk_root, server, "bob", tmp_path)
+    source = tmp_path / "report.bin"
+    source.write_bytes(os.urandom(3_000_000))
+    monkeypatch.setattr(alice, "_ask_open_path", lambda: str(source))
+    alice.attach_button.invoke()
+    [upload] = list(alice.transfers.rows)
+    pump_until(tk_root, lambda: "File sent successfully: report.bin" in alice.view.content(), what="upload done")
+    assert float(alice.transfers.rows[upload].bar["value"]) == 100
+    assert sha256(server.share / "report.bin") == sha256(source)
+
+    # bob sees the share notice and the file in his list, then downloads it with the button.
+    pump_until(tk_root, lambda: bob.side.files.exists("report.bin"), what="file in bob's list")
+    assert "alice shared report.bin (3.0 MB)" in bob.view.content()
+    target = tmp_path / "saved" / "my-report.bin"
+    target.parent.mkdir()
+    asked: list[str] = []
+    monkeypatch.setattr(bob, "_ask_save_path", lambda name: asked.append(name) or str(target))
+    bob.side.files.selection_set("report.bin")
+    tk_root.update()
+    bob.side.download_button.invoke()
+    assert asked == ["report.bin"]
+    [download] = list(bob.transfers.rows)
+    pump_until(tk_root, lambda: "File received successfully" in bob.view.content(), what="download done")
+    assert float(bob.transfers.rows[download].bar["value"]) == 100
+    assert download.ok and download.path == target
+    assert sha256(target) == sha256(source)
+
+
+def test_several_transfers_at_once_each_have_a_row(tk_root, tk_errors, server, tmp_path) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    paths = []
+    for n in range(3):
+        path = tmp_path / f"part{n}.bin"
+        path.write_bytes(os.urandom(400_000 + n))
+        paths.append(path)
+    for path in paths:
+        type_and_enter(tk_root, alice, f"!send {path}")
+    assert len(alice.transfers.rows) == 3
+    pump_until(tk_root, lambda: all(row.finished for row in alice.transfers.rows.values()), what="three uploads")
+    assert all(float(row.bar["value"]) == 100 for row in alice.transfers.rows.values())
+    for path in paths:
+        assert sha256(server.share / path.name) == sha256(path)
+
+
+def test_cancel_button_stops_a_download(tk_root, tk_errors, server, tmp_path) -> None:
+    (server.share / "big.bin").write_bytes(os.urandom(20_000_000))
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    type_and_enter(tk_root, alice, "!req big.bin")
+    [(t, row)] = alice.transfers.rows.items()
+    row.button.invoke()  # long before 20 MB can arrive
+    pump_until(tk_root, lambda: row.finished, what="cancelled row")
+    assert not t.ok
+    assert row.status["text"] == "Cancelled"
+    assert row.button["text"] == "Dismiss"
+    assert "Download of big.bin failed: The transfer was cancelled." in alice.view.content()
+    assert list((tmp_path / "downloads-alice").iterdir()) == []  # no partial file left
+    row.button.invoke()
+    assert not alice.transfers.rows
+
+
+def test_shared_png_gets_an_inline_preview(tk_root, tk_errors, server, tmp_path) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    bob = open_chat(tk_root, server, "bob", tmp_path)
+    picture = tmp_path / "sunset.png"
+    Image.new("RGB", (900, 600), "#ff8800").save(picture)
+    type_and_enter(tk_root, alice, f"!send {picture}")
+    pump_until(tk_root, lambda: "sunset.png" in bob.view.content() and "Preview" in bob.view.content())
+    assert not bob.view.text.image_names()
+    bob.view.link_commands[find_link(bob, "Preview")]()
+    pump_until(tk_root, lambda: bob.view.text.image_names(), what="preview image in bob's view")
+    [name] = bob.view.text.image_names()
+    photo = bob.view.images[name]
+    assert max(photo.width(), photo.height()) <= 320  # a thumbnail, not the full picture
+    previews = list((tmp_path / "downloads-bob" / ".mmchat-previews").iterdir())
+    assert [p.name for p in previews] == ["sunset.png"]
+    bob.view.link_commands[find_link(bob, "Preview")]()  # again: shown from the copy, not downloaded twice
+    pump_until(tk_root, lambda: len(bob.view.text.image_names()) == 2, what="second preview")
+    assert len(list(previews[0].parent.iterdir())) == 1
+    bob.close()
+    assert not previews[0].exists()  # preview copies go when the window closes
+
+
+def test_kicked_member_is_told_and_can_reconnect(tk_root, tk_errors, server, tmp_path) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    bob = open_chat(tk_root, server, "bob", tmp_path)
+    type_and_enter(tk_root, alice, "said before the kick")
+    pump_until(tk_root, lambda: "said before the kick" in bob.view.content())
+    server.kick("bob")
+    pump_until(tk_root, lambda: bob.ended, what="bob's window noticing the kick")
+    assert "You were removed from the chat by the host." in bob.view.content()
+    assert bob.banner_button["text"] == "Reconnect"
+    pump_until(tk_root, lambda: "bob was removed by the host" in alice.view.content())
+    pump_until(tk_root, lambda: alice.side.names() == ["alice"])
+    type_and_enter(tk_root, bob, "still there?")
+    assert "You are not connected to the chat." in bob.view.content()
+    assert bob.input.get("1.0", "end-1c") == "still there?"  # kept for after the reconnect
+    bob.banner_button.invoke()
+    pump_until(tk_root, lambda: not bob.ended and bob.client and "bob" in bob.side.names(), what="reconnected")
+    pump_until(tk_root, lambda: alice.side.names() == ["alice", "bob"])
+    pump_for(tk_root, 0.2)
+    assert bob.view.content().count("said before the kick") == 1  # the replayed history is not shown twice
+
+
+def test_host_going_away_is_shown_with_reconnect(tk_root, tk_errors, server, tmp_path) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    server.stop()
+    pump_until(tk_root, lambda: alice.ended, what="alice noticing the host stopped")
+    assert "The host stopped the chat." in alice.view.content()
+    assert alice.banner_button["text"] == "Reconnect"
+    assert alice.send_button.instate(["disabled"])
+
+
+def test_closing_a_window_says_goodbye_to_the_others(tk_root, tk_errors, server, tmp_path) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    carol = open_chat(tk_root, server, "carol", tmp_path)
+    close_button = carol.master.protocol("WM_DELETE_WINDOW")  # what the title bar's close button runs
+    tk_root.call(close_button)
+    pump_until(tk_root, lambda: "carol left the chat" in alice.view.content(), what="leave notice")
+    assert not _exists(carol.master)
+    assert "dropped" not in alice.view.content()
+
+
+def _after_ids(root: tk.Tk) -> set[str]:
+    return set(root.tk.splitlist(root.tk.call("after", "info")))
+
+
+def test_closing_cancels_every_after_id(tk_root, tk_errors, server, tmp_path) -> None:
+    before = _after_ids(tk_root)
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    stuck = Transfer("download", "never.bin", 100)  # a transfer that never ends keeps the panel polling
+    alice.transfers.add(stuck, ProgressCounter())
+    ours = _after_ids(tk_root) - before
+    assert alice.transfers._after_id in ours
+    assert len(ours) >= 3  # the window's queue, the client's queue and the transfer panel
+    alice.close()
+    pump_for(tk_root, 0.1)
+    assert _after_ids(tk_root) - before == set()
+
+
+def test_closed_port_shows_a_sentence_and_retry_works(tk_root, tk_errors, tmp_path) -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nobody listens here now
+    window = ChatWindow(tk.Toplevel(tk_root), "127.0.0.1", port, name="dave", downloads=tmp_path)
+    pump_until(tk_root, lambda: "Nobody is hosting a chat" in window.view.content(), what="connection error")
+    assert f"127.0.0.1:{port}" in window.banner_label["text"]
+    assert window.banner_button["text"] == "Retry"
+    host = ChatServer(tmp_path / "share", "127.0.0.1", port)
+    host.start()
+    try:
+        window.banner_button.invoke()
+        pump_until(tk_root, lambda: window.side.names() == ["dave"], what="joined after Retry")
+        window.close()
+    finally:
+        host.stop()
+
+
+def test_empty_name_is_asked_for_in_the_window(tk_root, tk_errors, server, tmp_path) -> None:
+    window = ChatWindow(tk.Toplevel(tk_root), *server.address, name="", downloads=tmp_path)
+    tk_root.update()
+    assert window.client is None
+    window.submit_name()
+    assert window.name_error["text"] == "Please choose a name."
+    window.name_entry.insert(0, "[bad]")
+    window.submit_name()
+    assert "brackets" in window.name_error["text"]
+    window.name_entry.delete(0, "end")
+    window.name_entry.insert(0, f"erin {COOL}")
+    window.name_entry.event_generate("<Return>")
+    pump_until(tk_root, lambda: window.side.names() == [f"erin {COOL}"], what="joined with the typed name")
+    assert window.master.title().startswith(f"erin {COOL}")
+
+
+def test_typed_commands_work_as_in_the_terminal(tk_root, tk_errors, server, tmp_path) -> None:
+    (server.share / "notes.txt").write_text("hello from the share\n")
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    type_and_enter(tk_root, alice, "!online")
+    pump_until(tk_root, lambda: "Online: alice" in alice.view.content())
+    type_and_enter(tk_root, alice, "!cmd cat notes.txt")
+    pump_until(tk_root, lambda: "$ cat notes.txt" in alice.view.content())
+    pump_until(tk_root, lambda: "hello from the share" in alice.view.content())
+    assert "code" in _tags_of(alice, "hello from the share")  # the monospace block
+    type_and_enter(tk_root, alice, "!verify MMC-NOPE")
+    pump_until(tk_root, lambda: "invalid or expired" in alice.view.content())
+    type_and_enter(tk_root, alice, "!help")
+    assert "!send PATH" in alice.view.content()
+    type_and_enter(tk_root, alice, "!dance")
+    assert "Unknown command: !dance" in alice.view.content()
+    type_and_enter(tk_root, alice, "!send /no/such/file.txt")
+    assert "No such file here: /no/such/file.txt" in alice.view.content()
+    alice.side.command.insert(0, "pwd")
+    alice.side.run_button.invoke()
+    pump_until(tk_root, lambda: "$ pwd" in alice.view.content(), what="side-panel command")
+    type_and_enter(tk_root, alice, "!exit")
+    assert not _exists(alice.master)
+
+
+def test_input_limit_never_cuts_an_emoji_in_half(tk_root, tk_errors, server, tmp_path) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    alice.input.insert("1.0", "x" * 3999 + COOL + COOL + "tail")
+    tk_root.update()
+    text = alice.input.get("1.0", "end-1c")
+    assert text == "x" * 3999 + COOL
+    text.encode("utf-8")
+    assert alice.counter["text"] == "4,000 / 4,000"
+
+
+def test_view_follows_new_lines_unless_scrolled_up(tk_root, tk_errors, server, tmp_path) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    view = alice.view
+    for n in range(80):
+        view.system(f"line {n}")
+    tk_root.update()
+    assert view.at_end()
+    view._scrollbar("moveto", "0")  # the person drags the scrollbar to the top
+    assert not view.following
+    view.system("while away")
+    tk_root.update()
+    assert not view.at_end()
+    assert view.jump.winfo_ismapped()
+    view.jump.invoke()
+    tk_root.update()
+    assert view.at_end() and not view.jump.winfo_ismapped()
+
+
+def test_history_is_marked_as_earlier(tk_root, tk_errors, server, tmp_path) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    type_and_enter(tk_root, alice, "before you came")
+    pump_until(tk_root, lambda: "before you came" in alice.view.content())
+    bob = open_chat(tk_root, server, "bob", tmp_path)
+    pump_until(tk_root, lambda: "before you came" in bob.view.content())
+    content = bob.view.content()
+    assert content.index("Earlier messages") < content.index("before you came") < content.index("Now")
+    assert "history" in _tags_of(bob, "before you came")
+
+
+def test_progress_counter_only_stores_numbers() -> None:
+    counter = ProgressCounter()
+    counter(5, 10)
+    assert (counter.done, counter.total) == (5, 10)
+
+
+def test_widgets_are_ttk_and_the_view_is_read_only(tk_root, tk_errors, server, tmp_path) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    # Only the Text widgets, the menu and the input box's one-pixel border frame are classic Tk.
+    classic = [w for w in walk(alice.master) if not isinstance(w, ttk.Widget)]
+    assert {type(w).__name__ for w in classic} <= {"Text", "Menu", "Frame"}
+    assert [w for w in classic if type(w) is tk.Frame] == [alice.input.master]
+    assert str(alice.view.text["state"]) == "disabled"
+    # The message view takes the extra space when the window grows.
+    before = alice.view.text.winfo_height()
+    alice.master.geometry("1200x900")
+    pump_for(tk_root, 0.2)
+    assert alice.view.text.winfo_height() > before + 150
