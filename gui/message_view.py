@@ -1,0 +1,238 @@
+"""The conversation pane of the chat window: MessageView, a read-only Tk Text.
+
+MessageView shows chat messages (grouped under a name header while one sender
+keeps talking), room notices with clickable links, system lines, monospace
+blocks for command output and inline images.  It keeps itself bounded to
+MAX_LINES lines, follows new lines while the end is in view, and offers a
+"New messages" button once the person has scrolled up.  It never touches the
+network: ChatWindow feeds it on the Tk thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tkinter as tk
+import tkinter.font as tkfont
+from collections.abc import Callable, Iterable
+from tkinter import ttk
+
+from . import chat_format, theme
+
+MAX_LINES = 5000  # the message view forgets its oldest lines beyond this
+MAX_BLOCK_CHARS = 64 * 1024  # command output shown inline
+CODE_BACKGROUND = "#f6f8fa"
+
+
+class MessageView:
+    """The read-only conversation: a tagged Text with links, inline images and auto-scroll."""
+
+    def __init__(self, master: tk.Misc) -> None:
+        self.frame = ttk.Frame(master, style="Surface.TFrame")
+        base = tkfont.nametofont("TkTextFont", root=master)
+        family, size = base.actual("family"), base.actual("size")
+        self.text = tk.Text(
+            self.frame, height=8, width=40, wrap="word", state="disabled", borderwidth=0, highlightthickness=0,
+            padx=12, pady=10,
+            background=theme.SURFACE, foreground=theme.TEXT, font=(family, size + 1), cursor="xterm",
+            selectbackground="#cfe0ff", selectforeground=theme.TEXT, inactiveselectbackground="#e3ecff",
+        )  # fmt: skip
+        scroll = ttk.Scrollbar(self.frame, orient="vertical", command=self._scrollbar)
+        self._scroll = scroll
+        self.text.configure(yscrollcommand=self._on_scroll)
+        self.text.grid(row=0, column=0, sticky="nsew")
+        scroll.grid(row=0, column=1, sticky="ns")
+        self.frame.rowconfigure(0, weight=1)
+        self.frame.columnconfigure(0, weight=1)
+        self.jump = ttk.Button(self.frame, text="↓  New messages", style="Accent.TButton", command=self.scroll_to_end)
+        self.images: dict[str, object] = {}  # image name in the Text -> PhotoImage (kept alive while shown)
+        self.link_commands: dict[str, Callable[[], None]] = {}
+        self._link_ids = itertools.count(1)
+        self._previous: tuple[str, float] | None = None  # (sender, ts) of the last message, for grouping
+        self._history_shown = False
+        self._live_after_history = False
+        self.following = True  # show new lines as they come, until the person scrolls up
+        self._configure_tags(family, size)
+        for sequence in ("<Button-4>", "<Button-5>", "<MouseWheel>"):
+            self.text.bind(sequence, self._wheel)
+        for sequence in ("<KeyRelease>", "<ButtonRelease-1>"):
+            self.text.bind(sequence, lambda event: self._user_moved(), add="+")
+        self.text.bind("<Configure>", lambda event: self.following and self.text.see("end"), add="+")
+
+    def _configure_tags(self, family: str, size: int) -> None:
+        t = self.text
+        pad = 6
+        t.tag_configure("header", spacing1=10, lmargin1=pad)
+        t.tag_configure("sender", font=(family, size + 1, "bold"))
+        t.tag_configure("time", foreground=theme.MUTED, font=(family, size - 1))
+        t.tag_configure("body", lmargin1=pad, lmargin2=pad, rmargin=pad, spacing3=3)
+        t.tag_configure("own", background=theme.OWN_BG, lmargincolor=theme.OWN_BG, rmargincolor=theme.OWN_BG)
+        t.tag_configure("history", foreground=theme.HISTORY)
+        t.tag_configure("notice", lmargin1=pad, lmargin2=pad, spacing1=6, spacing3=4, font=(family, size))
+        t.tag_configure("join", foreground=theme.SUCCESS)
+        t.tag_configure("leave", foreground=theme.MUTED)
+        t.tag_configure("share", foreground=theme.TEXT)
+        t.tag_configure("alert", foreground=theme.ERROR)
+        t.tag_configure("system", foreground=theme.MUTED, font=(family, size, "italic"))
+        t.tag_configure("error", foreground=theme.ERROR)
+        t.tag_configure("divider", justify="center", foreground=theme.MUTED, spacing1=12, spacing3=6,
+                        font=(family, size - 1))  # fmt: skip
+        mono = theme.monospace(self.text, size)
+        t.tag_configure("code", font=mono, background=CODE_BACKGROUND, lmargin1=pad + 8, lmargin2=pad + 8,
+                        lmargincolor=CODE_BACKGROUND, rmargin=pad)  # fmt: skip
+        t.tag_configure("code_head", font=(mono.actual("family"), size, "bold"), spacing1=8)
+        t.tag_configure("code_error", foreground=theme.ERROR)
+        t.tag_configure("image", lmargin1=pad + 8, spacing1=4, spacing3=6)
+        t.tag_configure("caption", foreground=theme.MUTED, lmargin1=pad + 8, font=(family, size - 1))
+        t.tag_configure("link", foreground=theme.ACCENT, underline=True)
+        t.tag_bind("link", "<Enter>", lambda e: t.configure(cursor="hand2"))
+        t.tag_bind("link", "<Leave>", lambda e: t.configure(cursor="xterm"))
+        t.tag_raise("sel")
+
+    # --- writing ------------------------------------------------------------------
+
+    def _write(self, *parts: tuple[str, tuple[str, ...]]) -> None:
+        """Append text runs with their tags, keep the size bounded, and follow the end if we were there."""
+        flat: list[object] = []
+        for text, tags in parts:
+            flat += [chat_format.clean_text(text), tags]
+        self.text.configure(state="normal")
+        self.text.insert("end", *flat)
+        self._trim()
+        self.text.configure(state="disabled")
+        self._follow()
+
+    def _follow(self) -> None:
+        if self.following:
+            self.scroll_to_end()
+        else:
+            self.jump.place(relx=1.0, rely=1.0, x=-28, y=-12, anchor="se")
+
+    def _trim(self) -> None:
+        lines = int(self.text.index("end-1c").split(".")[0])
+        if lines > MAX_LINES:
+            # Whole lines only: a cut inside a line could split an emoji in two.
+            self.text.delete("1.0", f"{lines - MAX_LINES + 1}.0")
+            shown = set(self.text.image_names())
+            self.images = {name: image for name, image in self.images.items() if name in shown}
+            for tag in [tag for tag in self.link_commands if not self.text.tag_ranges(tag)]:
+                del self.link_commands[tag]
+                self.text.tag_delete(tag)
+
+    def link(self, label: str, command: Callable[[], None]) -> tuple[str, tuple[str, ...]]:
+        """A clickable run of text."""
+        tag = f"link{next(self._link_ids)}"
+        self.link_commands[tag] = command
+        self.text.tag_bind(tag, "<Button-1>", lambda event: command())
+        return label, ("link", tag)
+
+    def add_message(self, sender: str, text: str, ts: float, own: bool, history: bool) -> None:
+        """A chat message, with a name header unless it continues the sender's last one."""
+        self._mark_history(history)
+        parts = []
+        if chat_format.starts_group(sender, ts, self._previous):
+            colour = theme.colour_for(sender)
+            self.text.tag_configure(f"colour{colour}", foreground=colour)
+            name = chat_format.single_line(sender) + ("  (you)" if own else "")
+            parts += [(name, ("header", "sender", f"colour{colour}"))]
+            parts += [("  " + chat_format.clock(ts), ("header", "time")), ("\n", ("header",))]
+        self._previous = (sender, ts)
+        body = ("body", *(("own",) if own else ()), *(("history",) if history else ()))
+        self._write(*parts, (text.rstrip("\n") + "\n", body))
+
+    def add_notice(self, text: str, kind: str, ts: float, history: bool, links: Iterable = ()) -> None:
+        """A join, leave, share or other room notice, with optional links after it."""
+        self._mark_history(history)
+        self._previous = None
+        style = ("notice", chat_format.notice_style(kind), *(("history",) if history else ()))
+        arrow = {"join": "→ ", "leave": "← ", "dropped": "← ", "share": "📎 "}.get(kind, "● ")
+        parts = [(arrow + text, style)]
+        for label, tags in links:
+            parts += [("   ", style), (label, (*style, *tags))]
+        self._write(*parts, ("   " + chat_format.clock(ts), (*style, "time")), ("\n", style))
+
+    def system(self, text: str, error: bool = False) -> None:
+        """A line from the window itself (connected, transfer done, usage...)."""
+        self._previous = None
+        self._write((text + "\n", ("notice", "error" if error else "system")))
+
+    def divider(self, text: str) -> None:
+        """A centred separator line."""
+        self._previous = None
+        self._write((f"────────   {text}   ────────\n", ("divider",)))
+
+    def block(self, title: str, body: str, error: bool = False) -> None:
+        """Monospace output (a !cmd result, the command list)."""
+        self._previous = None
+        if len(body) > MAX_BLOCK_CHARS:
+            body = chat_format.truncate(body, MAX_BLOCK_CHARS, "\n… (output shortened)")
+        extra = ("code_error",) if error else ()
+        self._write((title + "\n", ("code", "code_head", *extra)), (body.rstrip("\n") + "\n", ("code", *extra)))
+
+    def add_image(self, photo: object, caption: str) -> str:
+        """An inline picture with a caption; returns the image's name in the Text."""
+        self._previous = None
+        self.text.configure(state="normal")
+        self.text.insert("end", chat_format.clean_text(caption) + "\n", ("caption",))
+        start = self.text.index("end-1c")
+        name = self.text.image_create("end", image=photo)
+        self.text.insert("end", "\n")
+        self.text.tag_add("image", start, "end-1c")
+        self.images[name] = photo
+        self._trim()
+        self.text.configure(state="disabled")
+        self._follow()
+        return name
+
+    def _mark_history(self, history: bool) -> None:
+        if history and not self._history_shown:
+            self._history_shown = True
+            self.divider("Earlier messages")
+        elif not history and self._history_shown and not self._live_after_history:
+            self._live_after_history = True
+            self.divider("Now")
+
+    def new_connection(self) -> None:
+        """Forget per-connection state (history markers) before a reconnect."""
+        self._history_shown = self._live_after_history = False
+        self._previous = None
+
+    # --- scrolling ----------------------------------------------------------------
+
+    def at_end(self) -> bool:
+        """Whether the end of the conversation is in view."""
+        # dlineinfo looks at what is really displayed; yview() fractions are estimates
+        # while Tk measures tall lines (images) in the background.
+        return self.text.dlineinfo("end-1c") is not None
+
+    def scroll_to_end(self) -> None:
+        """Show the newest line, follow new ones, and hide the 'New messages' button."""
+        self.following = True
+        self.text.see("end")
+        self.jump.place_forget()
+
+    def _on_scroll(self, first: str, last: str) -> None:
+        self._scroll.set(first, last)
+
+    def _user_moved(self) -> None:
+        # Only the person's own scrolling decides whether we follow: a resize or a
+        # taller image must not stop the view from showing what comes in.
+        self.following = self.at_end()
+        if self.following:
+            self.jump.place_forget()
+
+    def _scrollbar(self, *args: str) -> None:
+        self.text.yview(*args)
+        self._user_moved()
+
+    def _wheel(self, event: tk.Event) -> str:
+        if event.num in (4, 5):
+            steps = -3 if event.num == 4 else 3
+        else:  # Windows reports multiples of 120, macOS small numbers
+            steps = -int(event.delta / 120 * 3) if abs(event.delta) >= 120 else -event.delta
+        self.text.yview_scroll(steps, "units")
+        self._user_moved()
+        return "break"
+
+    def content(self) -> str:
+        """Everything shown, as text (for tests and copying)."""
+        return self.text.get("1.0", "end-1c")

@@ -1,0 +1,121 @@
+"""The right-hand panel of the chat window: SidePanel.
+
+SidePanel lists who is online (with a count), the files shared on the host
+(newest first, with a Download button) and an entry for running a !cmd on the
+host.  It holds no connection of its own: ChatWindow fills it from the host's
+answers and passes in the callbacks that download a file or run a command.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable, Iterable
+from tkinter import ttk
+
+from mmchat import protocol
+
+from . import chat_format, theme
+
+
+class SidePanel(ttk.Frame):
+    """Who is online, the shared files (with Download), and the !cmd entry."""
+
+    def __init__(self, master: tk.Misc, download: Callable[[str], None], run: Callable[[str], None]) -> None:
+        super().__init__(master, style="Surface.TFrame", padding=(theme.PAD + 4, theme.PAD + 4))
+        self._download = download
+        self._run = run
+        self.me = ""
+        self.online_heading = ttk.Label(self, text="ONLINE", style="Heading.TLabel", background=theme.SURFACE)
+        self.online = ttk.Treeview(self, show="tree", selectmode="none", height=4)
+        self.online.column("#0", width=220)
+        ttk.Label(self, text="SHARED FILES", style="Heading.TLabel", background=theme.SURFACE).grid(
+            row=2, column=0, columnspan=2, sticky="w", pady=(theme.PAD * 2, 4)
+        )
+        self.files = ttk.Treeview(self, columns=("size", "who"), show="tree headings", selectmode="browse", height=4)
+        self.files.heading("#0", text="Name", anchor="w")
+        self.files.heading("size", text="Size", anchor="e")
+        self.files.heading("who", text="From", anchor="w")
+        self.files.column("#0", width=130, stretch=True)
+        self.files.column("size", width=64, anchor="e", stretch=False)
+        self.files.column("who", width=70, stretch=False)
+        self.files.bind("<Double-1>", lambda event: self.download_selected())
+        self.files.bind("<Return>", lambda event: self.download_selected())
+        self.files.bind("<<TreeviewSelect>>", lambda event: self._update_button())
+        self.download_button = ttk.Button(self, text="Download", command=self.download_selected)
+        ttk.Label(self, text="COMMAND ON THE HOST", style="Heading.TLabel", background=theme.SURFACE).grid(
+            row=5, column=0, columnspan=2, sticky="w", pady=(theme.PAD * 2, 4)
+        )
+        self.command = ttk.Entry(self, font=theme.monospace(self))
+        self.command.bind("<Return>", lambda event: self.run_command())
+        self.run_button = ttk.Button(self, text="Run", command=self.run_command, width=5)
+
+        self.online_heading.grid(row=0, column=0, columnspan=2, sticky="w", pady=(0, 4))
+        self.online.grid(row=1, column=0, columnspan=2, sticky="nsew")
+        self.files.grid(row=3, column=0, columnspan=2, sticky="nsew")
+        self.download_button.grid(row=4, column=1, sticky="e", pady=(6, 0))
+        self.command.grid(row=6, column=0, sticky="ew", padx=(0, 6))
+        self.run_button.grid(row=6, column=1, sticky="e")
+        self.columnconfigure(0, weight=1)
+        self.rowconfigure(1, weight=1)
+        self.rowconfigure(3, weight=2)
+        self._update_button()
+
+    def set_online(self, names: Iterable[str]) -> None:
+        """Show exactly these members, in this order."""
+        self.online.delete(*self.online.get_children())
+        for name in names:
+            self.member_joined(name)
+
+    def member_joined(self, name: str) -> None:
+        """Add one member (no-op if listed)."""
+        if self.online.exists(name):
+            return
+        colour = theme.colour_for(name)
+        self.online.tag_configure(colour, foreground=colour)
+        label = "●  " + chat_format.single_line(name) + ("  (you)" if name == self.me else "")
+        self.online.insert("", "end", iid=name, text=label, tags=(colour,))
+        self._count()
+
+    def member_left(self, name: str) -> None:
+        """Remove one member (no-op if absent)."""
+        if self.online.exists(name):
+            self.online.delete(name)
+        self._count()
+
+    def names(self) -> list[str]:
+        """The members listed, in order."""
+        return list(self.online.get_children())
+
+    def _count(self) -> None:
+        self.online_heading["text"] = f"ONLINE  ·  {len(self.online.get_children())}"
+
+    def set_files(self, entries: Iterable[protocol.SharedFile]) -> None:
+        """Show the host's shared files, newest first, keeping the selection."""
+        selected = self.selected_file()
+        self.files.delete(*self.files.get_children())
+        for entry in reversed(list(entries)):
+            name, size, who = chat_format.file_row(entry)
+            self.files.insert("", "end", iid=name, text=chat_format.single_line(name),
+                              values=(size, chat_format.single_line(who)))  # fmt: skip
+        if selected and self.files.exists(selected):
+            self.files.selection_set(selected)
+        self._update_button()
+
+    def selected_file(self) -> str:
+        """The chosen shared file's name, or ''."""
+        selection = self.files.selection()
+        return selection[0] if selection else ""
+
+    def download_selected(self) -> None:
+        name = self.selected_file()
+        if name:
+            self._download(name)
+
+    def _update_button(self) -> None:
+        self.download_button.state(["!disabled"] if self.selected_file() else ["disabled"])
+
+    def run_command(self) -> None:
+        line = self.command.get().strip()
+        if line:
+            self.command.delete(0, "end")
+            self._run(line)
