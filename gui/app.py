@@ -83,8 +83,74 @@ def run_launcher(args: argparse.Namespace) -> int:
     return run_join(args)
 
 
+def selftest(args: argparse.Namespace) -> int:
+    """Open and close every window once against a private host on 127.0.0.1; print what happened."""
+    import tempfile
+    from pathlib import Path
+
+    from mmchat.qr import render_png
+    from mmchat.server import ChatServer
+
+    from .admin_window import AdminWindow
+    from .chat_window import ChatWindow
+    from .launcher import Launcher
+    from .qr_window import QRWindow
+
+    def settle(root: tk.Misc, condition=lambda: True, seconds: float = 10.0) -> bool:
+        import time
+
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            root.update()
+            if condition():
+                return True
+            time.sleep(0.02)
+        return False
+
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="mmchat-selftest-") as tmp:
+        os.environ.setdefault("MMCHAT_CONFIG_DIR", str(Path(tmp) / "config"))
+        server = ChatServer(Path(tmp) / "share", "127.0.0.1", 0)
+        host, port = server.start()
+        root = new_root("mmchat self-test")
+        try:
+            steps = [
+                ("admin window", lambda top: AdminWindow(top, server), None),
+                ("launcher", lambda top: Launcher(top), None),
+                (
+                    "chat window",
+                    lambda top: ChatWindow(top, host, port, name="selftest", downloads=Path(tmp) / "dl"),
+                    lambda: "selftest" in server.online(),
+                ),
+                ("QR window", lambda top: QRWindow(top, render_png("mmchat self-test"), "SELFTEST", 60), None),
+            ]
+            for label, make, ready in steps:
+                top = tk.Toplevel(root)
+                try:
+                    window = make(top)
+                    ok = settle(root, ready) if ready else settle(root, seconds=0.2) or True
+                    if not ok:
+                        failures.append(f"{label}: did not get ready")
+                    close = getattr(window, "close", None)
+                    if callable(close) and label == "chat window":
+                        close()
+                    if top.winfo_exists():
+                        top.destroy()
+                    settle(root, seconds=0.1)
+                    print(f"selftest: {label} OK", flush=True)
+                except Exception as exc:  # report every window, not just the first failure
+                    failures.append(f"{label}: {exc!r}")
+        finally:
+            root.destroy()
+            server.stop()
+    for failure in failures:
+        print(f"selftest: FAILED {failure}", file=sys.stderr, flush=True)
+    print("selftest OK" if not failures else "selftest FAILED", flush=True)
+    return 0 if not failures else 1
+
+
 def front_ends() -> dict:
     """The window front ends for mmchat.cli.main, or none when there is no display."""
     if not display_available():
         return {}
-    return {"host": run_host, "join": run_join, "launcher": run_launcher}
+    return {"host": run_host, "join": run_join, "launcher": run_launcher, "selftest": selftest}

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="With no arguments, mmchat opens a small window that asks whether to host or join.",
     )
     parser.add_argument("--version", action="version", version=f"mmchat {__version__}")
+    parser.add_argument(
+        "--selftest", action="store_true", help="open and close each window once, then report (needs a display)"
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--host", action="store_true", help="host a chat that others join")
     mode.add_argument("--join", metavar="HOST:PORT", help="join the chat hosted at HOST:PORT")
@@ -132,6 +135,12 @@ def main(argv: list[str] | None = None, windows: Callable[[], dict[str, FrontEnd
     def window(kind: str) -> FrontEnd | None:
         return (windows() if windows else {}).get(kind)
 
+    if args.selftest:
+        front_end = window("selftest")
+        if front_end:
+            return front_end(args)
+        print("mmchat: --selftest needs a display (Tk could not open a window).", file=sys.stderr)
+        return 2
     if args.host:
         if not args.headless:
             front_end = window("host")
