@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -456,12 +456,11 @@ class ChatServer:
         self.storage.record(HistoryEntry(notice.seq, notice.ts, kind, member, "", filename, size))
 
     def _remember(self, event: ChatMessage | Notice) -> None:
-        from dataclasses import replace
-
-        self._recent.append(protocol.encode_trusted(replace(event, history=True)))
+        # Keep the event, not its frame: encoding happens only when someone joins.
+        self._recent.append(event)
 
     @staticmethod
-    def _history_event(entry: HistoryEntry) -> bytes:
+    def _history_event(entry: HistoryEntry) -> ChatMessage | Notice:
         event: ChatMessage | Notice
         if entry.kind == "message":
             event = ChatMessage(seq=entry.seq, ts=entry.ts, sender=entry.member, text=entry.text, history=True)
@@ -475,7 +474,7 @@ class ChatServer:
                 size=entry.size,
                 history=True,
             )
-        return protocol.encode_trusted(event)
+        return event
 
     def _dispatch(self, peer: _Peer, event: protocol.Event) -> None:
         handler = self._HANDLERS.get(type(event))
@@ -520,8 +519,8 @@ class ChatServer:
                 )
             ),
         )
-        for frame in self._recent:
-            self._send(peer, frame)
+        for event in self._recent:
+            self._send(peer, protocol.encode_trusted(replace(event, history=True)))
         self._members[name] = peer
         self._log("join", f"New connection: {name} ({peer.address})", name)
         self._log_count()
