@@ -122,3 +122,26 @@ def check_share(text: str) -> Path:
     if path.exists() and not path.is_dir():
         raise ValueError("That is a file, not a folder.")
     return path
+
+
+def lan_addresses(bound: str, hostname: str | None = None) -> list[str]:
+    """The addresses members should use to reach a host bound to `bound` (no network traffic).
+
+    A host bound to one address is reachable there only; one bound to every
+    address (0.0.0.0 / ::) is reachable on this machine's own IPv4 addresses,
+    found from its name, with loopback last as a fallback.
+    """
+    import socket
+
+    if bound not in ("", "0.0.0.0", "::"):
+        return [bound]
+    found: list[str] = []
+    try:
+        infos = socket.getaddrinfo(hostname or socket.gethostname(), None, socket.AF_INET, socket.SOCK_STREAM)
+    except OSError:
+        infos = []
+    for info in infos:
+        address = str(info[4][0])
+        if not address.startswith("127.") and address not in found:
+            found.append(address)
+    return [*found, "127.0.0.1"]

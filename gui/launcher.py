@@ -1,0 +1,174 @@
+"""The small window a double-click opens: host a chat, or join one.
+
+The checks on what is typed live in mmchat/settings.py (plain functions, tested
+without a display); this module only lays out the fields and shows each
+problem beside its field.  Joining first checks, on a worker thread, that
+something answers at the address, so a typo is caught here rather than in an
+empty chat window.
+"""
+
+from __future__ import annotations
+
+import queue
+import socket
+import threading
+import tkinter as tk
+from dataclasses import dataclass
+from pathlib import Path
+from tkinter import filedialog, ttk
+
+from mmchat import settings
+
+from . import theme
+
+PROBE_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class LaunchChoice:
+    """What the person chose: host on `port` sharing `share`, or join `address`:`port` as `name`."""
+
+    mode: str  # "host" or "join"
+    port: int
+    share: Path | None = None
+    address: str = ""
+    name: str = ""
+
+
+class Launcher:
+    """Host or join: validates input beside each field and remembers the last values."""
+
+    def __init__(self, master: tk.Tk | tk.Toplevel) -> None:
+        self.master = master
+        self.choice: LaunchChoice | None = None
+        self.saved = settings.load_settings()
+        self._probe_results: queue.Queue = queue.Queue()
+        self._poll_id: str | None = None
+        master.title("mmchat")
+        master.resizable(False, False)
+        self._build()
+        self.frame.bind("<Destroy>", self._on_destroy, add="+")
+
+    # --- layout -------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.frame = ttk.Frame(self.master, padding=theme.PAD * 2)
+        self.frame.grid(row=0, column=0, sticky="nsew")
+        ttk.Label(self.frame, text="mmchat", style="Title.TLabel").grid(row=0, column=0, columnspan=2, sticky="w")
+        ttk.Label(self.frame, text="Chat and share files with people on your network.", style="Muted.TLabel").grid(
+            row=1, column=0, columnspan=2, sticky="w", pady=(0, theme.PAD * 2)
+        )
+        host = ttk.LabelFrame(self.frame, text="HOST A CHAT", padding=theme.PAD * 2)
+        host.grid(row=2, column=0, sticky="nsew", padx=(0, theme.PAD))
+        join = ttk.LabelFrame(self.frame, text="JOIN A CHAT", padding=theme.PAD * 2)
+        join.grid(row=2, column=1, sticky="nsew", padx=(theme.PAD, 0))
+
+        self.host_port = self._field(host, 0, "Port", str(self.saved.host_port))
+        self.share = self._field(host, 3, "Shared folder", self.saved.share or str(settings.default_share()))
+        ttk.Button(host, text="Browse…", command=self.browse_share).grid(row=4, column=1, padx=(theme.PAD, 0))
+        host.rowconfigure(8, weight=1)
+        self.host_button = ttk.Button(host, text="Start hosting", style="Accent.TButton", command=self.choose_host)
+        self.host_button.grid(row=9, column=0, columnspan=2, sticky="sew", pady=(theme.PAD, 0))
+
+        self.address = self._field(join, 0, "Host address", self.saved.join_address)
+        self.join_port = self._field(join, 3, "Port", str(self.saved.join_port))
+        self.name = self._field(join, 6, "Your name", self.saved.name)
+        self.join_button = ttk.Button(join, text="Join", style="Accent.TButton", command=self.choose_join)
+        self.join_button.grid(row=9, column=0, columnspan=2, sticky="sew", pady=(theme.PAD, 0))
+        for entry in (self.address, self.join_port, self.name):
+            entry.bind("<Return>", lambda e: self.choose_join())
+        self.host_port.bind("<Return>", lambda e: self.choose_host())
+        (self.name if self.saved.join_address else self.address).focus_set()
+
+    def _field(self, parent: ttk.LabelFrame, row: int, label: str, value: str) -> ttk.Entry:
+        """A label, an entry, and under it the place for that field's problem (rows row..row+2)."""
+        ttk.Label(parent, text=label).grid(row=row, column=0, columnspan=2, sticky="w")
+        entry = ttk.Entry(parent, width=28)
+        entry.insert(0, value)
+        entry.grid(row=row + 1, column=0, sticky="ew", pady=(2, 0))
+        # Under the entry, wrapped, so a long sentence never widens the window.
+        entry.error = ttk.Label(parent, style="Error.TLabel", wraplength=240)  # type: ignore[attr-defined]
+        entry.error.grid(row=row + 2, column=0, columnspan=2, sticky="w", pady=(0, theme.PAD // 2))  # type: ignore[attr-defined]
+        return entry
+
+    # --- checks ---------------------------------------------------------------------
+
+    def _check(self, entry: ttk.Entry, check) -> object | None:
+        try:
+            value = check(entry.get())
+        except ValueError as exc:
+            entry.error.configure(text=str(exc))  # type: ignore[attr-defined]
+            return None
+        entry.error.configure(text="")  # type: ignore[attr-defined]
+        return value
+
+    def error_text(self, entry: ttk.Entry) -> str:
+        """The problem shown beside a field ('' when none)."""
+        return str(entry.error.cget("text"))  # type: ignore[attr-defined]
+
+    def browse_share(self) -> None:
+        path = self.ask_directory()
+        if path:
+            self.share.delete(0, "end")
+            self.share.insert(0, path)
+
+    def ask_directory(self) -> str:
+        """The folder dialog (tests replace this)."""
+        return filedialog.askdirectory(parent=self.master, title="Folder to share") or ""
+
+    def choose_host(self) -> None:
+        """Validate the host fields and, if they are fine, choose hosting."""
+        port = self._check(self.host_port, lambda text: settings.check_port(text, allow_zero=True))
+        share = self._check(self.share, settings.check_share)
+        if port is None or share is None:
+            return
+        self.saved.host_port, self.saved.share = int(port), str(share)  # type: ignore[call-overload]
+        self._finish(LaunchChoice("host", int(port), share=share))  # type: ignore[call-overload, arg-type]
+
+    def choose_join(self) -> None:
+        """Validate the join fields, check that a host answers, then choose joining."""
+        address = self._check(self.address, settings.check_address)
+        port = self._check(self.join_port, settings.check_port)
+        name = self._check(self.name, settings.check_name)
+        if address is None or port is None or name is None:
+            return
+        self.join_button.state(["disabled"])
+        self.address.error.configure(text=f"Looking for the chat at {address}:{port}…")  # type: ignore[attr-defined]
+        choice = LaunchChoice("join", int(port), address=str(address), name=str(name))  # type: ignore[call-overload]
+        threading.Thread(target=self._probe, args=(choice,), name="mmchat-probe", daemon=True).start()
+        self._poll_id = self.master.after(50, self._poll_probe)
+
+    def _probe(self, choice: LaunchChoice) -> None:
+        try:
+            with socket.create_connection((choice.address, choice.port), timeout=PROBE_TIMEOUT):
+                pass
+        except OSError:
+            self._probe_results.put((choice, f"Nobody is hosting a chat at {choice.address}:{choice.port}."))
+        else:
+            self._probe_results.put((choice, ""))
+
+    def _poll_probe(self) -> None:
+        self._poll_id = None
+        try:
+            choice, problem = self._probe_results.get_nowait()
+        except queue.Empty:
+            self._poll_id = self.master.after(50, self._poll_probe)
+            return
+        self.join_button.state(["!disabled"])
+        self.address.error.configure(text=problem)  # type: ignore[attr-defined]
+        if not problem:
+            self.saved.join_address, self.saved.join_port, self.saved.name = choice.address, choice.port, choice.name
+            self._finish(choice)
+
+    def _finish(self, choice: LaunchChoice) -> None:
+        self.choice = choice
+        settings.save_settings(self.saved)
+        self.master.destroy()
+
+    def _on_destroy(self, event: tk.Event) -> None:
+        if event.widget is self.frame and self._poll_id is not None:
+            try:
+                self.master.after_cancel(self._poll_id)
+            except tk.TclError:
+                pass
+            self._poll_id = None

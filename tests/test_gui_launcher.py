@@ -1,0 +1,107 @@
+"""The launcher: input checked beside each field, remembered between runs."""
+
+from __future__ import annotations
+
+import socket
+import tkinter as tk
+
+import pytest
+
+from gui.launcher import Launcher
+from mmchat import settings
+from mmchat.server import ChatServer
+from tests import gui_helpers
+from tests.gui_helpers import pump_until
+
+tk_root = gui_helpers.tk_root
+
+
+@pytest.fixture(autouse=True)
+def config(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMCHAT_CONFIG_DIR", str(tmp_path / "config"))
+    return tmp_path / "config"
+
+
+@pytest.fixture
+def launcher(tk_root):
+    top = tk.Toplevel(tk_root)
+    return Launcher(top)
+
+
+def fill(entry, text: str) -> None:
+    entry.delete(0, "end")
+    entry.insert(0, text)
+
+
+def closed_port() -> int:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+def test_join_needs_a_name(launcher):
+    fill(launcher.address, "127.0.0.1")
+    fill(launcher.name, "")
+    launcher.choose_join()
+    assert launcher.error_text(launcher.name) == "Please choose a name."
+    assert launcher.choice is None
+
+
+@pytest.mark.parametrize("port", ["abc", "0", "70000", ""])
+def test_bad_ports_are_explained(launcher, port):
+    fill(launcher.address, "127.0.0.1")
+    fill(launcher.name, "alice")
+    fill(launcher.join_port, port)
+    launcher.choose_join()
+    assert launcher.error_text(launcher.join_port).startswith(("The port", "Please enter"))
+    assert launcher.choice is None
+
+
+def test_nobody_hosting_is_said_beside_the_address(tk_root, launcher):
+    port = closed_port()
+    fill(launcher.address, "127.0.0.1")
+    fill(launcher.join_port, str(port))
+    fill(launcher.name, "alice")
+    launcher.choose_join()
+    pump_until(tk_root, lambda: "Nobody is hosting" in launcher.error_text(launcher.address))
+    assert launcher.error_text(launcher.address) == f"Nobody is hosting a chat at 127.0.0.1:{port}."
+    assert launcher.choice is None
+
+
+def test_joining_a_real_host_is_chosen_and_remembered(tk_root, launcher, tmp_path, config):
+    server = ChatServer(tmp_path / "share", "127.0.0.1", 0)
+    server.start()
+    try:
+        fill(launcher.address, "127.0.0.1")
+        fill(launcher.join_port, str(server.address[1]))
+        fill(launcher.name, "alice 😎")
+        launcher.choose_join()
+        pump_until(tk_root, lambda: launcher.choice is not None)
+    finally:
+        server.stop()
+    assert launcher.choice.mode == "join" and launcher.choice.name == "alice 😎"
+    assert launcher.choice.port == server.address[1]
+    remembered = settings.load_settings()
+    assert (remembered.join_address, remembered.name) == ("127.0.0.1", "alice 😎")
+    again = Launcher(tk.Toplevel(tk_root))
+    assert again.name.get() == "alice 😎" and again.join_port.get() == str(server.address[1])
+
+
+def test_host_share_must_be_a_folder(launcher, tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    fill(launcher.share, str(a_file))
+    launcher.choose_host()
+    assert launcher.error_text(launcher.share) == "That is a file, not a folder."
+    assert launcher.choice is None
+
+
+def test_hosting_is_chosen(launcher, tmp_path):
+    fill(launcher.host_port, "0")
+    launcher.ask_directory = lambda: str(tmp_path / "shared")
+    launcher.browse_share()
+    launcher.choose_host()
+    assert launcher.choice.mode == "host" and launcher.choice.port == 0
+    assert launcher.choice.share == tmp_path / "shared"
