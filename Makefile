@@ -11,7 +11,7 @@ ARGS ?=
 ADDR ?=
 NAME ?=
 
-.PHONY: venv run join need-addr test lint clean
+.PHONY: venv run join need-addr test lint clean dist test-dist
 
 venv: $(STAMP)
 
@@ -48,6 +48,40 @@ test: venv
 lint: venv
 	$(VPY) -m ruff check .
 	$(VPY) -m ruff format --check .
+
+# --- the one-file executable (README: "One-file executable") ---------------------------------
+# `make dist` builds dist/mmchat with PyInstaller from mmchat.spec, in its own virtualenv that
+# holds only the pinned runtime requirements and requirements-dist.txt.  The virtualenv is made
+# anew whenever a requirements file changes (so nothing left over from an older pin gets in), and
+# PyInstaller runs again only when a source file, an icon or the spec is newer than the binary.
+DIST_VENV := .venv-dist
+DIST_PY := $(DIST_VENV)/bin/python
+DIST_STAMP := $(DIST_VENV)/.installed
+DIST_BIN := dist/mmchat
+DIST_SOURCES := mmchat.spec mmchat.py $(wildcard mmchat/*.py gui/*.py icons/*.png icons/*.ico icons/*.icns)
+
+dist: $(DIST_BIN)
+
+$(DIST_STAMP): requirements.txt requirements-dist.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "make dist needs Python 3.11 or newer, and $(PYTHON) is not that (or was not found); run e.g. make PYTHON=python3.11 dist." >&2; \
+	  exit 1; }
+	rm -rf $(DIST_VENV) build/mmchat
+	@$(PYTHON) -m venv $(DIST_VENV) || { \
+	  rm -rf $(DIST_VENV); \
+	  echo "Could not create the virtual environment $(DIST_VENV): on Debian/Ubuntu install the venv module with: sudo apt-get install python3-venv" >&2; \
+	  exit 1; }
+	@echo '*' > $(DIST_VENV)/.gitignore
+	$(DIST_PY) -m pip install --quiet --disable-pip-version-check -r requirements-dist.txt
+	@touch $@
+
+$(DIST_BIN): $(DIST_STAMP) $(DIST_SOURCES)
+	$(DIST_PY) -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build mmchat.spec
+	@touch $@
+	@ls -l $@
+
+test-dist: venv
+	$(VPY) -m pytest -q -m dist tests/test_dist.py
 
 clean:
 	rm -rf $(VENV)
