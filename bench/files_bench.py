@@ -1,0 +1,316 @@
+"""Files: a 1 GiB upload and download through the mmchat host, against a raw sendfile copy in the same run.
+
+The raw limit is two processes on loopback: one `socket.sendfile()`s the file,
+the other `recv_into()`s a reused 1 MiB buffer and writes it to a new file
+(timed from accept to the file's close).  Every copy and transfer starts
+after os.sync(), so none pays for the dirty pages of the one before.  A second raw variant also hashes
+with SHA-256 and fsyncs, as the host and client do to keep files safe, to show
+what that costs on this disk.  The mmchat transfers use the real client
+(`ChatClient.send_file` / `request_file`) in a process of its own, so its peak
+RSS can be read, against a host in its own process.  While each transfer runs,
+two other members chat at 100 messages/s and their delivery latency is
+recorded; the same chat without a transfer is the latency baseline.
+
+The child roles (raw-recv, raw-send, upload, download) are this same script:
+python bench/files_bench.py ROLE ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import (
+    LOCALHOST,
+    PYTHON,
+    LoadGenerators,
+    median,
+    merge_results,
+    percentile,
+    self_peak_rss_mb,
+    start_server,
+)
+
+MiB = 1 << 20
+GiB = 1 << 30
+RECV_BUFFER = 1 * MiB
+CHAT_RATE = 100  # messages/s from the chatting members during a transfer
+TRANSFER_TIMEOUT = 300.0
+SCRIPT = str(Path(__file__).resolve())
+
+
+# --- child roles ----------------------------------------------------------------------
+
+
+def role_raw_recv(out_path: str, safe: bool) -> None:
+    """Accept one connection and copy what arrives into `out_path`; print timings as JSON."""
+    listener = socket.socket()
+    listener.bind((LOCALHOST, 0))
+    listener.listen(1)
+    print(json.dumps({"port": listener.getsockname()[1]}), flush=True)
+    listener.settimeout(60)
+    sock, _ = listener.accept()
+    t0 = time.perf_counter()
+    buf = bytearray(RECV_BUFFER)
+    view = memoryview(buf)
+    hasher = hashlib.sha256() if safe else None
+    total = 0
+    with open(out_path, "wb") as out:
+        while True:
+            n = sock.recv_into(view)
+            if not n:
+                break
+            if hasher:
+                hasher.update(view[:n])
+            out.write(view[:n])
+            total += n
+        if safe:
+            out.flush()
+            os.fsync(out.fileno())
+    seconds = time.perf_counter() - t0
+    print(json.dumps({"bytes": total, "seconds": seconds, "peak_rss_mb": self_peak_rss_mb()}), flush=True)
+
+
+def role_raw_send(port: int, path: str) -> None:
+    with socket.create_connection((LOCALHOST, port)) as sock, open(path, "rb") as f:
+        sock.sendfile(f)
+    print(json.dumps({"peak_rss_mb": self_peak_rss_mb()}), flush=True)
+
+
+def role_client(direction: str, port: int, target: str, folder: str, delay: float = 0.0) -> None:
+    """Upload `target` (a path) or download `target` (a shared name) with the real client."""
+    from mmchat.client import ChatClient
+
+    client = ChatClient(LOCALHOST, port, f"{direction[:2]}{os.getpid()}", downloads=folder)
+    client.connect()
+    time.sleep(delay)  # lets a profiler attach first
+    t0 = time.perf_counter()
+    if direction == "upload":
+        transfer = client.send_file(target)
+    else:
+        transfer = client.request_file(target, folder=folder)
+    finished = transfer.wait(TRANSFER_TIMEOUT)
+    done = time.monotonic()
+    total = time.perf_counter() - t0
+    client.close()
+    print(
+        json.dumps(
+            {
+                "ok": finished and transfer.ok,
+                "error": transfer.error if finished else "timed out",
+                "seconds": total,
+                "transfer_seconds": done - transfer.started,
+                "path": str(transfer.path) if transfer.path else "",
+                "peak_rss_mb": self_peak_rss_mb(),
+            }
+        ),
+        flush=True,
+    )
+
+
+# --- the measurement ------------------------------------------------------------------------
+
+
+def _child(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([PYTHON, SCRIPT, *args], stdout=subprocess.PIPE, text=True)
+
+
+def _last_json(proc: subprocess.Popen, timeout: float) -> dict:
+    out, _ = proc.communicate(timeout=timeout)
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"child failed ({proc.returncode}): {out[-500:]}")
+    return json.loads(lines[-1])
+
+
+def make_file(path: Path, size: int) -> None:
+    """`size` bytes of incompressible data (a random 16 MiB block, repeated)."""
+    block = os.urandom(16 * MiB)
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            chunk = block[: min(len(block), left)]
+            f.write(chunk)
+            left -= len(chunk)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def raw_copy(src: Path, dst: Path, safe: bool) -> dict:
+    os.sync()  # every copy starts with no dirty pages from the one before
+    recv = _child(["raw-recv", str(dst), "1" if safe else "0"])
+    port = json.loads(recv.stdout.readline())["port"]
+    send = _child(["raw-send", str(port), str(src)])
+    result = _last_json(recv, TRANSFER_TIMEOUT)
+    sender = _last_json(send, 60)
+    dst.unlink(missing_ok=True)
+    size = src.stat().st_size
+    if result["bytes"] != size:
+        raise RuntimeError(f"raw copy moved {result['bytes']} of {size} bytes")
+    return {
+        "mb_per_s": size / result["seconds"] / 1e6,
+        "seconds": result["seconds"],
+        "recv_peak_rss_mb": result["peak_rss_mb"],
+        "send_peak_rss_mb": sender["peak_rss_mb"],
+    }
+
+
+def chat_window(lg: LoadGenerators, action) -> tuple[dict, object]:
+    """Run `action()` while two members chat; return (latency figures, action's result)."""
+    lg.settle(quiet=0.2)
+    lg.start_run(
+        [
+            {
+                "cmd": "run",
+                "mode": "paced",
+                "senders": [0, 1],
+                "rate": CHAT_RATE,
+                "probes": "all",
+                "timeout": TRANSFER_TIMEOUT + 60,
+                "idle_timeout": 10,
+            }
+        ]
+    )
+    value = action()
+    merged = merge_results(lg.stop_run(60))
+    lat = merged["lat_us"]
+    return (
+        {
+            "p50_ms": percentile(lat, 50) / 1000,
+            "p99_ms": percentile(lat, 99) / 1000,
+            "max_ms": (max(lat) / 1000) if lat else float("nan"),
+            "samples": len(lat),
+        },
+        value,
+    )
+
+
+def choose_size(work: Path, wanted: int) -> tuple[int, str]:
+    """The file size to use: `wanted`, or less if the disk cannot hold four copies plus a margin."""
+    free = shutil.disk_usage(work).free
+    size = wanted
+    while size > 64 * MiB and 4 * size + GiB > free:
+        size //= 2
+    note = (
+        ""
+        if size == wanted
+        else (f"scaled down from {wanted // MiB} MiB to {size // MiB} MiB: only {free // MiB} MiB free in {work}")
+    )
+    return size, note
+
+
+def measure(wanted_size: int, runs: int, log=print) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="mmchat-bench-files-", dir="/tmp"))
+    server = None
+    lg = None
+    try:
+        size, note = choose_size(work, wanted_size)
+        src = work / f"bench-{size // MiB}MiB.bin"
+        make_file(src, size)
+        downloads = work / "downloads"
+        downloads.mkdir()
+        out: dict = {"size": size, "note": note, "raw": [], "raw_safe": [], "upload": [], "download": []}
+        server = start_server("mmchat")
+        share = server.workdir / "share"
+        out["host_rss_before_mb"] = server.memory()["VmHWM"] / 1024
+        lg = LoadGenerators("mmchat", server.port, ["chat0", "chat1", "chat2", "chat3"], 1)
+        lg.connect()
+        lg.settle()
+        out["chat_idle"], _ = chat_window(lg, lambda: time.sleep(3.0))
+        log(f"  chat without a transfer: p99 {out['chat_idle']['p99_ms']:.2f} ms")
+
+        # Each round does everything once, so that noise from other work falls on all alike.
+        for i in range(runs):
+            out["raw"].append(raw_copy(src, work / "raw-copy.bin", safe=False))
+            out["raw_safe"].append(raw_copy(src, work / "raw-copy.bin", safe=True))
+            log(
+                f"  raw copy {out['raw'][-1]['mb_per_s']:,.0f} MB/s; with SHA-256 + fsync "
+                f"{out['raw_safe'][-1]['mb_per_s']:,.0f} MB/s"
+            )
+            for direction, target in (("upload", str(src)), ("download", src.name)):
+                os.sync()
+                chat, result = chat_window(
+                    lg,
+                    lambda d=direction, t=target: _last_json(
+                        _child([d, str(server.port), t, str(downloads)]), TRANSFER_TIMEOUT
+                    ),
+                )
+                if not result["ok"]:
+                    raise RuntimeError(f"{direction} failed: {result['error']}")
+                if result["path"]:
+                    Path(result["path"]).unlink(missing_ok=True)
+                result.update(
+                    mb_per_s=size / result["seconds"] / 1e6,
+                    transfer_mb_per_s=size / result["transfer_seconds"] / 1e6,
+                    chat=chat,
+                    run=i,
+                )
+                out[direction].append(result)
+                log(
+                    f"  {direction} {result['mb_per_s']:,.0f} MB/s (transfer phase "
+                    f"{result['transfer_mb_per_s']:,.0f} MB/s), chat p99 {chat['p99_ms']:.1f} ms, "
+                    f"client peak RSS {result['peak_rss_mb']:.0f} MB"
+                )
+            (share / src.name).unlink(missing_ok=True)
+        out["host_peak_rss_mb"] = server.memory()["VmHWM"] / 1024
+        out["summary"] = summarize(out)
+        return out
+    finally:
+        if lg is not None:
+            lg.close()
+        if server is not None:
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def summarize(out: dict) -> dict:
+    raw = median([r["mb_per_s"] for r in out["raw"]])
+    summary = {
+        "raw_mb_per_s": raw,
+        "raw_safe_mb_per_s": median([r["mb_per_s"] for r in out["raw_safe"]]),
+        "raw_recv_peak_rss_mb": max(r["recv_peak_rss_mb"] for r in out["raw"]),
+        "host_peak_rss_mb": out["host_peak_rss_mb"],
+        "chat_idle_p99_ms": out["chat_idle"]["p99_ms"],
+    }
+    for d in ("upload", "download"):
+        runs = out[d]
+        summary[d] = {
+            "mb_per_s": median([r["mb_per_s"] for r in runs]),
+            "transfer_mb_per_s": median([r["transfer_mb_per_s"] for r in runs]),
+            "ratio_to_raw": median([r["mb_per_s"] for r in runs]) / raw,
+            "ratio_to_raw_safe": median([r["mb_per_s"] for r in runs]) / summary["raw_safe_mb_per_s"],
+            "client_peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+            "chat_p50_ms": median([r["chat"]["p50_ms"] for r in runs]),
+            "chat_p99_ms": median([r["chat"]["p99_ms"] for r in runs]),
+            "chat_max_ms": max(r["chat"]["max_ms"] for r in runs),
+        }
+    return summary
+
+
+def main() -> int:
+    role = sys.argv[1]
+    if role == "raw-recv":
+        role_raw_recv(sys.argv[2], sys.argv[3] == "1")
+    elif role == "raw-send":
+        role_raw_send(int(sys.argv[2]), sys.argv[3])
+    elif role in ("upload", "download"):
+        role_client(role, int(sys.argv[2]), sys.argv[3], sys.argv[4], float(sys.argv[5]) if len(sys.argv) > 5 else 0.0)
+    else:
+        print(f"unknown role {role!r}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
