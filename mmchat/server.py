@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import collections
 import hmac
+import itertools
 import os
 import secrets
 import selectors
@@ -126,7 +127,8 @@ class _Peer:
     cwd: str = ""
     closing_deadline: float = 0.0  # >0: close once the outbox is empty, or at this time
     closed: bool = False
-    want_write: bool = False
+    want_write: bool = False  # the socket is full: wait for the selector to say it is writable
+    round_pos: int = 0  # how many of this round's broadcast frames are already in the outbox
 
     @property
     def member(self) -> bool:
@@ -173,6 +175,7 @@ class ChatServer:
         self._members: dict[str, _Peer] = {}  # join order (dicts keep insertion order)
         self._tickets: dict[str, _Ticket] = {}
         self._dirty: set[_Peer] = set()
+        self._round: list[bytes] = []  # broadcast frames waiting for this round's flush
         self._calls: collections.deque = collections.deque()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -365,26 +368,59 @@ class ChatServer:
 
     # --- writing --------------------------------------------------------------
 
-    def _send(self, peer: _Peer, frame: bytes) -> None:
-        if peer.closed:
-            return
-        if peer.outbox_bytes + len(frame) > self.outbound_limit:
+    def _enqueue(self, peer: _Peer, data: bytes | memoryview) -> None:
+        if peer.outbox_bytes + len(data) > self.outbound_limit:
             self._drop_slow(peer)
             return
-        peer.outbox.append(frame)
-        peer.outbox_bytes += len(frame)
-        self._dirty.add(peer)
+        peer.outbox.append(data)
+        peer.outbox_bytes += len(data)
+        if not peer.want_write:  # a full socket is retried when the selector says so, not every round
+            self._dirty.add(peer)
+
+    def _send(self, peer: _Peer, frame: bytes) -> None:
+        """Queue a frame for one peer, after the broadcasts it has not been given yet."""
+        if peer.closed:
+            return
+        if peer.round_pos < len(self._round) and self._members.get(peer.name) is peer:
+            self._catch_up(peer)
+        self._enqueue(peer, frame)
 
     def _broadcast(self, frame: bytes) -> None:
+        """Queue a frame for every member: encoded once, joined once per round, one send per member."""
+        self._round.append(frame)
+
+    def _catch_up(self, peer: _Peer) -> None:
+        """Give a member this round's broadcasts now, so a private frame that follows stays in order."""
+        pending = self._round[peer.round_pos :]
+        peer.round_pos = len(self._round)
+        if pending and not peer.closing_deadline:
+            self._enqueue(peer, b"".join(pending))
+
+    def _flush_round(self) -> None:
+        frames, self._round = self._round, []
+        joined = frames[0] if len(frames) == 1 else b"".join(frames)
+        offsets: list[int] = []
         for peer in list(self._members.values()):
-            if not peer.closing_deadline:
-                self._send(peer, frame)
+            pos, peer.round_pos = peer.round_pos, 0
+            if peer.closed or peer.closing_deadline or pos >= len(frames):
+                continue
+            if pos == 0:
+                self._enqueue(peer, joined)
+            else:  # caught up part-way through the round: send only the rest
+                if not offsets:
+                    offsets = [0, *itertools.accumulate(len(f) for f in frames)]
+                self._enqueue(peer, memoryview(joined)[offsets[pos] :])
 
     def _flush_dirty(self) -> None:
-        dirty, self._dirty = self._dirty, set()
-        for peer in dirty:
-            if not peer.closed:
-                self._flush(peer)
+        for _ in range(8):  # a drop can broadcast a notice: flush that too, boundedly
+            if self._round:
+                self._flush_round()
+            dirty, self._dirty = self._dirty, set()
+            for peer in dirty:
+                if not peer.closed:
+                    self._flush(peer)
+            if not self._round and not self._dirty:
+                return
 
     def _flush(self, peer: _Peer) -> None:
         if peer.outbox:
@@ -399,8 +435,7 @@ class ChatServer:
             peer.bytes_out += sent
             peer.outbox.clear()
             if sent < len(data):
-                rest = data[sent:]
-                peer.outbox.append(rest)
+                peer.outbox.append(memoryview(data)[sent:])
             peer.outbox_bytes = len(data) - sent
         if peer.outbox and not peer.want_write:
             peer.want_write = True
@@ -414,6 +449,8 @@ class ChatServer:
 
     def _hang_up(self, peer: _Peer) -> None:
         """Close after what is queued for them has been sent (or after a grace period)."""
+        if self._members.get(peer.name) is peer:
+            self._catch_up(peer)  # e.g. the "kicked" or "shutdown" notice just broadcast
         if not peer.closing_deadline:
             peer.closing_deadline = time.monotonic() + CLOSE_GRACE
             self._dirty.add(peer)
@@ -522,6 +559,7 @@ class ChatServer:
         for event in self._recent:
             self._send(peer, protocol.encode_trusted(replace(event, history=True)))
         self._members[name] = peer
+        peer.round_pos = len(self._round)  # earlier broadcasts of this round are in its history already
         self._log("join", f"New connection: {name} ({peer.address})", name)
         self._log_count()
         self._announce("join", member=name)

@@ -667,3 +667,20 @@ def test_commands_sent_back_to_back_run_in_order(server, join, share):
     requests = [alice.command(line) for line in ("cd docs", "pwd", "cd ..", "pwd")] * 5
     outputs = [r.wait().output for r in requests]
     assert outputs == ["/docs", "/docs", "/", "/"] * 5
+
+
+def test_replies_stay_in_order_with_broadcasts_sent_in_the_same_breath(server, join):
+    """Frames read in one go: the reply to `online` comes after the messages before it, before those after."""
+    watcher = join("watcher")
+    sock, conn = raw_member(server, "burst")
+    frames = [conn.send(Say(text=f"m{i}")) for i in range(3)]
+    frames.append(conn.send(protocol.ListOnline(ref=9)))
+    frames += [conn.send(Say(text=f"m{i}")) for i in range(3, 6)]
+    sock.sendall(b"".join(frames))
+    order = []
+    while len(order) < 7:
+        event = next_reply(sock, conn, lambda e: isinstance(e, (ChatMessage, OnlineList)))
+        order.append(event.text if isinstance(event, ChatMessage) else "online")
+    assert order == ["m0", "m1", "m2", "online", "m3", "m4", "m5"]
+    assert [m.text for m in messages(watcher, 6)] == [f"m{i}" for i in range(6)]
+    sock.close()
