@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import re
 import struct
@@ -439,43 +440,46 @@ def _decode_shared_file(item: Any) -> SharedFile:
     )
 
 
+@functools.cache
+def _layout(cls: type[Event]) -> tuple[tuple[tuple[str, str, Any], ...], frozenset[str], bool]:
+    """(header fields as (name, type, default), their names, takes a body) — worked out once per class."""
+    fields = tuple((f.name, str(f.type), f.default) for f in dataclasses.fields(cls) if f.name != "png")
+    takes_body = any(f.name == "png" for f in dataclasses.fields(cls))
+    return fields, frozenset(name for name, _, _ in fields) | {"type"}, takes_body
+
+
 def event_from_header(header: dict[str, Any], body: bytes = b"") -> Event:
     """Build the typed event for a decoded JSON header, validating every field."""
     kind = header.get("type")
     cls = _EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ProtocolError(f"unknown message type {kind!r}")
-    kwargs: dict[str, Any] = {}
-    known = set()
-    for f in dataclasses.fields(cls):
-        known.add(f.name)
-        if f.name == "png":
-            kwargs["png"] = body  # the PNG is the frame body, never a header field
-            known.discard("png")
-            continue
-        if f.name in header:
-            kwargs[f.name] = _decode_field(f.name, str(f.type), header[f.name])
-        elif f.default is dataclasses.MISSING:
-            raise ProtocolError(f"message {kind!r} lacks field {f.name!r}")
-    extra = set(header) - known - {"type"}
-    if extra:
+    fields, names, takes_body = _layout(cls)
+    if not names.issuperset(header):
+        extra = set(header) - names
         raise ProtocolError(f"message {kind!r} has unknown field(s): {', '.join(sorted(extra))}")
-    if body and not any(f.name == "png" for f in dataclasses.fields(cls)):
+    kwargs: dict[str, Any] = {}
+    for name, annotation, default in fields:
+        if name in header:
+            kwargs[name] = _decode_field(name, annotation, header[name])
+        elif default is dataclasses.MISSING:
+            raise ProtocolError(f"message {kind!r} lacks field {name!r}")
+    if takes_body:
+        kwargs["png"] = body  # the PNG is the frame body, never a header field
+    elif body:
         raise ProtocolError(f"message {kind!r} takes no body")
     return cls(**kwargs)
 
 
 def _header_of(event: Event) -> dict[str, Any]:
     header: dict[str, Any] = {"type": event.TYPE}
-    for f in dataclasses.fields(event):
-        if f.name == "png":
-            continue
-        value = getattr(event, f.name)
-        if value == f.default:
+    for name, _, default in _layout(type(event))[0]:
+        value = getattr(event, name)
+        if value == default:
             continue  # defaults stay off the wire: smaller frames
         if isinstance(value, tuple):
             value = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
-        header[f.name] = value
+        header[name] = value
     return header
 
 
