@@ -11,7 +11,7 @@ ARGS ?=
 ADDR ?=
 NAME ?=
 
-.PHONY: venv run join need-addr test lint clean dist test-dist
+.PHONY: venv run join need-addr test lint clean dist test-dist screenshots bench
 
 venv: $(STAMP)
 
@@ -83,5 +83,11 @@ $(DIST_BIN): $(DIST_STAMP) $(DIST_SOURCES)
 test-dist: venv
 	$(VPY) -m pytest -q -m dist tests/test_dist.py
 
+screenshots: venv
+	$(VPY) docs/make_screenshots.py
+
+bench: venv
+	$(VPY) bench/run.py --full
+
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-dist build dist

@@ -36,12 +36,15 @@ def new_root(title: str) -> tk.Tk:
 def run_join(args: argparse.Namespace) -> int:
     """The chat window for --join."""
     from mmchat.cli import parse_address
+    from mmchat.settings import default_downloads
 
     from .chat_window import ChatWindow
 
     host, port = parse_address(args.join)
+    # A double-click starts in the program's own folder: never save next to the executable.
+    downloads = args.downloads if args.downloads != "." else str(default_downloads())
     root = new_root("mmchat")
-    ChatWindow(root, host, port, name=args.name or "", downloads=args.downloads, password=args.password)
+    ChatWindow(root, host, port, name=args.name or "", downloads=downloads, password=args.password)
     root.mainloop()
     return 0
 

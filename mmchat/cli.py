@@ -129,6 +129,10 @@ def main(argv: list[str] | None = None, windows: Callable[[], dict[str, FrontEnd
     display is there, or {}; it is called only when a window would be used, so
     --headless and --cli never pay for probing the display.
     """
+    if sys.stdout is None or sys.stdin is None:  # a windowed build (Windows) has no console
+        terminal_only = argv if argv is not None else sys.argv[1:]
+        if any(flag in terminal_only for flag in ("--cli", "--headless", "--help", "-h", "--version")):
+            return 2  # nowhere to print: mmchat-console.exe is the build for terminal use
     _utf8_streams()
     args = build_parser().parse_args(argv)
 

@@ -47,6 +47,12 @@ def default_share() -> Path:
     return Path.home() / "mmchat-share"
 
 
+def default_downloads() -> Path:
+    """Where the chat window saves files unless told otherwise: the user's Downloads folder."""
+    downloads = Path.home() / "Downloads"
+    return downloads if downloads.is_dir() else Path.home()
+
+
 def settings_path() -> Path:
     return config_dir() / "launcher.json"
 
