@@ -1,21 +1,33 @@
 """The host's admin window: where to join, who is connected, what they ran, and the controls.
 
+How this works
+--------------
 The server runs on its own threads.  Its log events arrive through
 `ChatServer.subscribe`, which is called from those threads, so the callback
-only puts them on a queue that a QueuePump drains on the Tk thread; the
-connections table is refreshed from `server.connections()` (a snapshot) once a
-second.  Every `after` id is cancelled when the window goes away.
+only puts them on a queue that a QueuePump drains on the Tk thread.  The
+connections table is redrawn from `server.connections()` (a snapshot) once a
+second, and at once after a join, leave or kick.  Stopping waits for the
+members to be told, which can take a few seconds, so `server.stop()` runs on a
+short-lived thread that the window polls with `after()`; the window closes
+when it has finished.  Every `after` id is cancelled when the window goes away.
+
+The host logs a command when it arrives and logs it again only if it is
+refused, so a command shows as allowed until a refusal for it comes in;
+`CommandRows` matches each refusal to its row.
 """
 
 from __future__ import annotations
 
+import collections
 import io
 import os
 import queue
 import subprocess
 import sys
+import threading
 import time
 import tkinter as tk
+from pathlib import Path
 from tkinter import messagebox, ttk
 
 from PIL import Image, ImageTk
@@ -23,35 +35,108 @@ from PIL import Image, ImageTk
 from mmchat.files import human_size
 from mmchat.qr import render_png
 from mmchat.server import ChatServer, LogEvent
-from mmchat.settings import lan_addresses
+from mmchat.settings import join_url, lan_addresses
 
 from . import theme
 from .pump import QueuePump
 
+__all__ = ["AdminWindow", "CommandRows", "format_since", "join_url"]
+
 REFRESH_MS = 1000
+STOP_POLL_MS = 50
+COPIED_MS = 2000
 MAX_LOG_ROWS = 5000
+MAX_WAITING_COMMANDS = 200
 EVENT_KINDS_SHOWN = {"join", "leave", "upload", "download", "transfer-failed", "drop", "kick", "error", "stop", "qr"}
+COMMAND_PREFIX = "Command to execute: "
+REFUSED_PREFIX = "Refused command from "
 
 
-def join_url(address: str, port: int) -> str:
-    """What a colleague's phone reads from the QR code."""
-    host = f"[{address}]" if ":" in address else address
-    return f"mmchat://{host}:{port}"
+# --- plain functions (tested without a display) ------------------------------------------
+
+
+def format_since(since: float, now: float) -> str:
+    """When a member connected and for how long: '14:03:12 (5 min)'."""
+    seconds = max(0, int(now - since))
+    if seconds < 60:
+        length = f"{seconds} s"
+    elif seconds < 3600:
+        length = f"{seconds // 60} min"
+    else:
+        length = f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return f"{time.strftime('%H:%M:%S', time.localtime(since))} ({length})"
+
+
+def command_line(event: LogEvent) -> str | None:
+    """The command line a 'command' log event reports, or None for any other event."""
+    suffix = f" ({event.member})"
+    if event.kind != "command" or not event.text.startswith(COMMAND_PREFIX) or not event.text.endswith(suffix):
+        return None
+    return event.text[len(COMMAND_PREFIX) : -len(suffix)]
+
+
+def refusal(event: LogEvent) -> str | None:
+    """For a refused command, what follows 'Refused command from NAME: ' (the line, then the reason)."""
+    prefix = f"{REFUSED_PREFIX}{event.member}: "
+    if event.kind != "refused" or not event.member or not event.text.startswith(prefix):
+        return None
+    return event.text[len(prefix) :]
+
+
+class CommandRows:
+    """The command rows that may still turn out refused, per member, oldest first.
+
+    The host runs commands one at a time in arrival order, so when a refusal
+    comes in, every earlier command of that member has finished: the refused
+    one is the oldest waiting command with that line, and the ones before it
+    were allowed.  (Matching the newest row instead would blame the wrong
+    command when a member sends two before the first is answered.)
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, collections.deque[tuple[str, str]]] = {}
+
+    def add(self, member: str, line: str, row: str) -> None:
+        """`row` shows `line`, just run by `member`."""
+        self._waiting.setdefault(member, collections.deque(maxlen=MAX_WAITING_COMMANDS)).append((line, row))
+
+    def refuse(self, member: str, text: str) -> tuple[str, str] | None:
+        """(row, reason) for a refusal's text ('LINE (REASON)'), or None if no waiting row matches."""
+        waiting = self._waiting.get(member, collections.deque())
+        for index, (line, row) in enumerate(waiting):
+            if text.startswith(line + " (") and text.endswith(")"):
+                for _ in range(index + 1):
+                    waiting.popleft()
+                reason = text[len(line) + 2 : -1]
+                return row, reason.removesuffix(f": {line}")  # the row already shows the line
+        return None
+
+    def forget(self, member: str) -> None:
+        """The member left: none of their commands is waiting any more."""
+        self._waiting.pop(member, None)
+
+
+# --- the window ------------------------------------------------------------------------------
 
 
 class AdminWindow:
-    """The admin window of a running ChatServer."""
+    """The admin window of a running ChatServer, on any Tk or Toplevel `master`."""
 
     def __init__(self, master: tk.Tk | tk.Toplevel, server: ChatServer) -> None:
         self.master = master
         self.server = server
         self.log_queue: queue.Queue[LogEvent] = queue.Queue()
+        self.waiting_commands = CommandRows()
         self._refresh_id: str | None = None
+        self._copied_id: str | None = None
+        self._stop_poll_id: str | None = None
+        self._stopper: threading.Thread | None = None
         self._closed = False
+        self.stopping = False
         self.addresses = lan_addresses(server.address[0])
         self.port = server.address[1]
         master.title(f"mmchat host · port {self.port}")
-        master.minsize(760, 480)
+        master.minsize(760, 540)
         master.protocol("WM_DELETE_WINDOW", self.stop_server)
         self._build()
         server.subscribe(self.log_queue.put)  # called on host threads: only a queue.put
@@ -71,32 +156,51 @@ class AdminWindow:
         self.frame.columnconfigure(0, weight=1)
         self.frame.rowconfigure(1, weight=1)
         self._build_header()
-        self.tabs = ttk.Notebook(self.frame)
-        self.tabs.grid(row=1, column=0, sticky="nsew", pady=(theme.PAD * 2, theme.PAD))
+
+        # Members above, logs below; the person can move the divider.
+        panes = ttk.PanedWindow(self.frame, orient="vertical")
+        panes.grid(row=1, column=0, sticky="nsew", pady=(theme.PAD * 2, theme.PAD))
+        people = ttk.Frame(panes)
+        people.columnconfigure(0, weight=1)
+        people.rowconfigure(1, weight=1)
+        self.members_heading = ttk.Label(people, style="Heading.TLabel")
+        self.members_heading.grid(row=0, column=0, sticky="w", pady=(0, theme.PAD // 2))
+        self.kick_button = ttk.Button(people, text="Kick selected member", command=self.kick_selected)
+        self.kick_button.grid(row=0, column=1, sticky="e", pady=(0, theme.PAD // 2))
         self.members = self._table(
+            people,
             ("name", "address", "since", "in", "out"),
             ("Name", "Address", "Connected since", "Received", "Sent"),
-            (160, 170, 150, 90, 90),
+            (170, 170, 170, 100, 100),
+            height=5,
         )
-        self.tabs.add(self.members.master, text="Members")
+        self.members.master.grid(row=1, column=0, columnspan=2, sticky="nsew")
+        for column in ("in", "out"):
+            self.members.heading(column, anchor="e")
+            self.members.column(column, anchor="e")
+        panes.add(people, weight=1)
+
+        self.tabs = ttk.Notebook(panes)
+        self.events = self._table(self.tabs, ("time", "event"), ("Time", "Event"), (80, 660))
+        self.tabs.add(self.events.master, text="Event log")
         self.commands = self._table(
-            ("time", "who", "command", "result"), ("Time", "Who", "Command", "Result"), (80, 140, 320, 260)
+            self.tabs, ("time", "who", "command", "result"), ("Time", "Who", "Command", "Result"), (80, 140, 260, 340)
         )
-        self.tabs.add(self.commands.master, text="Commands")
-        self.events = self._table(("time", "event"), ("Time", "Event"), (80, 660))
-        self.tabs.add(self.events.master, text="Events")
+        self.tabs.add(self.commands.master, text="Command log")
         self.commands.tag_configure("refused", foreground=theme.ERROR)
         self.events.tag_configure("error", foreground=theme.ERROR)
+        self.events.tag_configure("join", foreground=theme.SUCCESS)
+        self.events.tag_configure("quiet", foreground=theme.MUTED)
+        panes.add(self.tabs, weight=2)
 
         buttons = ttk.Frame(self.frame)
         buttons.grid(row=2, column=0, sticky="ew")
-        self.kick_button = ttk.Button(buttons, text="Kick selected member", command=self.kick_selected)
-        self.kick_button.pack(side="left")
-        ttk.Button(buttons, text="Open share folder", command=self.open_share).pack(side="left", padx=theme.PAD)
+        self.status = ttk.Label(buttons, style="Muted.TLabel")
+        self.status.pack(side="left", fill="x", expand=True)
         self.stop_button = ttk.Button(buttons, text="Stop server", style="Accent.TButton", command=self.stop_server)
         self.stop_button.pack(side="right")
-        self.status = ttk.Label(buttons, style="Muted.TLabel")
-        self.status.pack(side="right", padx=theme.PAD * 2)
+        self.open_button = ttk.Button(buttons, text="Open share folder", command=self.open_share)
+        self.open_button.pack(side="right", padx=theme.PAD)
 
     def _build_header(self) -> None:
         header = ttk.Frame(self.frame)
@@ -105,33 +209,45 @@ class AdminWindow:
         text = ttk.Frame(header)
         text.grid(row=0, column=0, sticky="nw")
         ttk.Label(text, text="Your chat is running", style="Title.TLabel").pack(anchor="w")
-        ttk.Label(text, text="Members join with mmchat --join, or by scanning the code:", style="Muted.TLabel").pack(
-            anchor="w", pady=(2, theme.PAD)
-        )
-        self.address_label = ttk.Label(text, text=self.join_addresses(), font=theme.monospace(self.master, 13))
-        self.address_label.pack(anchor="w")
+        ttk.Label(
+            text,
+            text="Members choose “Join a chat” in mmchat and type this address, or scan the code:",
+            style="Muted.TLabel",
+        ).pack(anchor="w", pady=(2, theme.PAD))
         row = ttk.Frame(text)
-        row.pack(anchor="w", pady=(theme.PAD, 0))
-        ttk.Button(row, text="Copy address", command=self.copy_address).pack(side="left")
+        row.pack(anchor="w")
+        self.address_label = ttk.Label(row, text=self.join_addresses(), font=theme.monospace(self.master, 15))
+        self.address_label.pack(side="left")
+        self.copy_button = ttk.Button(row, text="Copy", command=self.copy_address)
+        self.copy_button.pack(side="left", padx=(theme.PAD * 2, 0))
         self.copied = ttk.Label(row, style="Success.TLabel")
         self.copied.pack(side="left", padx=theme.PAD)
         ttk.Label(text, text=f"Shared folder: {self.server.share}", style="Muted.TLabel").pack(
             anchor="w", pady=(theme.PAD, 0)
         )
-        picture = Image.open(io.BytesIO(render_png(join_url(self.addresses[0], self.port))))
-        picture.thumbnail((132, 132), Image.Resampling.NEAREST)
+        # render_png draws 8-pixel modules: halving keeps every module square and sharp.
+        picture = Image.open(io.BytesIO(render_png(join_url(self.addresses[0], self.port)))).convert("L").reduce(2)
         self.qr_image = ImageTk.PhotoImage(picture, master=self.master)
         self.qr_label = ttk.Label(header, image=self.qr_image)
         self.qr_label.grid(row=0, column=1, sticky="ne")
+        ttk.Label(header, text="Scan to join", style="Muted.TLabel").grid(row=1, column=1)
 
-    def _table(self, columns: tuple[str, ...], titles: tuple[str, ...], widths: tuple[int, ...]) -> ttk.Treeview:
-        holder = ttk.Frame(self.tabs, padding=(0, theme.PAD // 2))
+    def _table(
+        self,
+        parent: tk.Misc,
+        columns: tuple[str, ...],
+        titles: tuple[str, ...],
+        widths: tuple[int, ...],
+        height: int = 8,
+    ) -> ttk.Treeview:
+        holder = ttk.Frame(parent)
         holder.columnconfigure(0, weight=1)
         holder.rowconfigure(0, weight=1)
-        tree = ttk.Treeview(holder, columns=columns, show="headings", selectmode="browse")
+        tree = ttk.Treeview(holder, columns=columns, show="headings", selectmode="browse", height=height)
         for column, title, width in zip(columns, titles, widths, strict=True):
             tree.heading(column, text=title, anchor="w")
-            tree.column(column, width=width, anchor="w", stretch=column in ("address", "command", "event", "result"))
+            stretch = column in ("name", "command", "result", "event")
+            tree.column(column, width=width, minwidth=60, anchor="w", stretch=stretch)
         scroll = ttk.Scrollbar(holder, orient="vertical", command=tree.yview)
         tree.configure(yscrollcommand=scroll.set)
         tree.grid(row=0, column=0, sticky="nsew")
@@ -141,15 +257,18 @@ class AdminWindow:
     # --- what the window shows -----------------------------------------------------------
 
     def join_addresses(self) -> str:
-        """'192.168.1.5:12002' lines, one per address a member can use."""
-        return "\n".join(f"{address}:{self.port}" for address in self.addresses)
+        """'192.168.1.5:12002' lines, one per address a member can use (IPv6 in brackets)."""
+        return "\n".join(join_url(address, self.port).removeprefix("mmchat://") for address in self.addresses)
 
     def refresh(self) -> None:
         """Redraw the connections table from a fresh snapshot (once a second)."""
+        if self._refresh_id is not None:
+            self.master.after_cancel(self._refresh_id)
         self._refresh_id = None
         if self._closed:
             return
         rows = self.server.connections()
+        now = time.time()
         wanted = {info.name for info in rows}
         for item in self.members.get_children():
             if item not in wanted:
@@ -158,7 +277,7 @@ class AdminWindow:
             values = (
                 info.name,
                 info.address,
-                time.strftime("%H:%M:%S", time.localtime(info.since)),
+                format_since(info.since, now),
                 human_size(info.bytes_in),
                 human_size(info.bytes_out),
             )
@@ -167,89 +286,127 @@ class AdminWindow:
             else:
                 self.members.insert("", "end", iid=info.name, values=values)
         count = len(rows)
-        self.status.configure(text=f"{count} member{'s' if count != 1 else ''} connected")
-        self.tabs.tab(0, text=f"Members ({count})")
+        heading = f"CONNECTED MEMBERS ({count})" if count else "NO MEMBERS CONNECTED YET"
+        self.members_heading.configure(text=heading)
         self._refresh_id = self.master.after(REFRESH_MS, self.refresh)
 
     def _on_log_event(self, event: LogEvent) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(event.ts))
-        if event.kind == "command":
-            line = event.text.removeprefix("Command to execute: ").removesuffix(f" ({event.member})")
-            self._append(self.commands, (stamp, event.member, line, "ran"))
-        elif event.kind == "refused" and event.text.startswith("Refused command from"):
-            self._mark_refused(event)
+        if event.kind in ("join", "leave", "kick", "drop"):
+            if event.kind != "join":
+                self.waiting_commands.forget(event.member)
+            self.refresh()
+        line = command_line(event)
+        refused = refusal(event)
+        if line is not None:
+            row = self._append(self.commands, (stamp, event.member, line, "allowed"))
+            self.waiting_commands.add(event.member, line, row)
+        elif refused is not None:
+            found = self.waiting_commands.refuse(event.member, refused)
+            if found and self.commands.exists(found[0]):
+                row, reason = found
+                values = self.commands.item(row, "values")
+                self.commands.item(row, values=(*values[:3], f"refused: {reason}"), tags=("refused",))
+            else:  # its row has scrolled away, or the text is not what we expect: show it as it is
+                self._append(self.commands, (stamp, event.member, refused, "refused"), ("refused",))
         elif event.kind in EVENT_KINDS_SHOWN or event.kind == "refused":
-            tags = ("error",) if event.kind in ("error", "transfer-failed", "drop", "refused") else ()
+            if event.kind in ("error", "transfer-failed", "drop", "refused"):
+                tags: tuple[str, ...] = ("error",)
+            elif event.kind == "join":
+                tags = ("join",)
+            else:
+                tags = ("quiet",) if event.kind in ("leave", "qr") else ()
             self._append(self.events, (stamp, event.text), tags)
 
-    def _mark_refused(self, event: LogEvent) -> None:
-        """The command's row (the latest one of that member still marked 'ran') becomes 'refused'."""
-        for item in reversed(self.commands.get_children()):
-            values = self.commands.item(item, "values")
-            if values[1] == event.member and values[3] == "ran":
-                reason = event.text.rsplit(" (", 1)[-1].rstrip(")")
-                self.commands.item(item, values=(*values[:3], f"refused: {reason}"), tags=("refused",))
-                return
-
-    def _append(self, tree: ttk.Treeview, values: tuple, tags: tuple = ()) -> None:
-        tree.insert("", "end", values=values, tags=tags)
+    def _append(self, tree: ttk.Treeview, values: tuple, tags: tuple = ()) -> str:
+        """Add a row at the end; follow it unless the person has scrolled up to read."""
+        following = tree.yview()[1] >= 0.999
+        row = tree.insert("", "end", values=values, tags=tags)
         children = tree.get_children()
         if len(children) > MAX_LOG_ROWS:
             tree.delete(*children[: len(children) - MAX_LOG_ROWS])
-        tree.see(tree.get_children()[-1])
+        if following:
+            tree.see(row)
+        return row
 
     # --- actions ------------------------------------------------------------------
 
     def copy_address(self) -> None:
         """Put the first join address on the clipboard."""
         self.master.clipboard_clear()
-        self.master.clipboard_append(f"{self.addresses[0]}:{self.port}")
+        self.master.clipboard_append(join_url(self.addresses[0], self.port).removeprefix("mmchat://"))
         self.copied.configure(text="Copied")
-        self.master.after(2000, lambda: self.copied.winfo_exists() and self.copied.configure(text=""))
+        if self._copied_id is not None:
+            self.master.after_cancel(self._copied_id)
+        self._copied_id = self.master.after(COPIED_MS, self._uncopy)
+
+    def _uncopy(self) -> None:
+        self._copied_id = None
+        self.copied.configure(text="")
 
     def kick_selected(self) -> None:
         """Remove the selected member from the chat."""
         selection = self.members.selection()
         if not selection:
-            self.status.configure(text="Select a member to kick first.")
+            self.status.configure(text="Select a member in the table first.", style="Error.TLabel")
             return
         self.server.kick(selection[0])
+        self.status.configure(text=f"Kicked {selection[0]}.", style="Muted.TLabel")
 
     def open_share(self) -> None:
-        """Show the shared folder in the system's file manager (the host's own action, not a member's)."""
-        path = str(self.server.share)
+        """Show the shared folder in the system's file manager."""
         try:
-            if sys.platform.startswith("win"):
-                os.startfile(path)  # type: ignore[attr-defined]
-            elif sys.platform == "darwin":
-                subprocess.Popen(["open", path])
-            else:
-                subprocess.Popen(["xdg-open", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.open_folder(self.server.share)
         except OSError as exc:
-            self.status.configure(text=f"Could not open the folder: {exc.strerror or exc}")
+            self.status.configure(text=f"Could not open the folder: {exc.strerror or exc}", style="Error.TLabel")
+
+    def open_folder(self, path: Path) -> None:
+        """Ask the operating system to show `path` (the host's own action, not a member's; tests replace it)."""
+        if sys.platform.startswith("win"):
+            os.startfile(path)  # type: ignore[attr-defined]
+        elif sys.platform == "darwin":
+            subprocess.Popen(["open", str(path)])
+        else:
+            subprocess.Popen(["xdg-open", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def confirm_stop(self) -> bool:
         """Ask before stopping (tests replace this)."""
-        return messagebox.askyesno(
-            "Stop the chat?", "Stop the server? Everyone connected will be told the chat is over.", parent=self.master
+        count = len(self.members.get_children())
+        plural = "s" if count != 1 else ""
+        who = (
+            f"The {count} connected member{plural} will be told the chat is over." if count else "Nobody is connected."
         )
+        return messagebox.askyesno("Stop the chat?", f"Stop the server?\n\n{who}", icon="warning", parent=self.master)
 
     def stop_server(self) -> None:
-        """Stop the server (members are told) and close the window."""
-        if not self.confirm_stop():
+        """After a confirmation, stop the server (members are told), then close the window."""
+        if self.stopping or not self.confirm_stop():
+            return
+        self.stopping = True
+        for button in (self.kick_button, self.stop_button, self.open_button, self.copy_button):
+            button.state(["disabled"])
+        self.status.configure(text="Stopping the server and telling the members…", style="Muted.TLabel")
+        self._stopper = threading.Thread(target=self.server.stop, name="mmchat-stop", daemon=True)
+        self._stopper.start()
+        self._stop_poll_id = self.master.after(STOP_POLL_MS, self._wait_for_stop)
+
+    def _wait_for_stop(self) -> None:
+        self._stop_poll_id = None
+        if self._stopper is not None and self._stopper.is_alive():
+            self._stop_poll_id = self.master.after(STOP_POLL_MS, self._wait_for_stop)
             return
         self.close()
-        self.server.stop()
-        if self.master.winfo_exists():
-            self.master.destroy()
+        self.master.destroy()
 
     def close(self) -> None:
         """Cancel timers and stop polling; the server keeps running."""
         self._closed = True
-        if self._refresh_id is not None:
-            try:
-                self.master.after_cancel(self._refresh_id)
-            except tk.TclError:
-                pass
-            self._refresh_id = None
+        for name in ("_refresh_id", "_copied_id", "_stop_poll_id"):
+            after_id = getattr(self, name)
+            if after_id is not None:
+                try:
+                    self.master.after_cancel(after_id)
+                except tk.TclError:
+                    pass
+                setattr(self, name, None)
         self.pump.stop()

@@ -4,11 +4,13 @@ The checks on what is typed live in mmchat/settings.py (plain functions, tested
 without a display); this module only lays out the fields and shows each
 problem beside its field.  Joining first checks, on a worker thread, that
 something answers at the address, so a typo is caught here rather than in an
-empty chat window.
+empty chat window; hosting first checks that the port is free, because once
+this window has closed a failure to listen would go unseen after a double-click.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import socket
 import threading
@@ -22,6 +24,21 @@ from mmchat import settings
 from . import theme
 
 PROBE_TIMEOUT = 3.0
+PROBE_POLL_MS = 50
+
+
+def port_in_use(port: int) -> bool:
+    """Whether a host could not listen on `port` here (bound the way ChatServer binds; nothing is sent)."""
+    if port == 0:
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if os.name != "nt":
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError:
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -44,6 +61,7 @@ class Launcher:
         self.saved = settings.load_settings()
         self._probe_results: queue.Queue = queue.Queue()
         self._poll_id: str | None = None
+        self.probing = False
         master.title("mmchat")
         master.resizable(False, False)
         self._build()
@@ -97,10 +115,14 @@ class Launcher:
         try:
             value = check(entry.get())
         except ValueError as exc:
-            entry.error.configure(text=str(exc))  # type: ignore[attr-defined]
+            self._tell(entry, str(exc))
             return None
-        entry.error.configure(text="")  # type: ignore[attr-defined]
+        self._tell(entry, "")
         return value
+
+    def _tell(self, entry: ttk.Entry, text: str, style: str = "Error.TLabel") -> None:
+        """Show `text` under `entry` (a problem unless `style` says otherwise)."""
+        entry.error.configure(text=text, style=style)  # type: ignore[attr-defined]
 
     def error_text(self, entry: ttk.Entry) -> str:
         """The problem shown beside a field ('' when none)."""
@@ -122,28 +144,47 @@ class Launcher:
         share = self._check(self.share, settings.check_share)
         if port is None or share is None:
             return
+        if port_in_use(int(port)):  # type: ignore[call-overload]
+            problem = f"Port {port} is already in use on this computer. Is a chat running? Try another port."
+            self._tell(self.host_port, problem)
+            return
         self.saved.host_port, self.saved.share = int(port), str(share)  # type: ignore[call-overload]
         self._finish(LaunchChoice("host", int(port), share=share))  # type: ignore[call-overload, arg-type]
 
     def choose_join(self) -> None:
         """Validate the join fields, check that a host answers, then choose joining."""
-        address = self._check(self.address, settings.check_address)
+        if self.probing:
+            return
+        target = self._check(self.address, settings.split_host_port)
+        if target is not None:
+            address, typed_port = target  # type: ignore[misc]
+            if typed_port is not None:  # "ADDR:PORT" or a pasted mmchat:// link: the port goes in its field
+                self.join_port.delete(0, "end")
+                self.join_port.insert(0, str(typed_port))
+            self.address.delete(0, "end")
+            self.address.insert(0, address)
         port = self._check(self.join_port, settings.check_port)
         name = self._check(self.name, settings.check_name)
-        if address is None or port is None or name is None:
+        if target is None or port is None or name is None:
             return
+        self.probing = True
         self.join_button.state(["disabled"])
-        self.address.error.configure(text=f"Looking for the chat at {address}:{port}…")  # type: ignore[attr-defined]
+        shown = settings.join_url(address, int(port)).removeprefix("mmchat://")  # type: ignore[call-overload]
+        self._tell(self.address, f"Looking for the chat at {shown}…", style="Muted.TLabel")
         choice = LaunchChoice("join", int(port), address=str(address), name=str(name))  # type: ignore[call-overload]
         threading.Thread(target=self._probe, args=(choice,), name="mmchat-probe", daemon=True).start()
-        self._poll_id = self.master.after(50, self._poll_probe)
+        self._poll_id = self.master.after(PROBE_POLL_MS, self._poll_probe)
 
     def _probe(self, choice: LaunchChoice) -> None:
+        """On a worker thread: does anything answer there?  Only a queue.put reaches the window."""
         try:
             with socket.create_connection((choice.address, choice.port), timeout=PROBE_TIMEOUT):
                 pass
+        except socket.gaierror:
+            self._probe_results.put((choice, f"No computer called {choice.address} was found on the network."))
         except OSError:
-            self._probe_results.put((choice, f"Nobody is hosting a chat at {choice.address}:{choice.port}."))
+            shown = settings.join_url(choice.address, choice.port).removeprefix("mmchat://")
+            self._probe_results.put((choice, f"Nobody is hosting a chat at {shown}."))
         else:
             self._probe_results.put((choice, ""))
 
@@ -152,10 +193,11 @@ class Launcher:
         try:
             choice, problem = self._probe_results.get_nowait()
         except queue.Empty:
-            self._poll_id = self.master.after(50, self._poll_probe)
+            self._poll_id = self.master.after(PROBE_POLL_MS, self._poll_probe)
             return
+        self.probing = False
         self.join_button.state(["!disabled"])
-        self.address.error.configure(text=problem)  # type: ignore[attr-defined]
+        self._tell(self.address, problem)
         if not problem:
             self.saved.join_address, self.saved.join_port, self.saved.name = choice.address, choice.port, choice.name
             self._finish(choice)

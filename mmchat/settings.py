@@ -8,8 +8,10 @@ cleaned value or raises ValueError with a sentence to show beside the field.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import socket
 import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -114,6 +116,23 @@ def check_address(text: str) -> str:
     return text.strip("[]")
 
 
+def split_host_port(text: str) -> tuple[str, int | None]:
+    """An address typed or pasted as ADDR, ADDR:PORT, [IPv6]:PORT or mmchat://ADDR:PORT; the port may be None."""
+    text = text.strip()
+    if text.startswith("mmchat://"):
+        text = text[len("mmchat://") :].rstrip("/")
+    port: int | None = None
+    if text.startswith("[") and "]:" in text:
+        text, _, port_text = text.rpartition(":")
+        port = check_port(port_text)
+    elif text.count(":") == 1:
+        text, _, port_text = text.partition(":")
+        if not text:
+            raise ValueError("Please enter the host's address, like 192.168.1.5.")
+        port = check_port(port_text)
+    return check_address(text), port
+
+
 def check_name(text: str) -> str:
     """A member name typed by a person."""
     return check_member_name(text.strip())
@@ -130,24 +149,82 @@ def check_share(text: str) -> Path:
     return path
 
 
-def lan_addresses(bound: str, hostname: str | None = None) -> list[str]:
-    """The addresses members should use to reach a host bound to `bound` (no network traffic).
+def interface_addresses() -> list[str]:
+    """This computer's IPv4 interface addresses, asked of the kernel (Linux; elsewhere none).
 
-    A host bound to one address is reachable there only; one bound to every
-    address (0.0.0.0 / ::) is reachable on this machine's own IPv4 addresses,
-    found from its name, with loopback last as a fallback.
+    The ioctl reads the kernel's table through a UDP socket that is never
+    connected or used, so nothing is sent.
     """
-    import socket
+    if not sys.platform.startswith("linux"):
+        return []
+    try:
+        import fcntl
+        import struct
 
+        names = [name for _, name in socket.if_nameindex()]
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    except (ImportError, OSError):
+        return []
+    found = []
+    with probe:
+        for name in names:
+            try:
+                request = struct.pack("256s", name.encode("utf-8", "replace")[:15])
+                reply = fcntl.ioctl(probe.fileno(), 0x8915, request)  # SIOCGIFADDR
+            except OSError:  # an interface without an IPv4 address
+                continue
+            found.append(socket.inet_ntoa(reply[20:24]))
+    return found
+
+
+def name_addresses(hostname: str) -> list[str]:
+    """What this computer's own name resolves to (hosts file or the system resolver)."""
+    try:
+        infos = socket.getaddrinfo(hostname, None, socket.AF_UNSPEC, socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return []
+    return [str(info[4][0]) for info in infos]
+
+
+def lan_addresses(bound: str, candidates: list[str] | None = None, hostname: str | None = None) -> list[str]:
+    """The addresses members should type to reach a host listening on `bound`, best first.
+
+    A host bound to one address (loopback included) is reachable there only.
+    One bound to every address (0.0.0.0, or :: for IPv6 too) is reachable on
+    this computer's own addresses, `candidates` (found without any network
+    traffic when not given): loopback and link-local ones are left out and
+    private LAN addresses come first.  When none is left, the computer's name
+    is the best guess; without one, 127.0.0.1 (this computer only).
+    """
+    bound = bound.strip().strip("[]")
     if bound not in ("", "0.0.0.0", "::"):
         return [bound]
-    found: list[str] = []
-    try:
-        infos = socket.getaddrinfo(hostname or socket.gethostname(), None, socket.AF_INET, socket.SOCK_STREAM)
-    except OSError:
-        infos = []
-    for info in infos:
-        address = str(info[4][0])
-        if not address.startswith("127.") and address not in found:
+    if hostname is None:
+        hostname = socket.gethostname()
+    if candidates is None:
+        candidates = interface_addresses() + (name_addresses(hostname) if hostname else [])
+    found: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    for text in candidates:
+        try:
+            address = ipaddress.ip_address(text.split("%")[0])
+        except ValueError:
+            continue
+        if bound != "::" and address.version != 4:
+            continue
+        if address.is_loopback or address.is_link_local or address.is_unspecified or address.is_multicast:
+            continue
+        if address not in found:
             found.append(address)
-    return [*found, "127.0.0.1"]
+    # Private IPv4 first (what people on a LAN type), then other IPv4, then IPv6; stable otherwise.
+    found.sort(key=lambda a: (a.version, not a.is_private))
+    if found:
+        return [str(a) for a in found]
+    if hostname and hostname.lower() != "localhost":
+        return [hostname]
+    return ["127.0.0.1"]
+
+
+def join_url(address: str, port: int) -> str:
+    """The link a QR code carries: mmchat://ADDR:PORT, an IPv6 address in brackets."""
+    host = f"[{address}]" if ":" in address else address
+    return f"mmchat://{host}:{port}"

@@ -105,3 +105,65 @@ def test_hosting_is_chosen(launcher, tmp_path):
     launcher.choose_host()
     assert launcher.choice.mode == "host" and launcher.choice.port == 0
     assert launcher.choice.share == tmp_path / "shared"
+    assert settings.load_settings().share == str(tmp_path / "shared")
+
+
+def test_an_address_with_its_port_fills_the_port_field(tk_root, launcher, tmp_path):
+    server = ChatServer(tmp_path / "share", "127.0.0.1", 0)
+    server.start()
+    try:
+        fill(launcher.address, f"mmchat://127.0.0.1:{server.address[1]}")  # as read from the host's QR code
+        fill(launcher.join_port, "1")
+        fill(launcher.name, "bob")
+        launcher.choose_join()
+        assert launcher.address.get() == "127.0.0.1" and launcher.join_port.get() == str(server.address[1])
+        pump_until(tk_root, lambda: launcher.choice is not None)
+    finally:
+        server.stop()
+    assert (launcher.choice.address, launcher.choice.port) == ("127.0.0.1", server.address[1])
+
+
+def test_one_join_check_at_a_time(tk_root, launcher):
+    probes = []
+    probe = launcher._probe
+    launcher._probe = lambda choice: probes.append(choice) or probe(choice)
+    fill(launcher.address, "127.0.0.1")
+    fill(launcher.join_port, str(closed_port()))
+    fill(launcher.name, "alice")
+    launcher.choose_join()
+    assert launcher.error_text(launcher.address).startswith("Looking for the chat at 127.0.0.1:")
+    assert launcher.address.error.cget("style") == "Muted.TLabel"  # news, not a problem
+    launcher.name.event_generate("<Return>")  # Enter while the first check runs
+    launcher.choose_join()
+    pump_until(tk_root, lambda: "Nobody is hosting" in launcher.error_text(launcher.address))
+    assert len(probes) == 1
+    assert launcher.address.error.cget("style") == "Error.TLabel"
+    assert launcher.join_button.instate(["!disabled"])
+
+
+def test_an_unknown_computer_name_is_said_so(tk_root, launcher, monkeypatch):
+    def no_such_name(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr("gui.launcher.socket.create_connection", no_such_name)  # no DNS query leaves the machine
+    fill(launcher.address, "nosuchhost")
+    fill(launcher.name, "alice")
+    launcher.choose_join()
+    pump_until(tk_root, lambda: not launcher.probing)
+    assert launcher.error_text(launcher.address) == "No computer called nosuchhost was found on the network."
+    assert launcher.choice is None
+
+
+def test_hosting_on_a_port_in_use_is_explained(launcher, tmp_path):
+    server = ChatServer(tmp_path / "share", "127.0.0.1", 0)
+    server.start()
+    try:
+        fill(launcher.host_port, str(server.address[1]))
+        fill(launcher.share, str(tmp_path / "shared"))
+        launcher.choose_host()
+    finally:
+        server.stop()
+    assert launcher.error_text(launcher.host_port) == (
+        f"Port {server.address[1]} is already in use on this computer. Is a chat running? Try another port."
+    )
+    assert launcher.choice is None

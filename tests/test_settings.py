@@ -97,8 +97,52 @@ def test_share_must_not_be_a_file(tmp_path):
         settings.check_share("  ")
 
 
-def test_lan_addresses_without_network_traffic():
-    assert settings.lan_addresses("10.1.2.3") == ["10.1.2.3"]
-    everywhere = settings.lan_addresses("0.0.0.0", hostname="localhost")
-    assert everywhere[-1] == "127.0.0.1"
-    assert all(not a.startswith("127.") for a in everywhere[:-1])
+@pytest.mark.parametrize(
+    ("text", "result"),
+    [
+        ("192.168.1.5", ("192.168.1.5", None)),
+        ("192.168.1.5:4000", ("192.168.1.5", 4000)),
+        (" mmchat://host.local:12002/ ", ("host.local", 12002)),
+        ("[fe80::1]:5", ("fe80::1", 5)),
+        ("2001:db8::1", ("2001:db8::1", None)),
+    ],
+)
+def test_an_address_may_carry_its_port(text, result):
+    assert settings.split_host_port(text) == result
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("host:abc", "The port must be a number, like 12002."), (":5", "Please enter the host's address")],
+)
+def test_an_address_with_a_bad_port_is_explained(text, problem):
+    with pytest.raises(ValueError, match=f"^{re.escape(problem)}"):
+        settings.split_host_port(text)
+
+
+def test_a_host_bound_to_one_address_is_reached_there_only():
+    assert settings.lan_addresses("10.1.2.3", candidates=["192.168.1.5"]) == ["10.1.2.3"]
+    assert settings.lan_addresses("127.0.0.1", candidates=["192.168.1.5"]) == ["127.0.0.1"]
+    assert settings.lan_addresses("::1", candidates=["192.168.1.5"]) == ["::1"]
+
+
+def test_a_host_bound_everywhere_shows_its_lan_addresses_first():
+    candidates = ["127.0.0.1", "169.254.3.4", "8.8.4.4", "192.168.1.5", "fe80::1%eth0", "2001:db8::7", "192.168.1.5"]
+    assert settings.lan_addresses("0.0.0.0", candidates=candidates) == ["192.168.1.5", "8.8.4.4"]
+    assert settings.lan_addresses("::", candidates=candidates) == ["192.168.1.5", "8.8.4.4", "2001:db8::7"]
+
+
+def test_without_a_lan_address_the_computer_name_is_the_best_guess():
+    assert settings.lan_addresses("0.0.0.0", candidates=["127.0.1.1"], hostname="desk-7") == ["desk-7"]
+    assert settings.lan_addresses("0.0.0.0", candidates=[], hostname="localhost") == ["127.0.0.1"]
+    assert settings.lan_addresses("0.0.0.0", candidates=[], hostname="") == ["127.0.0.1"]
+
+
+def test_this_computer_s_own_addresses_leave_out_loopback():
+    found = settings.lan_addresses("0.0.0.0")
+    assert (found and all(not a.startswith("127.") for a in found)) or found == ["127.0.0.1"]
+
+
+def test_join_url_puts_ipv6_in_brackets():
+    assert settings.join_url("192.168.1.5", 12002) == "mmchat://192.168.1.5:12002"
+    assert settings.join_url("2001:db8::7", 5) == "mmchat://[2001:db8::7]:5"
