@@ -68,6 +68,10 @@ def main() -> None:
     root.withdraw()
     windows = {}
     try:
+        # The admin window first, so its logs show everything that follows.
+        admin_top = tk.Toplevel(root)
+        admin_top.geometry("1040x680+60+60")
+        AdminWindow(admin_top, server)
         for name in ("bob", "carol", "alice"):
             top = tk.Toplevel(root)
             windows[name] = ChatWindow(top, host, port, name=name, downloads=tmp / name)
@@ -103,9 +107,7 @@ def main() -> None:
         transfer.cancel()
         pump(root, 0.5)
 
-        admin_top = tk.Toplevel(root)
-        admin_top.geometry("1040x680+20+20")
-        AdminWindow(admin_top, server)
+        admin_top.lift()
         windows["bob"].input.insert("1.0", "!cmd cat /etc/passwd")
         windows["bob"].send_typed()
         windows["carol"].input.insert("1.0", "!cmd rm -rf /")

@@ -108,6 +108,13 @@ def apply_theme(root: tk.Tk) -> None:
     style.configure("Treeview.Heading", font=(family, 9, "bold"))
     style.configure("TLabelframe", background=BG)
     style.configure("TLabelframe.Label", background=BG, foreground=MUTED, font=(family, 9, "bold"))
+    style.configure("TNotebook", background=BG, bordercolor=BORDER)
+    style.configure("TNotebook.Tab", background=BG, foreground=MUTED, padding=(12, 4), bordercolor=BORDER)
+    style.map(
+        "TNotebook.Tab",
+        background=[("selected", SURFACE), ("active", SURFACE)],
+        foreground=[("selected", TEXT)],
+    )
     style.configure("Horizontal.TProgressbar", troughcolor=BORDER, background=ACCENT, thickness=8)
 
 
