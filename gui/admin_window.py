@@ -139,7 +139,8 @@ class AdminWindow:
         master.minsize(760, 540)
         master.protocol("WM_DELETE_WINDOW", self.stop_server)
         self._build()
-        server.subscribe(self.log_queue.put)  # called on host threads: only a queue.put
+        self._log_callback = self.log_queue.put  # called on host threads: only a queue.put
+        server.subscribe(self._log_callback)
         self.pump = QueuePump(self.frame, self.log_queue, self._on_log_event)
         self.pump.start()
         self.frame.bind("<Destroy>", lambda e: self.close() if e.widget is self.frame else None, add="+")
@@ -410,3 +411,4 @@ class AdminWindow:
                     pass
                 setattr(self, name, None)
         self.pump.stop()
+        self.server.unsubscribe(self._log_callback)

@@ -196,6 +196,13 @@ class ChatServer:
         """Call `callback(LogEvent)` for every log event, from the host's threads."""
         self._subscribers.append(callback)
 
+    def unsubscribe(self, callback: Callable[[LogEvent], None]) -> None:
+        """Stop calling `callback` (a closed window, say)."""
+        try:
+            self._subscribers.remove(callback)
+        except ValueError:
+            pass
+
     def start(self) -> tuple[str, int]:
         """Bind, listen and start the loop thread; return the real (address, port)."""
         family = socket.AF_INET6 if ":" in self._bind[0] else socket.AF_INET

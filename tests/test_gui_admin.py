@@ -187,3 +187,10 @@ def test_destroying_the_window_cancels_its_timers(tk_root, server):
     top.destroy()
     assert window._refresh_id is None and window._copied_id is None
     gui_helpers.pump_for(tk_root, 1.3)  # a stray refresh would raise a TclError here
+
+
+def test_a_closed_window_stops_listening_to_the_host(tk_root, server):
+    window = AdminWindow(tk.Toplevel(tk_root), server)
+    assert window._log_callback in server._subscribers
+    window.close()
+    assert window._log_callback not in server._subscribers
