@@ -41,6 +41,15 @@ def walk(widget: tk.Misc) -> Iterator[tk.Misc]:
 
 
 @pytest.fixture
+def tk_errors(tk_root: tk.Tk) -> Iterator[list]:
+    """Exceptions raised in Tk callbacks (Tk would only print them): the test fails on any."""
+    errors: list = []
+    tk_root.report_callback_exception = lambda *exc: errors.append(exc)  # type: ignore[method-assign]
+    yield errors
+    assert not errors, errors
+
+
+@pytest.fixture
 def tk_root() -> Iterator[tk.Tk]:
     """A themed root window, destroyed after the test."""
     root = new_root("mmchat test")

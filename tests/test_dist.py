@@ -17,7 +17,6 @@ import re
 import shutil
 import signal
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,29 +72,9 @@ class Binary(Process):
     """One dist/mmchat process in its own sandbox, its output lines collected as in test_e2e."""
 
     def __init__(self, args: list[str], cwd: Path, unpack_root: Path, env: dict[str, str], stdin=subprocess.PIPE):
-        self.args = args
         self.unpack_root = unpack_root  # the executable unpacks into TMPDIR/_MEIxxxxxx
         self.unpack_root.mkdir(parents=True)
-        self.proc = subprocess.Popen(
-            [str(BINARY), *args],
-            cwd=cwd,
-            env={**env, "TMPDIR": str(unpack_root)},
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-        )
-        self.lines: list[str] = []
-        self.err_lines: list[str] = []
-        self._changed = threading.Condition()
-        self._readers = [
-            threading.Thread(target=self._collect, args=(self.proc.stdout, self.lines), daemon=True),
-            threading.Thread(target=self._collect, args=(self.proc.stderr, self.err_lines), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
+        super().__init__(args, stdin, command=[str(BINARY)], cwd=cwd, env={**env, "TMPDIR": str(unpack_root)})
 
     def unpacked(self) -> dict[str, tuple[int, int]]:
         """What the running executable unpacked (its sys._MEIPASS), with sizes and times."""

@@ -40,12 +40,20 @@ def _env() -> dict[str, str]:
 class Process:
     """One mmchat process whose output lines are collected as they arrive."""
 
-    def __init__(self, args: list[str], stdin=subprocess.PIPE) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        stdin=subprocess.PIPE,
+        *,
+        command: list[str] | None = None,
+        cwd: Path = ROOT,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.args = args
         self.proc = subprocess.Popen(
-            [sys.executable, str(ENTRY), *args],
-            cwd=ROOT,
-            env=_env(),
+            [*(command or [sys.executable, str(ENTRY)]), *args],
+            cwd=cwd,
+            env=env or _env(),
             stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 import socket
@@ -21,7 +20,8 @@ from mmchat.server import ChatServer
 from tests import gui_helpers
 from tests.gui_helpers import pump_for, pump_until, walk
 
-tk_root = gui_helpers.tk_root  # the fixture, used by name below
+tk_root = gui_helpers.tk_root  # the fixtures, used by name below
+tk_errors = gui_helpers.tk_errors
 
 COOL = "😎"
 
@@ -32,26 +32,6 @@ def server(tmp_path: Path) -> Iterator[ChatServer]:
     host.start()
     yield host
     host.stop()
-
-
-@pytest.fixture(autouse=True)
-def _collect_old_windows() -> None:
-    """Free the previous test's Tk objects here, on the main thread.
-
-    A destroyed root's icons (tkinter.PhotoImage) sit in reference cycles; if the
-    cyclic collector happened to run on a network thread, their __del__ would
-    call Tk from there.
-    """
-    gc.collect()
-
-
-@pytest.fixture
-def tk_errors(tk_root: tk.Tk) -> Iterator[list]:
-    """Exceptions raised in Tk callbacks (Tk would only print them): the test fails on any."""
-    errors: list = []
-    tk_root.report_callback_exception = lambda *exc: errors.append(exc)  # type: ignore[method-assign]
-    yield errors
-    assert not errors, errors
 
 
 def open_chat(root: tk.Tk, server: ChatServer, name: str, tmp_path: Path, wait: bool = True) -> ChatWindow:

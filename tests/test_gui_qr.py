@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gc
 import time
 import tkinter as tk
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,27 +16,8 @@ from mmchat.server import ChatServer
 from tests import gui_helpers
 from tests.gui_helpers import pump_for, pump_until, walk
 
-tk_root = gui_helpers.tk_root  # the fixture, used by name below
-
-
-@pytest.fixture(autouse=True)
-def _collect_old_windows() -> None:
-    """Free the previous test's Tk objects here, on the main thread.
-
-    A destroyed root's icons (tkinter.PhotoImage) sit in reference cycles; if the
-    cyclic collector happened to run on a network thread, their __del__ would
-    call Tk from there.
-    """
-    gc.collect()
-
-
-@pytest.fixture
-def tk_errors(tk_root: tk.Tk) -> Iterator[list]:
-    """Exceptions raised in Tk callbacks: the test fails on any."""
-    errors: list = []
-    tk_root.report_callback_exception = lambda *exc: errors.append(exc)  # type: ignore[method-assign]
-    yield errors
-    assert not errors, errors
+tk_root = gui_helpers.tk_root  # the fixtures, used by name below
+tk_errors = gui_helpers.tk_errors
 
 
 def _after_ids(root: tk.Tk) -> set[str]:
