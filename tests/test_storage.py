@@ -212,3 +212,72 @@ def test_a_failed_write_is_reported_and_the_writer_survives(storage: Storage) ->
         storage.flush()
     storage.record(message(2))
     assert storage.recent_history() == [message(2)]
+
+
+def rows_on_disk(path: Path, member: str | None = None) -> int:
+    """Count history rows through a second connection, as another process would see them."""
+    conn = sqlite3.connect(path)
+    try:
+        if member is None:
+            return conn.execute("SELECT COUNT(*) FROM history").fetchone()[0]
+        return conn.execute("SELECT COUNT(*) FROM history WHERE member = ?", (member,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def wait_for_rows(path: Path, count: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while rows_on_disk(path) < count:
+        assert time.monotonic() < deadline, f"{count} rows never reached the disk"
+        time.sleep(0.01)
+
+
+def test_the_writer_commits_without_being_asked(tmp_path: Path) -> None:
+    # No flush(): record() alone must wake the writer, every time it has gone idle.
+    with Storage(tmp_path, flush_interval=0.02) as store:
+        store.record(message(1))
+        wait_for_rows(store.path, 1)
+        store.record(message(2))
+        wait_for_rows(store.path, 2)
+        for seq in range(3, 503):
+            store.record(message(seq))
+        wait_for_rows(store.path, 502)
+
+
+def test_flush_and_close_do_not_wait_for_the_interval(tmp_path: Path) -> None:
+    store = Storage(tmp_path, flush_interval=60.0)
+    store.record(message(1))
+    started = time.monotonic()
+    store.flush()
+    assert rows_on_disk(store.path) == 1
+    store.record(message(2))
+    store.close()
+    assert time.monotonic() - started < 2.0
+    assert rows_on_disk(store.path) == 2
+
+
+def test_flush_covers_everything_recorded_before_it_in_every_thread(storage: Storage) -> None:
+    def worker(index: int) -> None:
+        member = f"m{index}"
+        for i in range(300):
+            storage.record(message(index * 1000 + i + 1, member=member))
+            if i % 50 == 49:
+                storage.flush()
+                assert rows_on_disk(storage.path, member) == i + 1
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for future in [pool.submit(worker, i) for i in range(4)]:
+            future.result()
+
+
+def test_a_big_burst_is_written_in_several_transactions(storage: Storage) -> None:
+    for seq in range(1, 5001):
+        storage.record(message(seq))
+    storage.flush()
+    assert rows_on_disk(storage.path) == 5000
+    assert storage.recent_history(limit=1) == [message(5000)]
+
+
+def test_record_refuses_what_is_not_a_history_entry(storage: Storage) -> None:
+    with pytest.raises(TypeError):
+        storage.record((1, 1.0, "message", "ana", "hi", "", 0))  # type: ignore[arg-type]
