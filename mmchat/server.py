@@ -412,11 +412,25 @@ class ChatServer:
             if peer.closed or peer.closing_deadline or pos >= len(frames):
                 continue
             if pos == 0:
-                self._enqueue(peer, joined)
+                data: bytes | memoryview = joined
             else:  # caught up part-way through the round: send only the rest
                 if not offsets:
                     offsets = [0, *itertools.accumulate(len(f) for f in frames)]
-                self._enqueue(peer, memoryview(joined)[offsets[pos] :])
+                data = memoryview(joined)[offsets[pos] :]
+            if peer.outbox or peer.want_write:
+                self._enqueue(peer, data)
+                continue
+            # Fast path, the common case: nothing pending for this member, so write now.
+            try:
+                sent = peer.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                self._close(peer, "connection lost")
+                continue
+            peer.bytes_out += sent
+            if sent < len(data):
+                self._enqueue(peer, memoryview(data)[sent:])  # the rest waits for the socket
 
     def _flush_dirty(self) -> None:
         for _ in range(8):  # a drop can broadcast a notice: flush that too, boundedly
