@@ -421,16 +421,21 @@ class ChatServer:
                 self._enqueue(peer, data)
                 continue
             # Fast path, the common case: nothing pending for this member, so write now.
-            try:
-                sent = peer.sock.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError:
-                self._close(peer, "connection lost")
-                continue
-            peer.bytes_out += sent
-            if sent < len(data):
+            sent = self._write(peer, data)
+            if sent is not None and sent < len(data):
                 self._enqueue(peer, memoryview(data)[sent:])  # the rest waits for the socket
+
+    def _write(self, peer: _Peer, data: bytes | memoryview) -> int | None:
+        """One non-blocking send; the bytes sent, or None if the connection is gone (and now closed)."""
+        try:
+            sent = peer.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self._close(peer, "connection lost")
+            return None
+        peer.bytes_out += sent
+        return sent
 
     def _flush_dirty(self) -> None:
         for _ in range(8):  # a drop can broadcast a notice: flush that too, boundedly
@@ -446,14 +451,9 @@ class ChatServer:
     def _flush(self, peer: _Peer) -> None:
         if peer.outbox:
             data = peer.outbox[0] if len(peer.outbox) == 1 else b"".join(peer.outbox)
-            try:
-                sent = peer.sock.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError:
-                self._close(peer, "connection lost")
+            sent = self._write(peer, data)
+            if sent is None:
                 return
-            peer.bytes_out += sent
             peer.outbox.clear()
             if sent < len(data):
                 peer.outbox.append(memoryview(data)[sent:])
