@@ -125,14 +125,24 @@ class Server:
         return self.proc.poll() is None
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, timeout=timeout)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def host_args(share: Path) -> list[str]:
+    """The options that start an mmchat host for a benchmark: headless, loopback only, any free port."""
+    return ["--host", "--headless", "--bind", LOCALHOST, "--port", "0", "--share", str(share)]
+
+
+def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+    """Ask a process to stop with `sig`; kill it if it has not within `timeout` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 def _wait_for_line(proc: subprocess.Popen, log: Path, pattern: re.Pattern, timeout: float) -> re.Match:
@@ -161,14 +171,7 @@ def start_server(kind: str) -> Server:
         cmd = [
             PYTHON,
             str(BENCH_DIR / "host_proc.py"),
-            "--host",
-            "--headless",
-            "--bind",
-            LOCALHOST,
-            "--port",
-            "0",
-            "--share",
-            str(workdir / "share"),
+            *host_args(workdir / "share"),
             "--data",
             str(workdir / "data"),
         ]

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import LoadGenerators, member_names, start_server
+from common import LoadGenerators, member_names, start_server, stop_process
 from fanout import PACED_DELIVERIES_PER_S, probes_for, senders_for
 
 FRAME_RE = re.compile(r"^(?P<func>[^ ]+) \((?P<file>[^:)]+)(?::(?P<line>\d+))?\)$")
@@ -115,13 +115,7 @@ def _record(py_spy: str, pid: int, out_file: Path, rate: int, idle: bool = False
 
 
 def _finish(spy: subprocess.Popen, out_file: Path, thread: str) -> dict:
-    if spy.poll() is None:
-        spy.send_signal(signal.SIGINT)
-    try:
-        spy.wait(30)
-    except subprocess.TimeoutExpired:
-        spy.kill()
-        spy.wait(5)
+    stop_process(spy, signal.SIGINT, timeout=30)
     raw = out_file.read_text() if out_file.exists() else ""
     if not raw:
         return {"error": f"py-spy recorded nothing: {spy.stderr.read().decode(errors='replace')[-300:]}"}

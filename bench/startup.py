@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 import select
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from common import BENCH_DIR, LOCALHOST, PYTHON, ROOT, median
+from common import BENCH_DIR, PYTHON, ROOT, host_args, median, stop_process
 
 TIMEOUT = 20.0
 
@@ -40,30 +39,13 @@ def time_to_line(cmd: list[str], needle: str, cwd: Path = ROOT) -> float:
                 return time.perf_counter() - t0
         raise RuntimeError(f"{cmd[1]} never printed {needle!r}: {pending[-500:]!r}")
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_process(proc)
 
 
 def measure(runs: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix="mmchat-bench-startup-"))
     try:
-        mmchat_cmd = [
-            PYTHON,
-            str(ROOT / "mmchat.py"),
-            "--host",
-            "--headless",
-            "--bind",
-            LOCALHOST,
-            "--port",
-            "0",
-            "--share",
-            str(work / "share"),
-        ]
+        mmchat_cmd = [PYTHON, str(ROOT / "mmchat.py"), *host_args(work / "share")]
         # One untimed launch first, so every timed one finds the .pyc files as a user's second start would.
         time_to_line(mmchat_cmd, "Server listening")
         results = {"mmchat": [], "naive": [], "python": []}

@@ -12,45 +12,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import select
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, host_args
+from startup import time_to_line
+
 BINARY = ROOT / "dist" / "mmchat"
-NEEDLE = b"Server listening"
-TIMEOUT = 30.0
 
 
 def time_to_listening(cmd: list[str], share: Path) -> float:
-    """Seconds from starting `cmd` to its "Server listening" line; the host is then stopped with SIGTERM."""
-    args = [*cmd, "--host", "--headless", "--bind", "127.0.0.1", "--port", "0", "--share", str(share)]
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT)
-    try:
-        seen = b""
-        fd = proc.stdout.fileno()
-        deadline = start + TIMEOUT
-        while NEEDLE not in seen:
-            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.perf_counter()))
-            data = os.read(fd, 65536) if ready else b""
-            if not data:
-                raise RuntimeError(f"{args[0]} never said it was listening: {seen[-500:]!r}")
-            seen += data
-        return time.perf_counter() - start
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    """Seconds from starting `cmd` as a host to its "Server listening" line; the host is then stopped."""
+    return time_to_line([*cmd, *host_args(share)], "Server listening")
 
 
 def measure(cmd: list[str], runs: int) -> list[float]:
