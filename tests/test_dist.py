@@ -15,7 +15,6 @@ import fcntl
 import os
 import re
 import shutil
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ import pytest
 
 from mmchat import __version__
 from mmchat.files import human_size
-from tests.test_e2e import ROOT, Process, _sha256
+from tests.test_e2e import ROOT, Process, _sha256, leave_and_stop
 
 BUILD_SECONDS = 600  # from scratch it takes about a minute here; CI machines can be slower
 BINARY = ROOT / "dist" / "mmchat"
@@ -193,13 +192,7 @@ def test_host_and_two_members_chat_share_and_download(sandbox, tmp_path):
 
     assert host.unpacked() == unpacked_at_start, "the running executable wrote into its unpack folder"
 
-    alice.send("!exit")
-    assert alice.wait_exit() == 0, alice.dump()
-    bob.wait_for(r"^alice left the chat$")
-    bob.close_stdin()
-    assert bob.wait_exit() == 0, bob.dump()
-    host.proc.send_signal(signal.SIGTERM)
-    assert host.wait_exit() == 0, host.dump()
+    leave_and_stop(host, alice, bob)
 
     log = "\n".join(host.lines)
     assert re.search(rf"^File received: film\.bin \({size}\) from alice$", log, re.MULTILINE), host.dump()

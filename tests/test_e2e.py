@@ -166,6 +166,17 @@ def _join(spawn, port: int, name: str, downloads: Path, **kwargs) -> Process:
     return spawn("--join", f"127.0.0.1:{port}", "--cli", "--name", name, "--downloads", str(downloads), **kwargs)
 
 
+def leave_and_stop(host: Process, leaver: Process, stayer: Process) -> None:
+    """`leaver` types !exit, `stayer` sees it go and ends its input, the host gets SIGTERM: all exit 0."""
+    leaver.send("!exit")
+    assert leaver.wait_exit() == 0, leaver.dump()
+    stayer.wait_for(rf"^{re.escape(leaver.args[leaver.args.index('--name') + 1])} left the chat$")
+    stayer.close_stdin()
+    assert stayer.wait_exit() == 0, stayer.dump()
+    host.proc.send_signal(signal.SIGTERM)
+    assert host.wait_exit() == 0, host.dump()
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -218,15 +229,7 @@ def test_two_members_chat_share_and_leave(host, spawn, tmp_path):
     bob.send(f"!verify {code}")
     bob.wait_for(r"^invalid or expired$", first + 1)
 
-    alice.send("!exit")
-    assert alice.wait_exit() == 0, alice.dump()
-    bob.wait_for(r"^alice left the chat$")
-
-    bob.close_stdin()
-    assert bob.wait_exit() == 0, bob.dump()
-
-    server.proc.send_signal(signal.SIGTERM)
-    assert server.wait_exit() == 0, server.dump()
+    leave_and_stop(server, alice, bob)
     log = "\n".join(server.lines)
     assert "New connection: alice (127.0.0.1:" in log
     assert "Command to execute: ls (alice)" in log
