@@ -35,6 +35,10 @@ import struct
 import sys
 import time
 from array import array
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from mmchat.protocol import PROTOCOL_VERSION
 
 MARKER = b"@@"
 TS_RE = re.compile(rb"@@(\d{19})")
@@ -126,7 +130,7 @@ class LoadGenerator:
 
     def hello(self, m: Member) -> bytes:
         if self.proto == "mmchat":
-            header = json.dumps({"type": "hello", "version": 1, "member": m.name}).encode()
+            header = json.dumps({"type": "hello", "version": PROTOCOL_VERSION, "member": m.name}).encode()
             return PREFIX.pack(len(header), 0) + header
         if self.proto == "naive":
             return b"NAME %s\n" % m.name.encode()

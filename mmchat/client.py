@@ -46,6 +46,7 @@ from .protocol import (
     RunCommand,
     Say,
     TransferDone,
+    TransferEnd,
     TransferHello,
     TransferReady,
     TransferStart,
@@ -418,8 +419,7 @@ class ChatClient:
         with open(path, "rb") as fileobj:  # open first: a missing file fails before anything is sent
             size = os.fstat(fileobj.fileno()).st_size
             t.size = size
-            digest = files.sha256_file(path)
-            ticket = self._ticket(t, lambda ref: OfferUpload(filename=path.name, size=size, sha256=digest, ref=ref))
+            ticket = self._ticket(t, lambda ref: OfferUpload(filename=path.name, size=size, ref=ref))
 
             def report(done: int, total: int) -> None:
                 t.bytes_done = done
@@ -429,12 +429,23 @@ class ChatClient:
             sock, conn, _ = self._open_transfer(t, ticket)
             with sock:
                 t.started = time.monotonic()
-                transfer.send_file_body(sock, fileobj, size, progress=report, cancelled=lambda: t.cancelled)
+                hasher = transfer.FileHasher(fileobj, size)  # hashes beside sendfile, on another core
+                try:
+                    transfer.send_file_body(sock, fileobj, size, progress=report, cancelled=lambda: t.cancelled)
+                    digest = hasher.hexdigest()
+                finally:
+                    hasher.close()
                 if size == 0:
                     report(0, 0)
+                try:
+                    sock.sendall(conn.send(TransferEnd(sha256=digest)))
+                except OSError as exc:
+                    raise transfer.TransferError(f"The connection failed: {exc.strerror or exc}") from None
                 done = transfer.read_frame(sock, conn)
         if not isinstance(done, TransferDone):
             raise transfer.TransferError("The host did not confirm the upload.")
+        if done.sha256 != digest or done.size != size:
+            raise transfer.TransferError("The host confirmed a different file than the one sent.")
         t.remote_name = done.filename
 
     def _download(

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: an upload's SHA-256 follows its bytes (`end`) instead of coming first
 DEFAULT_PORT = 12002
 
 PREFIX = struct.Struct(">II")
@@ -149,10 +149,11 @@ class VerifyCode(Event):
 
 @dataclass(frozen=True)
 class OfferUpload(Event):
+    """The member would like to share a file of `size` bytes; its SHA-256 follows the bytes (`TransferEnd`)."""
+
     TYPE: ClassVar[str] = "upload"
     filename: str
     size: int
-    sha256: str
     ref: int = 0
 
 
@@ -305,13 +306,24 @@ class TransferHello(Event):
 
 @dataclass(frozen=True)
 class TransferStart(Event):
-    """Raw bytes follow: the member's upload, or the host's download."""
+    """Raw bytes follow: the member's upload, or the host's download.
+
+    `sha256` is the download's digest; an upload's is not known yet ("").
+    """
 
     TYPE: ClassVar[str] = "start"
     filename: str
     size: int
-    sha256: str
+    sha256: str = ""
     offset: int = 0
+
+
+@dataclass(frozen=True)
+class TransferEnd(Event):
+    """After an upload's raw bytes: the SHA-256 the member computed while sending them."""
+
+    TYPE: ClassVar[str] = "end"
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -461,7 +473,9 @@ def event_from_header(header: dict[str, Any], body: bytes = b"") -> Event:
     kwargs: dict[str, Any] = {}
     for name, annotation, default in fields:
         if name in header:
-            kwargs[name] = _decode_field(name, annotation, header[name])
+            value = header[name]
+            # A text field's default "" is always valid (an upload's start has no sha256 yet).
+            kwargs[name] = value if value == "" == default else _decode_field(name, annotation, value)
         elif default is dataclasses.MISSING:
             raise ProtocolError(f"message {kind!r} lacks field {name!r}")
     if takes_body:
@@ -552,6 +566,13 @@ class FrameDecoder:
             raise ProtocolError("frame header is not a JSON object")
         return event_from_header(header, body)
 
+    def end_of_body(self, rest: bytes = b"") -> None:
+        """Host side: an upload's raw bytes are all in; frames again from here (`rest` came after them)."""
+        if self.state is not State.TRANSFER or self.their_role is not Role.MEMBER:
+            raise LocalProtocolError(f"end_of_body() while {self.state.value}")
+        self._raw_body = False
+        self._decoder.receive_data(rest)
+
     def take_buffered(self) -> bytes:
         """Hand over the bytes received past the last frame (raw transfer data)."""
         rest = bytes(self._buf[self._pos :])
@@ -574,6 +595,7 @@ class State(enum.Enum):
     CHATTING = "chatting"
     TRANSFER_ASKED = "transfer asked"  # member sent TransferHello
     TRANSFER = "transfer"  # TransferStart sent: raw bytes flow now
+    VERIFYING = "verifying"  # the member sent an upload's last byte and its TransferEnd
     CLOSED = "closed"
 
 
@@ -589,8 +611,10 @@ TRANSITIONS: dict[tuple[State, Role, type[Event]], State] = {
     (State.GREETED, Role.HOST, ErrorReply): State.CLOSED,
     (State.TRANSFER_ASKED, Role.HOST, TransferStart): State.TRANSFER,
     (State.TRANSFER_ASKED, Role.HOST, ErrorReply): State.CLOSED,
-    (State.TRANSFER, Role.HOST, TransferDone): State.CLOSED,
+    (State.TRANSFER, Role.MEMBER, TransferEnd): State.VERIFYING,
     (State.TRANSFER, Role.HOST, ErrorReply): State.CLOSED,
+    (State.VERIFYING, Role.HOST, TransferDone): State.CLOSED,
+    (State.VERIFYING, Role.HOST, ErrorReply): State.CLOSED,
     (State.CHATTING, Role.MEMBER, Goodbye): State.CLOSED,
     (State.CHATTING, Role.HOST, ErrorReply): State.CHATTING,  # fatal ones close below
     **{(State.CHATTING, Role.MEMBER, cls): State.CHATTING for cls in _MEMBER_REQUESTS},
@@ -608,6 +632,7 @@ class Connection:
             limits = HOST_INBOUND if our_role is Role.HOST else MEMBER_INBOUND
         self.state = State.OPENING
         self._decoder = FrameDecoder(limits)
+        self._raw_body = True  # host side, in TRANSFER: the member's bytes are the file, not frames
 
     def _advance(self, role: Role, event: Event) -> None:
         key = (self.state, role, type(event))
@@ -630,7 +655,9 @@ class Connection:
 
     def next_event(self) -> Event:
         """The peer's next event, or NEED_DATA.  Raises ProtocolError."""
-        if self.state is State.CLOSED or (self.state is State.TRANSFER and self.their_role is Role.MEMBER):
+        if self.state is State.CLOSED or (
+            self.state is State.TRANSFER and self.their_role is Role.MEMBER and self._raw_body
+        ):
             return NEED_DATA  # raw bytes, or nothing that matters, from here on
         event = self._decoder.next_event()
         if event is not NEED_DATA:
@@ -644,6 +671,13 @@ class Connection:
             if event is NEED_DATA:
                 return
             yield event
+
+    def end_of_body(self, rest: bytes = b"") -> None:
+        """Host side: an upload's raw bytes are all in; frames again from here (`rest` came after them)."""
+        if self.state is not State.TRANSFER or self.their_role is not Role.MEMBER:
+            raise LocalProtocolError(f"end_of_body() while {self.state.value}")
+        self._raw_body = False
+        self._decoder.receive_data(rest)
 
     def take_buffered(self) -> bytes:
         """Raw bytes that arrived after the last frame (start of a transfer body)."""

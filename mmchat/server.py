@@ -64,6 +64,7 @@ from .protocol import (
     SharedFile,
     State,
     TransferDone,
+    TransferEnd,
     TransferHello,
     TransferReady,
     TransferStart,
@@ -109,7 +110,6 @@ class _Ticket:
     member: str
     filename: str
     size: int
-    sha256: str
     expires: float
 
 
@@ -662,10 +662,8 @@ class ChatServer:
 
     # --- transfers: ticket on the chat connection, bytes on their own ---------------
 
-    def _new_ticket(self, direction: str, member: str, filename: str, size: int, sha256: str = "") -> _Ticket:
-        ticket = _Ticket(
-            secrets.token_urlsafe(24), direction, member, filename, size, sha256, time.monotonic() + TICKET_TTL
-        )
+    def _new_ticket(self, direction: str, member: str, filename: str, size: int) -> _Ticket:
+        ticket = _Ticket(secrets.token_urlsafe(24), direction, member, filename, size, time.monotonic() + TICKET_TTL)
         self._tickets[ticket.token] = ticket
         return ticket
 
@@ -679,7 +677,7 @@ class ChatServer:
             message = f"The host has no room for {filename} ({files.human_size(event.size)})."
             self._log("refused", f"Refused upload from {peer.name}: {message}", peer.name)
             return self._send(peer, protocol.encode_trusted(ErrorReply(message=message, ref=event.ref)))
-        ticket = self._new_ticket("upload", peer.name, filename, event.size, event.sha256)
+        ticket = self._new_ticket("upload", peer.name, filename, event.size)
         ready = TransferReady(token=ticket.token, direction="upload", filename=filename, size=event.size, ref=event.ref)
         self._send(peer, protocol.encode_trusted(ready))
 
@@ -755,27 +753,36 @@ class ChatServer:
             self._transfers.discard(threading.current_thread())
 
     def _upload(self, sock: socket.socket, conn: Connection, ticket: _Ticket, leftover: bytes) -> None:
-        sock.sendall(conn.send(TransferStart(filename=ticket.filename, size=ticket.size, sha256=ticket.sha256)))
+        sock.sendall(conn.send(TransferStart(filename=ticket.filename, size=ticket.size)))
         self._log(
             "upload",
             f"Receiving {ticket.filename} ({files.human_size(ticket.size)}) from {ticket.member}",
             ticket.member,
         )
+        claimed = ""
+
+        def member_digest() -> str:  # the member's SHA-256 follows the bytes
+            nonlocal claimed
+            conn.end_of_body(leftover[ticket.size :])
+            end = transfer.read_frame(sock, conn)
+            if not isinstance(end, TransferEnd):
+                raise transfer.TransferError(f"Expected the upload's SHA-256, got {end.TYPE!r}.")
+            claimed = end.sha256
+            return claimed
+
         final = transfer.receive_to_folder(
             sock,
             leftover,
             self.share,
             ticket.filename,
             ticket.size,
-            ticket.sha256,
+            member_digest,
             temp_folder=self.temp_dir,
             cancelled=lambda: self._stopping,
         )
-        record = FileRecord(
-            final.name, ticket.size, ticket.sha256, ticket.member, time.time(), final.stat().st_mtime_ns
-        )
+        record = FileRecord(final.name, ticket.size, claimed, ticket.member, time.time(), final.stat().st_mtime_ns)
         self.storage.add_file(record)
-        sock.sendall(conn.send(TransferDone(filename=final.name, size=ticket.size, sha256=ticket.sha256)))
+        sock.sendall(conn.send(TransferDone(filename=final.name, size=ticket.size, sha256=claimed)))
         self._log(
             "upload",
             f"File received: {final.name} ({files.human_size(ticket.size)}) from {ticket.member}",

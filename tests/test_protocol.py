@@ -55,6 +55,7 @@ from mmchat.protocol import (
     SharedFile,
     State,
     TransferDone,
+    TransferEnd,
     TransferHello,
     TransferReady,
     TransferStart,
@@ -84,8 +85,8 @@ SAMPLES: dict[type[Event], list[Event]] = {
     RequestQR: [RequestQR(), RequestQR(ref=10)],
     VerifyCode: [VerifyCode("MMC-ABCDEFGHJK"), VerifyCode(code="MMC-ABCDEFGHJK", ref=11)],
     OfferUpload: [
-        OfferUpload("notes.pdf", 0, SHA),
-        OfferUpload(filename="日本語 😎.txt", size=2**40, sha256=SHA, ref=12),
+        OfferUpload("notes.pdf", 0),
+        OfferUpload(filename="日本語 😎.txt", size=2**40, ref=12),
     ],
     RequestDownload: [RequestDownload("notes.pdf"), RequestDownload(filename="résumé.txt", ref=13)],
     Goodbye: [Goodbye()],
@@ -132,7 +133,9 @@ SAMPLES: dict[type[Event], list[Event]] = {
     TransferStart: [
         TransferStart("a.txt", 0, SHA),
         TransferStart(filename="日本語.pdf", size=10, sha256=SHA, offset=4),
+        TransferStart("upload.bin", 10),  # an upload's start: the digest is not known yet
     ],
+    TransferEnd: [TransferEnd(SHA)],
     TransferDone: [TransferDone("a (1).txt", 10, SHA)],
 }
 
@@ -186,7 +189,7 @@ def header_of_frame(frame: bytes) -> dict:
 
 def test_every_event_type_has_samples():
     types = all_event_types()
-    assert len(types) == 24
+    assert len(types) == 25
     missing = [cls.__name__ for cls in types if cls not in SAMPLES]
     assert missing == [], f"add samples to SAMPLES for {missing}"
     assert len({cls.TYPE for cls in types}) == len(types), "two event types share a TYPE"
@@ -441,7 +444,7 @@ def test_the_caps_are_the_documented_numbers():
     assert (MEMBER_INBOUND.max_header, MEMBER_INBOUND.max_body) == (4194304, 1048576)
     assert (MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_FILENAME_BYTES) == (32, 4000, 255)
     assert (MAX_COMMAND_CHARS, protocol.MAX_OUTPUT_CHARS, MAX_LIST_ITEMS) == (1024, 262144, 10000)
-    assert protocol.PROTOCOL_VERSION == 1
+    assert protocol.PROTOCOL_VERSION == 2
 
 
 def test_body_over_the_limit_is_refused_from_the_prefix_alone():
@@ -491,7 +494,7 @@ def test_filename_cap_counts_utf8_bytes():
     assert ok({"type": "download", "filename": name_255}) == RequestDownload(name_255)
     refused({"type": "download", "filename": "é" * 128}, "file name longer than 255 bytes")
     # 64 characters, 256 bytes.
-    refused({"type": "upload", "filename": "😎" * 64, "size": 1, "sha256": SHA}, "longer than 255 bytes")
+    refused({"type": "upload", "filename": "😎" * 64, "size": 1}, "longer than 255 bytes")
     refused(
         {"type": "file_list", "files": [{"filename": "a" * 256, "size": 1, "owner": "o", "ts": 1}]},
         "longer than 255 bytes",
@@ -533,7 +536,12 @@ def test_list_cap():
     ids=["uppercase", "63 digits", "65 digits", "not hex", "trailing newline", "empty"],
 )
 def test_sha256_must_be_64_lowercase_hex_digits(sha256):
-    refused({"type": "upload", "filename": "a", "size": 1, "sha256": sha256}, "64 lowercase hex digits")
+    refused({"type": "end", "sha256": sha256}, "64 lowercase hex digits")
+    refused({"type": "done", "filename": "a", "size": 1, "sha256": sha256}, "64 lowercase hex digits")
+    if sha256:  # a start may leave it empty (an upload's), but not wrong
+        refused({"type": "start", "filename": "a", "size": 1, "sha256": sha256}, "64 lowercase hex digits")
+    else:
+        assert ok({"type": "start", "filename": "a", "size": 1, "sha256": ""}) == TransferStart("a", 1)
 
 
 @pytest.mark.parametrize(
@@ -549,12 +557,12 @@ def test_sha256_must_be_64_lowercase_hex_digits(sha256):
     ],
 )
 def test_bad_whole_numbers(value, match):
-    refused({"type": "upload", "filename": "a", "size": value, "sha256": SHA}, f"'size' {match}")
+    refused({"type": "upload", "filename": "a", "size": value}, f"'size' {match}")
     refused({"type": "online", "ref": value}, f"'ref' {match}")
 
 
 def test_largest_whole_number():
-    assert ok({"type": "upload", "filename": "a", "size": 2**62, "sha256": SHA}).size == 2**62
+    assert ok({"type": "upload", "filename": "a", "size": 2**62}).size == 2**62
 
 
 @pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
@@ -668,8 +676,10 @@ def test_a_bad_frame_does_not_eat_the_next_one():
         Hello(version=-1, member="Ada"),
         Hello(version=True, member="Ada"),
         Welcome(version=1, member="x" * 33),
-        OfferUpload(filename="a", size=1, sha256="XYZ"),
-        OfferUpload(filename="é" * 128, size=1, sha256=SHA),
+        TransferEnd(sha256="XYZ"),
+        TransferEnd(sha256=SHA.upper()),
+        TransferDone(filename="a", size=1, sha256=""),
+        OfferUpload(filename="é" * 128, size=1),
         ChatMessage(seq=1, ts=math.nan, sender="a", text="b"),
         ChatMessage(seq=1, ts=math.inf, sender="a", text="b"),
         ChatMessage(seq=1.5, ts=1.0, sender="a", text="b"),
@@ -858,21 +868,50 @@ def test_transfer_hello_is_not_allowed_on_a_chat_connection():
         host.next_event()
 
 
-def test_upload_connection_raw_bytes_then_transfer_done():
+def test_upload_connection_raw_bytes_then_end_then_done():
     member, host = pair()
     raw = b"\x00file bytes\x00" + encode(Say("not a frame in TRANSFER"))
     # The member's hello and the first raw bytes may arrive in one recv().
     host.receive_data(member.send(TransferHello(1, "tok")))
     assert host.next_event() == TransferHello(1, "tok")
     assert host.state is State.TRANSFER_ASKED
-    start = TransferStart("a.txt", len(raw), SHA)
+    start = TransferStart("a.txt", len(raw))
     assert deliver(host, member, start) == start
     assert (member.state, host.state) == (State.TRANSFER, State.TRANSFER)
-    host.receive_data(raw)
+    end = member.send(TransferEnd(SHA))
+    assert member.state is State.VERIFYING
+    host.receive_data(raw + end[:5])
     assert host.next_event() is NEED_DATA  # raw bytes are never parsed as frames
-    assert host.take_buffered() == raw
+    assert host.take_buffered() == raw + end[:5]
+    host.end_of_body(end[:5])  # what came after the body goes back to the decoder
+    assert host.next_event() is NEED_DATA
+    host.receive_data(end[5:])
+    assert host.next_event() == TransferEnd(SHA)
+    assert host.state is State.VERIFYING
     assert deliver(host, member, TransferDone("a (1).txt", len(raw), SHA)) == TransferDone("a (1).txt", len(raw), SHA)
     assert (member.state, host.state) == (State.CLOSED, State.CLOSED)
+
+
+def test_end_of_body_is_only_for_a_host_receiving_an_upload():
+    member, host = pair()
+    with pytest.raises(LocalProtocolError, match="end_of_body"):
+        host.end_of_body()
+    deliver(member, host, TransferHello(1, "tok"))
+    deliver(host, member, TransferStart("a", 1))
+    with pytest.raises(LocalProtocolError, match="end_of_body"):
+        member.end_of_body()
+
+
+def test_host_may_not_confirm_an_upload_before_its_digest():
+    member, host = pair()
+    deliver(member, host, TransferHello(1, "tok"))
+    deliver(host, member, TransferStart("a", 1))
+    with pytest.raises(LocalProtocolError, match="host may not send 'done' while transfer"):
+        host.send(TransferDone("a", 1, SHA))
+    host.end_of_body()
+    host.receive_data(encode(TransferDone("a", 1, SHA)))  # a member pretending to be the host
+    with pytest.raises(ProtocolError, match="member may not send 'done'"):
+        host.next_event()
 
 
 def test_raw_bytes_that_arrive_with_the_transfer_hello_are_handed_over():
@@ -906,9 +945,12 @@ def test_member_may_not_send_transfer_done_or_chat_on_a_transfer_connection():
     deliver(member, host, TransferHello(1, "tok"))
     with pytest.raises(LocalProtocolError, match="while transfer asked"):
         member.send(Say("hi"))
-    deliver(host, member, TransferStart("a", 1, SHA))
+    deliver(host, member, TransferStart("a", 1))
     with pytest.raises(LocalProtocolError, match="member may not send 'done' while transfer"):
         member.send(TransferDone("a", 1, SHA))
+    member.send(TransferEnd(SHA))
+    with pytest.raises(LocalProtocolError, match="member may not send 'end' while verifying"):
+        member.send(TransferEnd(SHA))
 
 
 def test_anything_missing_from_the_table_is_refused():

@@ -32,6 +32,7 @@ from mmchat.protocol import (
     TransferHello,
     VerifyResult,
     Welcome,
+    encode,
 )
 from mmchat.server import ChatServer, LogEvent
 
@@ -215,10 +216,12 @@ def test_invalid_names_are_refused_with_a_sentence(server, name):
         client.connect()
     # The host refuses them too when a member skips the client's check.
     sock = socket.create_connection(("127.0.0.1", server.address[1]), timeout=TIMEOUT)
-    header = json.dumps({"type": "hello", "version": 1, "member": name}).encode()
+    header = json.dumps({"type": "hello", "version": protocol.PROTOCOL_VERSION, "member": name}).encode()
     sock.sendall(struct.pack(">II", len(header), 0) + header)
     reply = read_until_closed(sock)
-    assert b'"type":"refused"' in reply or (b'"fatal":true' in reply and b"longer than 32" in reply)
+    assert (b'"type":"refused"' in reply and b"name" in reply and b"protocol" not in reply) or (
+        b'"fatal":true' in reply and b"longer than 32" in reply
+    )
     assert server.online() == []
 
 
@@ -228,7 +231,7 @@ def test_version_mismatch_is_refused_clearly(server):
     sock.sendall(struct.pack(">II", len(header), 0) + header)
     reply = read_until_closed(sock)
     assert b'"type":"refused"' in reply
-    assert b"protocol 1" in reply and b"99" in reply
+    assert f"protocol {protocol.PROTOCOL_VERSION}".encode() in reply and b"99" in reply
 
 
 def test_password_is_required_when_set(share):
@@ -363,7 +366,7 @@ def test_a_missing_file_gets_a_clear_error(server, join):
 @pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "a\x00b", "..", ".mmchat", "C:evil"])
 def test_hostile_upload_names_are_refused(server, name, tmp_path, share):
     sock, conn = raw_member(server, "mallory")
-    header = {"type": "upload", "filename": name, "size": 3, "sha256": "0" * 64, "ref": 7}
+    header = {"type": "upload", "filename": name, "size": 3, "ref": 7}
     sock.sendall(frame(header))
     reply = next_reply(sock, conn, lambda e: isinstance(e, ErrorReply))
     assert reply.ref == 7 and "Refused file name" in reply.message
@@ -422,17 +425,23 @@ def test_a_member_killed_mid_upload_leaves_no_file(server, join, tmp_path, share
     assert messages(alice, 1)[0].text == "still here"
 
 
-def test_a_corrupted_upload_is_discarded(server, tmp_path, share):
-    """The announced SHA-256 does not match the bytes: the file never appears."""
+def open_upload(server, name: str, size: int) -> tuple[socket.socket, socket.socket, Connection]:
+    """A hand-driven member offers an upload: (chat socket, transfer socket after hello, its Connection)."""
     sock, conn = raw_member(server, "mallory")
-    header = {"type": "upload", "filename": "x.bin", "size": 4, "sha256": "a" * 64, "ref": 1}
-    sock.sendall(frame(header))
+    sock.sendall(frame({"type": "upload", "filename": name, "size": size, "ref": 1}))
     ready = next_reply(sock, conn, lambda e: isinstance(e, protocol.TransferReady))
     data = socket.create_connection(("127.0.0.1", server.address[1]), timeout=TIMEOUT)
     tconn = Connection(Role.MEMBER)
     data.sendall(tconn.send(TransferHello(protocol.PROTOCOL_VERSION, ready.token)))
-    next_reply(data, tconn, lambda e: isinstance(e, protocol.TransferStart))
-    data.sendall(b"abcd")
+    return sock, data, tconn, ready.token
+
+
+def test_a_corrupted_upload_is_discarded(server, tmp_path, share):
+    """The member's SHA-256 does not match the bytes: the file never appears."""
+    sock, data, tconn, token = open_upload(server, "x.bin", 4)
+    start = next_reply(data, tconn, lambda e: isinstance(e, protocol.TransferStart))
+    assert (start.filename, start.size, start.sha256) == ("x.bin", 4, "")  # the host cannot know it yet
+    data.sendall(b"abcd" + tconn.send(protocol.TransferEnd("a" * 64)))
     error = next_reply(data, tconn, lambda e: isinstance(e, ErrorReply))
     assert "damaged" in error.message
     assert not (share / "x.bin").exists()
@@ -440,9 +449,53 @@ def test_a_corrupted_upload_is_discarded(server, tmp_path, share):
     # The token was single-use.
     again = socket.create_connection(("127.0.0.1", server.address[1]), timeout=TIMEOUT)
     aconn = Connection(Role.MEMBER)
-    again.sendall(aconn.send(TransferHello(protocol.PROTOCOL_VERSION, ready.token)))
+    again.sendall(aconn.send(TransferHello(protocol.PROTOCOL_VERSION, token)))
     assert "unknown or has expired" in next_reply(again, aconn, lambda e: isinstance(e, ErrorReply)).message
     for s in (sock, data, again):
+        s.close()
+
+
+def test_an_upload_sent_in_one_go_with_its_digest_is_accepted(server, join, share):
+    """Bytes and `end` that arrive together (even with the hello) are told apart by the size."""
+    watcher = join("watcher")
+    body = b"end" + encode(Say("not a frame: file bytes")) + b"\x00"
+    sock, conn = raw_member(server, "mallory")
+    sock.sendall(frame({"type": "upload", "filename": "x.bin", "size": len(body), "ref": 1}))
+    ready = next_reply(sock, conn, lambda e: isinstance(e, protocol.TransferReady))
+    data = socket.create_connection(("127.0.0.1", server.address[1]), timeout=TIMEOUT)
+    tconn = Connection(Role.MEMBER)
+    end = protocol.TransferEnd(hashlib.sha256(body).hexdigest())
+    data.sendall(tconn.send(TransferHello(protocol.PROTOCOL_VERSION, ready.token)) + body + encode(end))
+    next_reply(data, tconn, lambda e: isinstance(e, protocol.TransferStart))
+    tconn.send(end)  # already on its way: only the state moves on
+    done = next_reply(data, tconn, lambda e: isinstance(e, (protocol.TransferDone, ErrorReply)))
+    assert isinstance(done, protocol.TransferDone), done
+    assert (done.filename, done.size, done.sha256) == ("x.bin", len(body), hashlib.sha256(body).hexdigest())
+    assert (share / "x.bin").read_bytes() == body
+    share_notice = next_matching(watcher, lambda e: isinstance(e, Notice) and e.kind == "share")
+    assert (share_notice.member, share_notice.filename) == ("mallory", "x.bin")
+    for s in (sock, data):
+        s.close()
+
+
+@pytest.mark.parametrize(
+    ("after", "reason"),
+    [
+        (frame({"type": "say", "text": "hi"}), "broke the protocol"),  # not allowed on a transfer connection
+        (b"", "connection closed"),  # the member hangs up before saying the digest
+    ],
+    ids=["chat instead of the digest", "no digest"],
+)
+def test_an_upload_without_its_digest_is_discarded(server, share, after, reason):
+    sock, data, tconn, _ = open_upload(server, "x.bin", 4)
+    next_reply(data, tconn, lambda e: isinstance(e, protocol.TransferStart))
+    data.sendall(b"abcd" + after)
+    if not after:
+        data.shutdown(socket.SHUT_WR)
+    wait_until(lambda: any(e.kind == "transfer-failed" and reason in e.text for e in server.log))
+    assert not (share / "x.bin").exists()
+    assert list((share / ".mmchat" / "tmp").iterdir()) == []
+    for s in (sock, data):
         s.close()
 
 

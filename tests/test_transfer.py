@@ -9,6 +9,7 @@ import itertools
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,7 +125,8 @@ def test_bytes_after_the_body_stay_in_the_socket(pair: tuple[socket.socket, sock
     assert receiver.recv(100) == b"NEXT"
 
 
-def test_progress_reaches_the_end(pair: tuple[socket.socket, socket.socket]) -> None:
+def test_progress_reaches_the_end(pair: tuple[socket.socket, socket.socket], monkeypatch) -> None:
+    monkeypatch.setattr(transfer, "PROGRESS_INTERVAL", 3600.0)  # by bytes only, however slow this machine
     size = 5 * PROGRESS_STEP + 17
     reports: list[tuple[int, int]] = []
     receive(pair, payload(size), progress=lambda done, total: reports.append((done, total)))
@@ -135,6 +137,30 @@ def test_progress_reaches_the_end(pair: tuple[socket.socket, socket.socket]) -> 
     # At most one report per PROGRESS_STEP, plus the final one.
     assert len(reports) <= size // PROGRESS_STEP + 1
     assert all(b - a >= PROGRESS_STEP for a, b in itertools.pairwise(done[:-1]))
+
+
+def test_progress_moves_on_a_slow_link_too(monkeypatch) -> None:
+    """Far less than PROGRESS_STEP arrives, slowly: the bar still moves, about every PROGRESS_INTERVAL."""
+    monkeypatch.setattr(transfer, "PROGRESS_INTERVAL", 0.05)
+    sender, receiver = socket.socketpair()
+    receiver.settimeout(10)
+    pieces = [payload(1000) for _ in range(6)]
+
+    def trickle() -> None:
+        for piece in pieces:
+            sender.sendall(piece)
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=trickle)
+    thread.start()
+    reports: list[int] = []
+    digest = receive_file_body(receiver, b"", io.BytesIO(), 6000, progress=lambda done, total: reports.append(done))
+    thread.join()
+    sender.close()
+    receiver.close()
+    assert digest == hashlib.sha256(b"".join(pieces)).hexdigest()
+    assert len(reports) >= 4 and reports[0] < 6000 and reports[-1] == 6000
+    assert reports == sorted(reports)
 
 
 def test_progress_for_an_empty_file(pair: tuple[socket.socket, socket.socket]) -> None:
@@ -166,20 +192,17 @@ def test_peer_that_stops_sending_times_out(pair: tuple[socket.socket, socket.soc
 def test_cancelled_before_the_end(pair: tuple[socket.socket, socket.socket]) -> None:
     threads_before = threading.active_count()
     sender, receiver = pair
-    peer = Peer(sender, payload(8 * MiB))
+    peer = Peer(sender, payload(3 * RECV_CHUNK))
     out = io.BytesIO()
-    calls = 0
 
-    def cancelled() -> bool:
-        nonlocal calls
-        calls += 1
-        return calls > 2
+    def cancelled() -> bool:  # the user clicks Cancel once the first buffer is on disk
+        return out.tell() > 0
 
     with pytest.raises(TransferError, match=r"^The transfer was cancelled\.$"):
-        receive_file_body(receiver, b"", out, 8 * MiB, cancelled=cancelled)
+        receive_file_body(receiver, b"", out, 3 * RECV_CHUNK, cancelled=cancelled)
     receiver.close()  # unblocks the peer if it is still sending
     peer.join()
-    assert 0 < len(out.getvalue()) < 8 * MiB
+    assert 0 < len(out.getvalue()) < 3 * RECV_CHUNK
     assert threading.active_count() == threads_before
 
 
@@ -252,3 +275,137 @@ def test_receive_to_folder_discards_a_damaged_file(tmp_path: Path) -> None:
     sender.close()
     receiver.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_expected_digest_may_arrive_after_the_bytes(tmp_path: Path) -> None:
+    """An upload's SHA-256 follows its bytes: receive_to_folder asks for it once they are in."""
+    data = payload(3 * MiB + 1)
+    sender, receiver = socket.socketpair()
+    receiver.settimeout(10)
+    peer = Peer(sender, data)
+    asked: list[int] = []
+
+    def digest_now() -> str:
+        asked.append(len(list(tmp_path.glob(".*.part"))))  # the body is still under its temporary name
+        return hashlib.sha256(data).hexdigest()
+
+    final = transfer.receive_to_folder(receiver, b"", tmp_path, "late.bin", len(data), digest_now)
+    peer.join()
+    receiver.close()
+    assert asked == [1]
+    assert final.read_bytes() == data
+
+
+def test_a_late_digest_that_does_not_match_discards_the_file(tmp_path: Path) -> None:
+    data = payload(100)
+    sender, receiver = socket.socketpair()
+    receiver.settimeout(10)
+    peer = Peer(sender, data)
+    with pytest.raises(TransferError, match="arrived damaged"):
+        transfer.receive_to_folder(receiver, b"", tmp_path, "a.bin", len(data), lambda: "0" * 64)
+    peer.join()
+    receiver.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- FileHasher: the sender's SHA-256, beside sendfile ---------------------------------
+
+
+@pytest.mark.parametrize("size", [0, 1, transfer.HASH_CHUNK, 2 * transfer.HASH_CHUNK + 5])
+def test_file_hasher_hashes_exactly_the_first_size_bytes(tmp_path: Path, size: int) -> None:
+    data = payload(size + 1000)  # the file is longer: only `size` bytes are sent, and hashed
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    with open(path, "rb") as fileobj:
+        hasher = transfer.FileHasher(fileobj, size)
+        assert hasher.hexdigest() == hashlib.sha256(data[:size]).hexdigest()
+
+
+def test_file_hasher_notices_a_file_that_got_shorter(tmp_path: Path) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(payload(1000))
+    with open(path, "rb") as fileobj:
+        hasher = transfer.FileHasher(fileobj, 5000)  # the size taken before the file was cut
+        with pytest.raises(TransferError, match="got shorter"):
+            hasher.hexdigest()
+
+
+def test_file_hasher_stops_when_closed(tmp_path: Path) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(payload(4 * transfer.HASH_CHUNK))
+    threads_before = threading.active_count()
+    with open(path, "rb") as fileobj:
+        transfer.FileHasher(fileobj, 4 * transfer.HASH_CHUNK).close()
+    assert threading.active_count() == threads_before
+
+
+# --- writing: O_DIRECT where the file system allows it ---------------------------------
+
+
+def receive_into_file(path: Path, data: bytes, first: int = 100) -> str:
+    sender, receiver = socket.socketpair()
+    receiver.settimeout(10)
+    peer = Peer(sender, data[first:])
+    try:
+        with open(path, "wb") as out:
+            return receive_file_body(receiver, data[:first], out, len(data))
+    finally:
+        receiver.close()  # unblocks the peer if the receiver gave up
+        peer.join()
+
+
+def test_whole_buffers_are_written_directly_and_the_tail_the_ordinary_way(tmp_path: Path, monkeypatch) -> None:
+    calls: list[tuple[bool, bool]] = []
+    real = transfer._set_direct
+
+    def spy(fd: int, on: bool) -> bool:
+        calls.append((on, real(fd, on)))
+        return calls[-1][1]
+
+    monkeypatch.setattr(transfer, "_set_direct", spy)
+    data = payload(2 * RECV_CHUNK + 123)
+    path = tmp_path / "f.bin"
+    assert receive_into_file(path, data) == hashlib.sha256(data).hexdigest()
+    assert path.read_bytes() == data
+    if calls == [(True, False)]:
+        pytest.skip(f"the file system under {tmp_path} has no O_DIRECT (the ordinary path worked)")
+    assert calls == [(True, True), (False, True)]  # on for the whole buffers, off for the last 123 bytes
+
+
+def test_a_file_system_that_takes_the_flag_but_not_the_writes_gets_ordinary_writes(tmp_path: Path, monkeypatch):
+    import fcntl
+
+    refused = 0
+
+    def picky_write(fd: int, data) -> int:
+        nonlocal refused
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & getattr(os, "O_DIRECT", 0):
+            refused += 1
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        return os.write(fd, data)
+
+    monkeypatch.setattr(transfer, "_os_write", picky_write)
+    data = payload(2 * RECV_CHUNK + 5)
+    path = tmp_path / "f.bin"
+    assert receive_into_file(path, data) == hashlib.sha256(data).hexdigest()
+    assert path.read_bytes() == data
+    if not refused:
+        pytest.skip(f"the file system under {tmp_path} has no O_DIRECT (the ordinary path worked)")
+    assert refused == 1  # once refused, the writer stays on the ordinary path
+
+
+def test_a_disk_error_on_a_real_file_is_a_transfer_error(tmp_path: Path, monkeypatch) -> None:
+    threads_before = threading.active_count()
+    written = 0
+
+    def full_disk(fd: int, data) -> int:
+        nonlocal written
+        if written:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written = os.write(fd, data)
+        return written
+
+    monkeypatch.setattr(transfer, "_os_write", full_disk)
+    with pytest.raises(TransferError, match=r"^Could not save the file: No space left on device\.$"):
+        receive_into_file(tmp_path / "f.bin", payload(4 * RECV_CHUNK))
+    assert threading.active_count() == threads_before
