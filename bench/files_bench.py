@@ -112,6 +112,7 @@ def role_client(direction: str, port: int, target: str, folder: str, delay: floa
                 "seconds": total,
                 "transfer_seconds": done - transfer.started,
                 "path": str(transfer.path) if transfer.path else "",
+                "remote_name": transfer.remote_name or "",
                 "peak_rss_mb": self_peak_rss_mb(),
             }
         ),
@@ -145,6 +146,13 @@ def make_file(path: Path, size: int) -> None:
             left -= len(chunk)
         f.flush()
         os.fsync(f.fileno())
+
+
+def read_through(path: Path) -> None:
+    """Read a file once, so that it is in the page cache."""
+    with open(path, "rb") as f:
+        while f.read(8 * MiB):
+            pass
 
 
 def raw_copy(src: Path, dst: Path, safe: bool) -> dict:
@@ -220,7 +228,15 @@ def measure(wanted_size: int, runs: int, log=print) -> dict:
         make_file(src, size)
         downloads = work / "downloads"
         downloads.mkdir()
-        out: dict = {"size": size, "note": note, "raw": [], "raw_safe": [], "upload": [], "download": []}
+        out: dict = {
+            "size": size,
+            "note": note,
+            "raw": [],
+            "raw_safe": [],
+            "upload": [],
+            "download": [],
+            "download_cold": [],
+        }
         server = start_server("mmchat")
         share = server.workdir / "share"
         out["host_rss_before_mb"] = server.memory()["VmHWM"] / 1024
@@ -230,6 +246,14 @@ def measure(wanted_size: int, runs: int, log=print) -> dict:
         out["chat_idle"], _ = chat_window(lg, lambda: time.sleep(3.0))
         log(f"  chat without a transfer: p99 {out['chat_idle']['p99_ms']:.2f} ms")
 
+        # The download target: shared once, then read once so it sits in the host's page cache,
+        # as the raw copy's source does.  (Uploads are written with O_DIRECT, so a fresh one is
+        # not in memory: its first download, measured separately, reads the disk.)
+        warm = _last_json(_child(["upload", str(server.port), str(src), str(downloads)]), TRANSFER_TIMEOUT)
+        if not warm["ok"]:
+            raise RuntimeError(f"upload failed: {warm['error']}")
+        read_through(share / warm["remote_name"])
+
         # Each round does everything once, so that noise from other work falls on all alike.
         for i in range(runs):
             out["raw"].append(raw_copy(src, work / "raw-copy.bin", safe=False))
@@ -238,7 +262,9 @@ def measure(wanted_size: int, runs: int, log=print) -> dict:
                 f"  raw copy {out['raw'][-1]['mb_per_s']:,.0f} MB/s; with SHA-256 + fsync "
                 f"{out['raw_safe'][-1]['mb_per_s']:,.0f} MB/s"
             )
-            for direction, target in (("upload", str(src)), ("download", src.name)):
+            fresh = ""  # this round's upload, downloaded once straight after (from disk)
+            for key, direction in (("upload", "upload"), ("download_cold", "download"), ("download", "download")):
+                target = {"upload": str(src), "download_cold": fresh, "download": warm["remote_name"]}[key]
                 os.sync()
                 chat, result = chat_window(
                     lg,
@@ -247,7 +273,8 @@ def measure(wanted_size: int, runs: int, log=print) -> dict:
                     ),
                 )
                 if not result["ok"]:
-                    raise RuntimeError(f"{direction} failed: {result['error']}")
+                    raise RuntimeError(f"{key} failed: {result['error']}")
+                fresh = fresh or result["remote_name"]
                 if result["path"]:
                     Path(result["path"]).unlink(missing_ok=True)
                 result.update(
@@ -256,13 +283,13 @@ def measure(wanted_size: int, runs: int, log=print) -> dict:
                     chat=chat,
                     run=i,
                 )
-                out[direction].append(result)
+                out[key].append(result)
                 log(
-                    f"  {direction} {result['mb_per_s']:,.0f} MB/s (transfer phase "
+                    f"  {key} {result['mb_per_s']:,.0f} MB/s (transfer phase "
                     f"{result['transfer_mb_per_s']:,.0f} MB/s), chat p99 {chat['p99_ms']:.1f} ms, "
                     f"client peak RSS {result['peak_rss_mb']:.0f} MB"
                 )
-            (share / src.name).unlink(missing_ok=True)
+            (share / fresh).unlink(missing_ok=True)
         out["host_peak_rss_mb"] = server.memory()["VmHWM"] / 1024
         out["summary"] = summarize(out)
         return out
@@ -283,7 +310,7 @@ def summarize(out: dict) -> dict:
         "host_peak_rss_mb": out["host_peak_rss_mb"],
         "chat_idle_p99_ms": out["chat_idle"]["p99_ms"],
     }
-    for d in ("upload", "download"):
+    for d in ("upload", "download", "download_cold"):
         runs = out[d]
         summary[d] = {
             "mb_per_s": median([r["mb_per_s"] for r in runs]),

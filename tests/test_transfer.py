@@ -8,6 +8,7 @@ import io
 import itertools
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -370,6 +371,34 @@ def test_whole_buffers_are_written_directly_and_the_tail_the_ordinary_way(tmp_pa
     if calls == [(True, False)]:
         pytest.skip(f"the file system under {tmp_path} has no O_DIRECT (the ordinary path worked)")
     assert calls == [(True, True), (False, True)]  # on for the whole buffers, off for the last 123 bytes
+
+
+def test_without_o_direct_the_disk_writing_starts_early(tmp_path: Path, monkeypatch) -> None:
+    """Through the page cache, writing to disk is started every WRITEBACK_STEP, so the final fsync is short."""
+    direct: list[bool] = []
+    monkeypatch.setattr(transfer, "_set_direct", lambda fd, on: direct.append(on) or False)  # a file system without
+    ranges: list[tuple[int, int]] = []
+    real = transfer._sync_file_range()
+    if real is not None:
+
+        def spy(fd: int, offset: int, length: int, flags: int) -> int:
+            ranges.append((offset, length))
+            return real(fd, offset, length, flags)
+
+        monkeypatch.setattr(transfer, "_sync_file_range", lambda: spy)
+    monkeypatch.setattr(transfer, "WRITEBACK_STEP", RECV_CHUNK)
+    data = payload(3 * RECV_CHUNK + 7)
+    path = tmp_path / "f.bin"
+    assert receive_into_file(path, data) == hashlib.sha256(data).hexdigest()
+    assert path.read_bytes() == data
+    assert direct == [True]  # asked once, refused
+    if real is not None:  # Linux
+        assert ranges == [(0, RECV_CHUNK), (RECV_CHUNK, RECV_CHUNK), (2 * RECV_CHUNK, RECV_CHUNK)]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux's")
+def test_early_write_back_is_found_on_linux() -> None:
+    assert transfer._sync_file_range() is not None
 
 
 def test_a_file_system_that_takes_the_flag_but_not_the_writes_gets_ordinary_writes(tmp_path: Path, monkeypatch):
