@@ -80,6 +80,7 @@ HELLO_TIMEOUT = 15.0
 TICKET_TTL = 60.0
 CLOSE_GRACE = 2.0
 RECV_SIZE = 256 * 1024
+PARALLEL_SEND_MIN = 512  # members in one round before a second thread shares the sends
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,23 @@ class _Peer:
         return bool(self.name) and not self.closed
 
 
+def _send_each(batch: list[tuple[_Peer, bytes | memoryview]]) -> list[int | None]:
+    """One non-blocking send per (member, bytes): the bytes each took, or None for a broken connection.
+
+    Touches nothing but the sockets, so a second thread may run it for half of a round.
+    """
+    results: list[int | None] = []
+    append = results.append
+    for peer, data in batch:
+        try:
+            append(peer.sock.send(data))
+        except (BlockingIOError, InterruptedError):
+            append(0)
+        except OSError:
+            append(None)
+    return results
+
+
 def format_address(address: tuple) -> str:
     """'1.2.3.4:5678' or '[::1]:5678'."""
     host, port = address[0], address[1]
@@ -153,7 +171,10 @@ class ChatServer:
         data_dir: Path | None = None,
         password: str = "",
         outbound_limit: int = 8 * 1024 * 1024,
+        send_threads: int | None = None,
     ) -> None:
+        """`send_threads`: 2 lets a second thread share the sends of rounds with many members
+        (the default where there is a second core), 1 keeps every send on the loop thread."""
         self.share = Path(share).resolve()
         self.share.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else self.share / ".mmchat"
@@ -182,6 +203,9 @@ class ChatServer:
         self._wake_w.setblocking(False)
         # One worker, so each member's commands run in the order sent (cd, then ls).
         self._workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmchat-worker")
+        if send_threads is None:
+            send_threads = 2 if (os.cpu_count() or 1) > 1 else 1
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmchat-send") if send_threads > 1 else None
         self._transfers: set[threading.Thread] = set()
         self._subscribers: list[Callable[[LogEvent], None]] = []
         self._listener: socket.socket | None = None
@@ -258,6 +282,8 @@ class ChatServer:
         for t in list(self._transfers):
             t.join(timeout)
         self._workers.shutdown(wait=True)
+        if self._sender is not None:
+            self._sender.shutdown(wait=True)
         self.storage.close()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -407,6 +433,7 @@ class ChatServer:
         frames, self._round = self._round, []
         joined = frames[0] if len(frames) == 1 else b"".join(frames)
         offsets: list[int] = []
+        direct: list[tuple[_Peer, bytes | memoryview]] = []
         for peer in list(self._members.values()):
             pos, peer.round_pos = peer.round_pos, 0
             if peer.closed or peer.closing_deadline or pos >= len(frames):
@@ -419,10 +446,22 @@ class ChatServer:
                 data = memoryview(joined)[offsets[pos] :]
             if peer.outbox or peer.want_write:
                 self._enqueue(peer, data)
+            else:  # the common case: nothing pending for this member, so write now
+                direct.append((peer, data))
+        if len(direct) >= PARALLEL_SEND_MIN and self._sender is not None:
+            # Two threads share the sends of a big round (the kernel's part of a send runs without
+            # the GIL); the loop waits for both, so nothing reaches anyone out of order.
+            half = len(direct) // 2
+            other = self._sender.submit(_send_each, direct[half:])
+            results = _send_each(direct[:half]) + other.result()
+        else:
+            results = _send_each(direct)
+        for (peer, data), sent in zip(direct, results, strict=True):
+            if sent is None:
+                self._close(peer, "connection lost")
                 continue
-            # Fast path, the common case: nothing pending for this member, so write now.
-            sent = self._write(peer, data)
-            if sent is not None and sent < len(data):
+            peer.bytes_out += sent
+            if sent < len(data):
                 self._enqueue(peer, memoryview(data)[sent:])  # the rest waits for the socket
 
     def _write(self, peer: _Peer, data: bytes | memoryview) -> int | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from mmchat import protocol
+from mmchat import server as server_module
 from mmchat.client import ChatClient, ConnectError, Disconnected, TransferFinished
 from mmchat.protocol import (
     ChatMessage,
@@ -46,9 +47,18 @@ def share(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(params=[1, 2], ids=["one sending thread", "two sending threads"])
+def send_threads(request, monkeypatch) -> int:
+    """For the ordering tests: with 2, every round's sends are shared by two threads, however small."""
+    if request.param == 2:
+        monkeypatch.setattr(server_module, "PARALLEL_SEND_MIN", 1)
+    return request.param
+
+
 @pytest.fixture
-def server(share: Path):
-    host = ChatServer(share, "127.0.0.1", 0)
+def server(share: Path, request):
+    threads = request.getfixturevalue("send_threads") if "send_threads" in request.fixturenames else 1
+    host = ChatServer(share, "127.0.0.1", 0, send_threads=threads)
     log: list[LogEvent] = []
     host.subscribe(log.append)
     host.log = log  # type: ignore[attr-defined]
@@ -154,7 +164,7 @@ def read_until_closed(sock: socket.socket, limit: float = TIMEOUT) -> bytes:
 # --- chat --------------------------------------------------------------------------
 
 
-def test_three_members_see_every_message_in_the_same_order(server, join):
+def test_three_members_see_every_message_in_the_same_order(send_threads, server, join):
     members = [join(name) for name in ("alice", "bob", "carol")]
     per_sender = 60
 
@@ -502,8 +512,8 @@ def test_an_upload_without_its_digest_is_discarded(server, share, after, reason)
 # --- a slow member slows only itself --------------------------------------------------
 
 
-def test_a_member_who_stops_reading_is_dropped_and_delays_nobody(share, tmp_path):
-    host = ChatServer(share, "127.0.0.1", 0, outbound_limit=256 * 1024)
+def test_a_member_who_stops_reading_is_dropped_and_delays_nobody(send_threads, share, tmp_path):
+    host = ChatServer(share, "127.0.0.1", 0, outbound_limit=256 * 1024, send_threads=send_threads)
     log: list[LogEvent] = []
     host.subscribe(log.append)
     host.start()
@@ -722,7 +732,7 @@ def test_commands_sent_back_to_back_run_in_order(server, join, share):
     assert outputs == ["/docs", "/docs", "/", "/"] * 5
 
 
-def test_replies_stay_in_order_with_broadcasts_sent_in_the_same_breath(server, join):
+def test_replies_stay_in_order_with_broadcasts_sent_in_the_same_breath(send_threads, server, join):
     """Frames read in one go: the reply to `online` comes after the messages before it, before those after."""
     watcher = join("watcher")
     sock, conn = raw_member(server, "burst")
