@@ -566,13 +566,6 @@ class FrameDecoder:
             raise ProtocolError("frame header is not a JSON object")
         return event_from_header(header, body)
 
-    def end_of_body(self, rest: bytes = b"") -> None:
-        """Host side: an upload's raw bytes are all in; frames again from here (`rest` came after them)."""
-        if self.state is not State.TRANSFER or self.their_role is not Role.MEMBER:
-            raise LocalProtocolError(f"end_of_body() while {self.state.value}")
-        self._raw_body = False
-        self._decoder.receive_data(rest)
-
     def take_buffered(self) -> bytes:
         """Hand over the bytes received past the last frame (raw transfer data)."""
         rest = bytes(self._buf[self._pos :])
