@@ -463,6 +463,8 @@ def _layout(cls: type[Event]) -> tuple[tuple[tuple[str, str, Any], ...], frozens
 def event_from_header(header: dict[str, Any], body: bytes = b"") -> Event:
     """Build the typed event for a decoded JSON header, validating every field."""
     kind = header.get("type")
+    if kind == "say" and len(header) == 2 and "text" in header and not body:  # the host's hot path
+        return Say(_check_str("text", header["text"]))
     cls = _EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ProtocolError(f"unknown message type {kind!r}")
@@ -511,9 +513,23 @@ def encode(event: Event) -> bytes:
 
 def encode_trusted(event: Event) -> bytes:
     """Serialize an event built by the host from already-validated values (hot path)."""
+    if type(event) is ChatMessage and not event.history:
+        return _encode_chat_message(event)
     header = json.dumps(_header_of(event), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     body = event.body
     return PREFIX.pack(len(header), len(body)) + header + body
+
+
+def _encode_chat_message(message: ChatMessage) -> bytes:
+    """The frame of a live chat message, the event every member gets most of: byte for byte what the
+    general path makes, built without its per-field loop and json.dumps call."""
+    seq, ts, sender, text = message.seq, float.__repr__(message.ts), _json_str(message.sender), _json_str(message.text)
+    data = (_CHAT_HEADER % (seq, ts, sender, text)).encode("utf-8")
+    return PREFIX.pack(len(data), 0) + data
+
+
+_CHAT_HEADER = '{"type":"message","seq":%d,"ts":%s,"sender":%s,"text":%s}'
+_json_str = json.encoder.encode_basestring  # the C string escaper json.dumps(ensure_ascii=False) uses
 
 
 # --- framing -------------------------------------------------------------------

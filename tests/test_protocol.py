@@ -64,6 +64,7 @@ from mmchat.protocol import (
     Welcome,
     check_member_name,
     encode,
+    encode_trusted,
 )
 
 # Generous limits for tests that are about framing, not about caps.
@@ -1013,3 +1014,29 @@ def test_refused_member_names_get_a_sentence(name, sentence):
     with pytest.raises(ValueError) as info:
         check_member_name(name)
     assert str(info.value) == sentence
+
+
+# --- the chat message's own encoder -------------------------------------------------
+
+
+@given(
+    seq=st.integers(min_value=0, max_value=2**62),
+    ts=st.floats(min_value=0, max_value=4e9, allow_nan=False, allow_infinity=False),
+    sender=st.text(max_size=MAX_NAME_CHARS),
+    text=st.text(max_size=200),
+)
+def test_the_chat_message_fast_path_makes_the_same_bytes_as_the_general_one(seq, ts, sender, text):
+    """encode_trusted builds live chat messages directly; the frame must not differ by a byte."""
+    message = ChatMessage(seq=seq, ts=ts, sender=sender, text=text)
+    header = json.dumps(protocol._header_of(message), ensure_ascii=False, separators=(",", ":")).encode()
+    general = protocol.PREFIX.pack(len(header), 0) + header
+    assert encode_trusted(message) == general
+
+
+def test_the_chat_message_fast_path_handles_escapes_and_emoji():
+    message = ChatMessage(7, 1700000000.125, EMOJI_NAME, 'tab\t "q" \\ \x00 \u2028 😎 日本語')
+    frame = encode_trusted(message)
+    decoder = FrameDecoder(MEMBER_INBOUND)
+    decoder.receive_data(frame)
+    assert decoder.next_event() == message
+    assert encode_trusted(dataclasses.replace(message, history=True)) != frame  # history goes the general way
