@@ -528,6 +528,8 @@ def _encode_chat_message(message: ChatMessage) -> bytes:
     return PREFIX.pack(len(data), 0) + data
 
 
+_JSON_SPACE = " \t\n\r"
+_scan_json = json.JSONDecoder().scan_once
 _CHAT_HEADER = '{"type":"message","seq":%d,"ts":%s,"sender":%s,"text":%s}'
 _json_str = json.encoder.encode_basestring  # the C string escaper json.dumps(ensure_ascii=False) uses
 
@@ -569,12 +571,14 @@ class FrameDecoder:
         if len(buf) < end:
             return NEED_DATA
         start = pos + PREFIX.size
-        raw_header = bytes(buf[start : start + header_len])
-        body = bytes(buf[start + header_len : end])
+        body = bytes(buf[start + header_len : end]) if body_len else b""
         self._pos = end
         try:
-            header = json.loads(raw_header.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+            text = buf[start : start + header_len].decode("utf-8").strip(_JSON_SPACE)
+            header, parsed = _scan_json(text, 0)  # what json.loads does, minus two layers of Python
+            if parsed != len(text):
+                raise ValueError("extra data after the JSON value")
+        except (UnicodeDecodeError, ValueError, StopIteration):
             raise ProtocolError("frame header is not valid UTF-8 JSON") from None
         except RecursionError:  # "[[[[..." nests deeper than the parser can go
             raise ProtocolError("frame header is nested too deeply") from None
@@ -597,6 +601,8 @@ class Role(enum.Enum):
     MEMBER = "member"
     HOST = "host"
 
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash runs Python code on every frame
+
 
 class State(enum.Enum):
     OPENING = "opening"  # nothing said yet
@@ -606,6 +612,8 @@ class State(enum.Enum):
     TRANSFER = "transfer"  # TransferStart sent: raw bytes flow now
     VERIFYING = "verifying"  # the member sent an upload's last byte and its TransferEnd
     CLOSED = "closed"
+
+    __hash__ = object.__hash__  # see Role
 
 
 _MEMBER_REQUESTS = (Say, ListOnline, ListFiles, RunCommand, RequestQR, VerifyCode, OfferUpload, RequestDownload)
