@@ -514,17 +514,16 @@ def encode(event: Event) -> bytes:
 def encode_trusted(event: Event) -> bytes:
     """Serialize an event built by the host from already-validated values (hot path)."""
     if type(event) is ChatMessage and not event.history:
-        return _encode_chat_message(event)
+        return encode_chat_message(event.seq, event.ts, event.sender, event.text)
     header = json.dumps(_header_of(event), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     body = event.body
     return PREFIX.pack(len(header), len(body)) + header + body
 
 
-def _encode_chat_message(message: ChatMessage) -> bytes:
-    """The frame of a live chat message, the event every member gets most of: byte for byte what the
-    general path makes, built without its per-field loop and json.dumps call."""
-    seq, ts, sender, text = message.seq, float.__repr__(message.ts), _json_str(message.sender), _json_str(message.text)
-    data = (_CHAT_HEADER % (seq, ts, sender, text)).encode("utf-8")
+def encode_chat_message(seq: int, ts: float, sender: str, text: str) -> bytes:
+    """The frame of a live ChatMessage, the event every member gets most of (host's hot path): byte for
+    byte what `encode_trusted` makes of it, built without the dataclass, the field loop and json.dumps."""
+    data = (_CHAT_HEADER % (seq, float.__repr__(ts), _json_str(sender), _json_str(text))).encode("utf-8")
     return PREFIX.pack(len(data), 0) + data
 
 

@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -189,7 +189,7 @@ class ChatServer:
         self.codes = CodeBook()
         self._seq = self.storage.last_seq()
         self._recent: collections.deque = collections.deque(
-            (self._history_event(e) for e in self.storage.recent_history(HISTORY_REPLAY)), maxlen=HISTORY_REPLAY
+            self.storage.recent_history(HISTORY_REPLAY), maxlen=HISTORY_REPLAY
         )
         self._selector = selectors.DefaultSelector()
         self._peers: dict[socket.socket, _Peer] = {}
@@ -549,12 +549,12 @@ class ChatServer:
     def _announce(self, kind: str, member: str = "", filename: str = "", size: int = 0) -> None:
         notice = Notice(seq=self._next_seq(), ts=time.time(), kind=kind, member=member, filename=filename, size=size)
         self._broadcast(protocol.encode_trusted(notice))
-        self._remember(notice)
-        self.storage.record(HistoryEntry(notice.seq, notice.ts, kind, member, "", filename, size))
+        self._record(HistoryEntry(notice.seq, notice.ts, kind, member, "", filename, size))
 
-    def _remember(self, event: ChatMessage | Notice) -> None:
-        # Keep the event, not its frame: encoding happens only when someone joins.
-        self._recent.append(event)
+    def _record(self, entry: HistoryEntry) -> None:
+        """Keep `entry` for members who join later (it is encoded only then) and in the history database."""
+        self._recent.append(entry)
+        self.storage.record(entry)
 
     @staticmethod
     def _history_event(entry: HistoryEntry) -> ChatMessage | Notice:
@@ -616,8 +616,8 @@ class ChatServer:
                 )
             ),
         )
-        for event in self._recent:
-            self._send(peer, protocol.encode_trusted(replace(event, history=True)))
+        for entry in self._recent:
+            self._send(peer, protocol.encode_trusted(self._history_event(entry)))
         self._members[name] = peer
         peer.round_pos = len(self._round)  # earlier broadcasts of this round are in its history already
         self._log("join", f"New connection: {name} ({peer.address})", name)
@@ -628,10 +628,9 @@ class ChatServer:
         text = event.text
         if not text.strip():
             return
-        message = ChatMessage(seq=self._next_seq(), ts=time.time(), sender=peer.name, text=text)
-        self._broadcast(protocol.encode_trusted(message))
-        self._remember(message)
-        self.storage.record(HistoryEntry(message.seq, message.ts, "message", peer.name, text))
+        entry = HistoryEntry(self._next_seq(), time.time(), "message", peer.name, text)
+        self._broadcast(protocol.encode_chat_message(entry.seq, entry.ts, entry.member, text))
+        self._record(entry)
 
     def _on_online(self, peer: _Peer, event: ListOnline) -> None:
         self._send(peer, protocol.encode_trusted(OnlineList(members=tuple(self._members), ref=event.ref)))
