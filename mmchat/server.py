@@ -136,21 +136,46 @@ class _Peer:
         return bool(self.name) and not self.closed
 
 
-def _send_each(batch: list[tuple[_Peer, bytes | memoryview]]) -> list[int | None]:
-    """One non-blocking send per (member, bytes): the bytes each took, or None for a broken connection.
+class _FanOut:
+    """One round's broadcast frames, written to a share of the members (see ChatServer._flush_round).
 
-    Touches nothing but the sockets, so a second thread may run it for half of a round.
+    `run(peers)` touches only those peers and their sockets, so two threads may
+    each run it for half of the members while the loop thread waits.  Each
+    member with nothing pending gets one non-blocking send of everything it
+    has not been given yet; what needs the loop thread afterwards (queueing for
+    members who are behind, the rest of a partial send, a broken connection)
+    comes back in the three lists.
     """
-    results: list[int | None] = []
-    append = results.append
-    for peer, data in batch:
-        try:
-            append(peer.sock.send(data))
-        except (BlockingIOError, InterruptedError):
-            append(0)
-        except OSError:
-            append(None)
-    return results
+
+    def __init__(self, frames: list[bytes]) -> None:
+        self.count = len(frames)
+        self.joined = frames[0] if len(frames) == 1 else b"".join(frames)
+        self.offsets = [0, *itertools.accumulate(len(f) for f in frames)]
+
+    def run(self, peers: list[_Peer]) -> tuple[list, list, list]:
+        queue: list[tuple[_Peer, bytes | memoryview]] = []  # members with bytes already pending
+        partial: list[tuple[_Peer, memoryview]] = []  # the rest of what the socket did not take
+        broken: list[_Peer] = []
+        count, joined, offsets = self.count, self.joined, self.offsets
+        for peer in peers:
+            pos, peer.round_pos = peer.round_pos, 0
+            if peer.closed or peer.closing_deadline or pos >= count:
+                continue
+            data = joined if pos == 0 else memoryview(joined)[offsets[pos] :]  # caught up part-way: the rest
+            if peer.outbox or peer.want_write:
+                queue.append((peer, data))
+                continue
+            try:
+                sent = peer.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                broken.append(peer)
+                continue
+            peer.bytes_out += sent
+            if sent < len(data):
+                partial.append((peer, memoryview(data)[sent:]))
+        return queue, partial, broken
 
 
 def format_address(address: tuple) -> str:
@@ -430,39 +455,25 @@ class ChatServer:
             self._enqueue(peer, b"".join(pending))
 
     def _flush_round(self) -> None:
-        frames, self._round = self._round, []
-        joined = frames[0] if len(frames) == 1 else b"".join(frames)
-        offsets: list[int] = []
-        direct: list[tuple[_Peer, bytes | memoryview]] = []
-        for peer in list(self._members.values()):
-            pos, peer.round_pos = peer.round_pos, 0
-            if peer.closed or peer.closing_deadline or pos >= len(frames):
-                continue
-            if pos == 0:
-                data: bytes | memoryview = joined
-            else:  # caught up part-way through the round: send only the rest
-                if not offsets:
-                    offsets = [0, *itertools.accumulate(len(f) for f in frames)]
-                data = memoryview(joined)[offsets[pos] :]
-            if peer.outbox or peer.want_write:
-                self._enqueue(peer, data)
-            else:  # the common case: nothing pending for this member, so write now
-                direct.append((peer, data))
-        if len(direct) >= PARALLEL_SEND_MIN and self._sender is not None:
-            # Two threads share the sends of a big round (the kernel's part of a send runs without
-            # the GIL); the loop waits for both, so nothing reaches anyone out of order.
-            half = len(direct) // 2
-            other = self._sender.submit(_send_each, direct[half:])
-            results = _send_each(direct[:half]) + other.result()
+        """Write this round's broadcasts to every member: one send each, shared by two threads in big rounds.
+
+        The loop waits for both halves before it goes on, so nothing reaches
+        anyone out of order; the kernel's part of a send runs without the GIL.
+        """
+        fan_out = _FanOut(self._round)
+        self._round = []
+        members = list(self._members.values())
+        if len(members) >= PARALLEL_SEND_MIN and self._sender is not None:
+            half = len(members) // 2
+            other = self._sender.submit(fan_out.run, members[half:])
+            results = [fan_out.run(members[:half]), other.result()]
         else:
-            results = _send_each(direct)
-        for (peer, data), sent in zip(direct, results, strict=True):
-            if sent is None:
+            results = [fan_out.run(members)]
+        for queue, partial, broken in results:
+            for peer, data in (*queue, *partial):
+                self._enqueue(peer, data)
+            for peer in broken:
                 self._close(peer, "connection lost")
-                continue
-            peer.bytes_out += sent
-            if sent < len(data):
-                self._enqueue(peer, memoryview(data)[sent:])  # the rest waits for the socket
 
     def _write(self, peer: _Peer, data: bytes | memoryview) -> int | None:
         """One non-blocking send; the bytes sent, or None if the connection is gone (and now closed)."""
