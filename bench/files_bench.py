@@ -62,6 +62,7 @@ def role_raw_recv(out_path: str, safe: bool) -> None:
     listener.settimeout(60)
     sock, _ = listener.accept()
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     buf = bytearray(RECV_BUFFER)
     view = memoryview(buf)
     hasher = hashlib.sha256() if safe else None
@@ -79,13 +80,16 @@ def role_raw_recv(out_path: str, safe: bool) -> None:
             out.flush()
             os.fsync(out.fileno())
     seconds = time.perf_counter() - t0
-    print(json.dumps({"bytes": total, "seconds": seconds, "peak_rss_mb": self_peak_rss_mb()}), flush=True)
+    cpu = time.process_time() - cpu0
+    print(json.dumps({"bytes": total, "seconds": seconds, "cpu_s": cpu, "peak_rss_mb": self_peak_rss_mb()}), flush=True)
 
 
 def role_raw_send(port: int, path: str) -> None:
+    cpu0 = time.process_time()
     with socket.create_connection((LOCALHOST, port)) as sock, open(path, "rb") as f:
         sock.sendfile(f)
-    print(json.dumps({"peak_rss_mb": self_peak_rss_mb()}), flush=True)
+    cpu = time.process_time() - cpu0
+    print(json.dumps({"cpu_s": cpu, "peak_rss_mb": self_peak_rss_mb()}), flush=True)
 
 
 def role_client(direction: str, port: int, target: str, folder: str, delay: float = 0.0) -> None:
@@ -96,6 +100,7 @@ def role_client(direction: str, port: int, target: str, folder: str, delay: floa
     client.connect()
     time.sleep(delay)  # lets a profiler attach first
     t0 = time.perf_counter()
+    cpu0 = time.process_time()  # this process, all threads
     if direction == "upload":
         transfer = client.send_file(target)
     else:
@@ -103,6 +108,7 @@ def role_client(direction: str, port: int, target: str, folder: str, delay: floa
     finished = transfer.wait(TRANSFER_TIMEOUT)
     done = time.monotonic()
     total = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
     client.close()
     print(
         json.dumps(
@@ -110,6 +116,7 @@ def role_client(direction: str, port: int, target: str, folder: str, delay: floa
                 "ok": finished and transfer.ok,
                 "error": transfer.error if finished else "timed out",
                 "seconds": total,
+                "cpu_s": cpu,
                 "transfer_seconds": done - transfer.started,
                 "path": str(transfer.path) if transfer.path else "",
                 "remote_name": transfer.remote_name or "",
@@ -169,6 +176,7 @@ def raw_copy(src: Path, dst: Path, safe: bool) -> dict:
     return {
         "mb_per_s": size / result["seconds"] / 1e6,
         "seconds": result["seconds"],
+        "cpu_s": result["cpu_s"] + sender["cpu_s"],
         "recv_peak_rss_mb": result["peak_rss_mb"],
         "send_peak_rss_mb": sender["peak_rss_mb"],
     }
@@ -266,6 +274,7 @@ def measure(wanted_size: int, runs: int, log=print) -> dict:
             for key, direction in (("upload", "upload"), ("download_cold", "download"), ("download", "download")):
                 target = {"upload": str(src), "download_cold": fresh, "download": warm["remote_name"]}[key]
                 os.sync()
+                host_cpu0 = server.cpu()
                 chat, result = chat_window(
                     lg,
                     lambda d=direction, t=target: _last_json(
@@ -274,6 +283,7 @@ def measure(wanted_size: int, runs: int, log=print) -> dict:
                 )
                 if not result["ok"]:
                     raise RuntimeError(f"{key} failed: {result['error']}")
+                result["host_cpu_s"] = server.cpu() - host_cpu0  # includes the chat's 100 messages/s
                 fresh = fresh or result["remote_name"]
                 if result["path"]:
                     Path(result["path"]).unlink(missing_ok=True)
@@ -303,8 +313,10 @@ def measure(wanted_size: int, runs: int, log=print) -> dict:
 
 def summarize(out: dict) -> dict:
     raw = median([r["mb_per_s"] for r in out["raw"]])
+    gib = out["size"] / GiB
     summary = {
         "raw_mb_per_s": raw,
+        "raw_cpu_s_per_gib": median([r["cpu_s"] for r in out["raw"]]) / gib,
         "raw_safe_mb_per_s": median([r["mb_per_s"] for r in out["raw_safe"]]),
         "raw_recv_peak_rss_mb": max(r["recv_peak_rss_mb"] for r in out["raw"]),
         "host_peak_rss_mb": out["host_peak_rss_mb"],
@@ -318,6 +330,7 @@ def summarize(out: dict) -> dict:
             "ratio_to_raw": median([r["mb_per_s"] for r in runs]) / raw,
             "ratio_to_raw_safe": median([r["mb_per_s"] for r in runs]) / summary["raw_safe_mb_per_s"],
             "client_peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+            "cpu_s_per_gib": median([r["cpu_s"] + r["host_cpu_s"] for r in runs]) / gib,
             "chat_p50_ms": median([r["chat"]["p50_ms"] for r in runs]),
             "chat_p99_ms": median([r["chat"]["p99_ms"] for r in runs]),
             "chat_max_ms": max(r["chat"]["max_ms"] for r in runs),
