@@ -228,10 +228,12 @@ class _Pipeline:
         while data:
             try:
                 written = _os_write(self._fd, data if self._direct else data[:WRITE_CHUNK])
-            except OSError as exc:
-                if not (self._direct and exc.errno == errno.EINVAL):
+            except OSError:
+                if not self._direct:
                     raise
-                self._stop_direct()  # a file system that took the flag but not the write
+                # A file system that took the flag but not the write (EINVAL, EOPNOTSUPP...): go on the
+                # ordinary way; a real failure (a full disk) fails again there and is reported.
+                self._stop_direct()
                 continue
             data = data[written:]
             self._written += written
