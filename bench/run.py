@@ -3,7 +3,7 @@
 Run from the project root:
 
     python bench/run.py --quick     # a smaller version, about 2 minutes, for trying things
-    python bench/run.py --full      # the real thing (medians of 3 runs), well within 30 minutes
+    python bench/run.py --full      # the real thing (medians of 3 runs, 5 for files), well within 30 minutes
 
 Results go to bench/RESULTS.md (and the raw figures to bench/results.json).
 See bench/README.md for what is measured and how.
@@ -56,7 +56,7 @@ PLANS = {
         "burst_deliveries": 1_000_000,
         "paced_seconds": 5.0,
         "file_size": 1 << 30,
-        "file_runs": 3,
+        "file_runs": 5,  # transfers vary the most from run to run here (page-cache memory, a shared disk)
         "scale_n": [1000, 5000],
         "scale_reps": 5,
         # ngIRCd needs minutes of CPU to seat 5,000 members in one channel here (see the notes).
