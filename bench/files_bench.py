@@ -155,6 +155,29 @@ def make_file(path: Path, size: int) -> None:
         os.fsync(f.fileno())
 
 
+def disk_write(path: Path, size: int) -> dict:
+    """The disk's own limit for a durable write: `size` bytes from memory, O_DIRECT 4 MiB writes, then fsync."""
+    import mmap
+
+    os.sync()
+    chunk = 4 * MiB
+    buf = mmap.mmap(-1, chunk)
+    buf.write(os.urandom(chunk))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_DIRECT", 0)
+    t0 = time.perf_counter()
+    fd = os.open(path, flags, 0o600)
+    try:
+        done = 0
+        while done < size:
+            done += os.write(fd, memoryview(buf)[: min(chunk, size - done)])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    seconds = time.perf_counter() - t0
+    path.unlink()
+    return {"mb_per_s": size / seconds / 1e6, "seconds": seconds}
+
+
 def read_through(path: Path) -> None:
     """Read a file once, so that it is in the page cache."""
     with open(path, "rb") as f:
@@ -244,6 +267,7 @@ def measure(wanted_size: int, runs: int, log=print) -> dict:
             "upload": [],
             "download": [],
             "download_cold": [],
+            "disk": [],
         }
         server = start_server("mmchat")
         share = server.workdir / "share"
@@ -266,9 +290,11 @@ def measure(wanted_size: int, runs: int, log=print) -> dict:
         for i in range(runs):
             out["raw"].append(raw_copy(src, work / "raw-copy.bin", safe=False))
             out["raw_safe"].append(raw_copy(src, work / "raw-copy.bin", safe=True))
+            out["disk"].append(disk_write(work / "disk.bin", size))
             log(
                 f"  raw copy {out['raw'][-1]['mb_per_s']:,.0f} MB/s; with SHA-256 + fsync "
-                f"{out['raw_safe'][-1]['mb_per_s']:,.0f} MB/s"
+                f"{out['raw_safe'][-1]['mb_per_s']:,.0f} MB/s; the disk alone (O_DIRECT + fsync) "
+                f"{out['disk'][-1]['mb_per_s']:,.0f} MB/s"
             )
             fresh = ""  # this round's upload, downloaded once straight after (from disk)
             for key, direction in (("upload", "upload"), ("download_cold", "download"), ("download", "download")):
@@ -317,6 +343,7 @@ def summarize(out: dict) -> dict:
     summary = {
         "raw_mb_per_s": raw,
         "raw_cpu_s_per_gib": median([r["cpu_s"] for r in out["raw"]]) / gib,
+        "disk_mb_per_s": median([r["mb_per_s"] for r in out["disk"]]) if out.get("disk") else None,
         "raw_safe_mb_per_s": median([r["mb_per_s"] for r in out["raw_safe"]]),
         "raw_recv_peak_rss_mb": max(r["recv_peak_rss_mb"] for r in out["raw"]),
         "host_peak_rss_mb": out["host_peak_rss_mb"],
