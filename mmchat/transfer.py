@@ -23,6 +23,7 @@ as long to get.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import hashlib
@@ -34,7 +35,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -118,7 +119,7 @@ class FileHasher:
     """
 
     def __init__(self, fileobj: BinaryIO, size: int) -> None:
-        self._fd = fileobj.fileno()
+        self._fileobj = fileobj
         self._size = size
         self._sha = hashlib.sha256()
         self._error: str | None = None
@@ -131,13 +132,14 @@ class FileHasher:
         view = memoryview(buf)
         done = 0
         try:
-            while done < self._size and not self._stop:
-                n = os.preadv(self._fd, [view[: min(HASH_CHUNK, self._size - done)]], done)
-                if n == 0:
-                    self._error = "The file got shorter while it was being sent."
-                    return
-                self._sha.update(view[:n])
-                done += n
+            with _positional_reader(self._fileobj) as read_at:
+                while done < self._size and not self._stop:
+                    n = read_at(view[: min(HASH_CHUNK, self._size - done)], done)
+                    if n == 0:
+                        self._error = "The file got shorter while it was being sent."
+                        return
+                    self._sha.update(view[:n])
+                    done += n
         except OSError as exc:
             self._error = f"Could not read the file: {exc.strerror or exc}"
 
@@ -152,6 +154,26 @@ class FileHasher:
         """Stop early (the transfer failed) and wait for the thread."""
         self._stop = True
         self._thread.join()
+
+
+@contextlib.contextmanager
+def _positional_reader(fileobj: BinaryIO) -> Iterator[Callable[[memoryview, int], int]]:
+    """read_at(buffer, offset) -> bytes read, without moving `fileobj`'s position (sendfile uses it).
+
+    POSIX reads at an offset on the same descriptor (`preadv`); where there is
+    no such call (Windows) the file is opened a second time by name.
+    """
+    if hasattr(os, "preadv"):
+        fd = fileobj.fileno()
+        yield lambda view, offset: os.preadv(fd, [view], offset)
+        return
+    with open(fileobj.name, "rb") as second:
+
+        def read_at(view: memoryview, offset: int) -> int:
+            second.seek(offset)
+            return second.readinto(view)
+
+        yield read_at
 
 
 class _Pipeline:

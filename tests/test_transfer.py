@@ -439,3 +439,25 @@ def test_a_disk_error_on_a_real_file_is_a_transfer_error(tmp_path: Path, monkeyp
     with pytest.raises(TransferError, match=r"^Could not save the file: No space left on device\.$"):
         receive_into_file(tmp_path / "f.bin", payload(4 * RECV_CHUNK))
     assert threading.active_count() == threads_before
+
+
+def test_file_hasher_without_positional_reads_uses_a_second_handle(tmp_path: Path, monkeypatch) -> None:
+    """Windows has no preadv: the hasher opens the file again, and the sender's position is left alone."""
+    monkeypatch.delattr(os, "preadv")
+    data = payload(2 * transfer.HASH_CHUNK + 11)
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    with open(path, "rb") as fileobj:
+        fileobj.seek(5)
+        assert transfer.FileHasher(fileobj, len(data)).hexdigest() == hashlib.sha256(data).hexdigest()
+        assert fileobj.tell() == 5
+
+
+def test_file_hasher_does_not_move_the_senders_position(tmp_path: Path) -> None:
+    data = payload(transfer.HASH_CHUNK + 1)
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    with open(path, "rb") as fileobj:
+        fileobj.seek(7)
+        assert transfer.FileHasher(fileobj, len(data)).hexdigest() == hashlib.sha256(data).hexdigest()
+        assert fileobj.tell() == 7
