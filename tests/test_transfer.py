@@ -441,9 +441,11 @@ def test_a_disk_error_on_a_real_file_is_a_transfer_error(tmp_path: Path, monkeyp
     assert threading.active_count() == threads_before
 
 
-def test_file_hasher_without_positional_reads_uses_a_second_handle(tmp_path: Path, monkeypatch) -> None:
-    """Windows has no preadv: the hasher opens the file again, and the sender's position is left alone."""
-    monkeypatch.delattr(os, "preadv")
+@pytest.mark.parametrize("preadv", [True, False], ids=["preadv", "no preadv (Windows): a second handle"])
+def test_file_hasher_leaves_the_senders_position_alone(tmp_path: Path, monkeypatch, preadv: bool) -> None:
+    """sendfile's fallback reads at the file's position: the hasher must never move it."""
+    if not preadv:
+        monkeypatch.delattr(os, "preadv", raising=False)
     data = payload(2 * transfer.HASH_CHUNK + 11)
     path = tmp_path / "f.bin"
     path.write_bytes(data)
@@ -451,13 +453,3 @@ def test_file_hasher_without_positional_reads_uses_a_second_handle(tmp_path: Pat
         fileobj.seek(5)
         assert transfer.FileHasher(fileobj, len(data)).hexdigest() == hashlib.sha256(data).hexdigest()
         assert fileobj.tell() == 5
-
-
-def test_file_hasher_does_not_move_the_senders_position(tmp_path: Path) -> None:
-    data = payload(transfer.HASH_CHUNK + 1)
-    path = tmp_path / "f.bin"
-    path.write_bytes(data)
-    with open(path, "rb") as fileobj:
-        fileobj.seek(7)
-        assert transfer.FileHasher(fileobj, len(data)).hexdigest() == hashlib.sha256(data).hexdigest()
-        assert fileobj.tell() == 7
