@@ -23,7 +23,7 @@ import pytest
 
 from mmchat import __version__
 from mmchat.files import human_size
-from tests.test_e2e import ROOT, Process, _sha256, leave_and_stop
+from tests.test_e2e import ROOT, Process, _sha256, leave_and_stop, share_and_fetch
 
 BUILD_SECONDS = 600  # from scratch it takes about a minute here; CI machines can be slower
 BINARY = ROOT / "dist" / "mmchat"
@@ -180,14 +180,7 @@ def test_host_and_two_members_chat_share_and_download(sandbox, tmp_path):
     bob.send("hi alice")
     alice.wait_for(r"^\[bob\] hi alice$")
 
-    alice.send(f"!send {original}")
-    alice.wait_for(r"^File sent successfully: film\.bin$")
-    bob.wait_for(rf"^alice shared film\.bin \({size}\)$")
-    bob.send("!req film.bin")
-    _, found = bob.wait_for(r"^File received successfully: (.+)$")
-    copy = Path(found.group(1))
-    assert copy == tmp_path / "dl_bob" / "film.bin"
-    assert _sha256(copy) == _sha256(original)
+    share_and_fetch(alice, bob, original, size, tmp_path / "dl_bob")
     assert _sha256(share / "film.bin") == _sha256(original)
 
     assert host.unpacked() == unpacked_at_start, "the running executable wrote into its unpack folder"

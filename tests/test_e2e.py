@@ -181,6 +181,21 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def share_and_fetch(alice: Process, bob: Process, original: Path, size: str, downloads: Path) -> Path:
+    """alice !sends `original`, bob sees it shared (`size`: its human size, regex-escaped) and !reqs it into
+    `downloads`, byte-identical; returns the copy's path."""
+    name = re.escape(original.name)
+    alice.send(f"!send {original}")
+    alice.wait_for(rf"^File sent successfully: {name}$")
+    bob.wait_for(rf"^alice shared {name} \({size}\)$")
+    bob.send(f"!req {original.name}")
+    _, found = bob.wait_for(r"^File received successfully: (.+)$")
+    copy = Path(found.group(1))
+    assert copy == downloads / original.name
+    assert _sha256(copy) == _sha256(original)
+    return copy
+
+
 def test_two_members_chat_share_and_leave(host, spawn, tmp_path):
     server, port = host
     original = tmp_path / "sample.bin"
@@ -202,15 +217,7 @@ def test_two_members_chat_share_and_leave(host, spawn, tmp_path):
     last, _ = bob.wait_for(r"^alice$", start)
     assert bob.lines[last - 1] == "bob", "!online must list members in join order\n" + bob.dump()
 
-    alice.send(f"!send {original}")
-    alice.wait_for(r"^File sent successfully: sample\.bin$")
-    bob.wait_for(rf"^alice shared sample\.bin \({size}\)$")
-
-    bob.send("!req sample.bin")
-    _, found = bob.wait_for(r"^File received successfully: (.+)$")
-    copy = Path(found.group(1))
-    assert copy == tmp_path / "dl_bob" / "sample.bin"
-    assert _sha256(copy) == _sha256(original)
+    share_and_fetch(alice, bob, original, size, tmp_path / "dl_bob")
 
     start = alice.mark()
     alice.send("!cmd ls")
