@@ -11,9 +11,11 @@ members to be told, which can take a few seconds, so `server.stop()` runs on a
 short-lived thread that the window polls with `after()`; the window closes
 when it has finished.  Every `after` id is cancelled when the window goes away.
 
-The host logs a command when it arrives and logs it again only if it is
-refused, so a command shows as allowed until a refusal for it comes in;
-`CommandRows` matches each refusal to its row.
+The host's log is structured (`mmchat.hostlog`): the window reads each
+event's kind and fields and never parses a sentence.  A command is logged
+when it arrives and again only if it is refused, both with the same
+`command_id`, so a command shows as allowed until its refusal comes in and
+`CommandRows` finds its row by that id.
 """
 
 from __future__ import annotations
@@ -33,23 +35,24 @@ from tkinter import messagebox, ttk
 from PIL import Image, ImageTk
 
 from mmchat.files import human_size
+from mmchat.hostlog import MEMBERSHIP_KINDS, PROBLEM_KINDS, LogEvent, LogKind, describe
 from mmchat.qr import render_png
-from mmchat.server import ChatServer, LogEvent
+from mmchat.server import ChatServer
 from mmchat.settings import join_url, lan_addresses
 
 from . import theme
 from .pump import QueuePump
 
-__all__ = ["AdminWindow", "CommandRows", "format_since", "join_url"]
+__all__ = ["AdminWindow", "CommandRows", "format_since", "join_url", "refusal_reason"]
 
 REFRESH_MS = 1000
 STOP_POLL_MS = 50
 COPIED_MS = 2000
 MAX_LOG_ROWS = 5000
 MAX_WAITING_COMMANDS = 200
-EVENT_KINDS_SHOWN = {"join", "leave", "upload", "download", "transfer-failed", "drop", "kick", "error", "stop", "qr"}
-COMMAND_PREFIX = "Command to execute: "
-REFUSED_PREFIX = "Refused command from "
+# The command log shows these; the listening line is in the header and the count in the table.
+EVENT_KINDS_HIDDEN = frozenset({LogKind.COMMAND, LogKind.COMMAND_REFUSED, LogKind.COUNT, LogKind.LISTEN})
+QUIET_KINDS = frozenset({LogKind.LEAVE, LogKind.QR_ISSUED, LogKind.CODE_VERIFIED, LogKind.UPLOAD_STARTED})
 
 
 # --- plain functions (tested without a display) ------------------------------------------
@@ -67,53 +70,38 @@ def format_since(since: float, now: float) -> str:
     return f"{time.strftime('%H:%M:%S', time.localtime(since))} ({length})"
 
 
-def command_line(event: LogEvent) -> str | None:
-    """The command line a 'command' log event reports, or None for any other event."""
-    suffix = f" ({event.member})"
-    if event.kind != "command" or not event.text.startswith(COMMAND_PREFIX) or not event.text.endswith(suffix):
-        return None
-    return event.text[len(COMMAND_PREFIX) : -len(suffix)]
-
-
-def refusal(event: LogEvent) -> str | None:
-    """For a refused command, what follows 'Refused command from NAME: ' (the line, then the reason)."""
-    prefix = f"{REFUSED_PREFIX}{event.member}: "
-    if event.kind != "refused" or not event.member or not event.text.startswith(prefix):
-        return None
-    return event.text[len(prefix) :]
+def refusal_reason(event: LogEvent) -> str:
+    """What a refused command's row says after 'refused: ' (without repeating the line it shows)."""
+    return event.reason.removesuffix(f": {event.line}")
 
 
 class CommandRows:
-    """The command rows that may still turn out refused, per member, oldest first.
+    """The rows of the commands that may still turn out refused, by the host's command id."""
 
-    The host runs commands one at a time in arrival order, so when a refusal
-    comes in, every earlier command of that member has finished: the refused
-    one is the oldest waiting command with that line, and the ones before it
-    were allowed.  (Matching the newest row instead would blame the wrong
-    command when a member sends two before the first is answered.)
-    """
+    def __init__(self, limit: int = MAX_WAITING_COMMANDS) -> None:
+        self._rows: collections.OrderedDict[int, str] = collections.OrderedDict()
+        self._by_member: dict[str, set[int]] = {}
+        self._limit = limit
 
-    def __init__(self) -> None:
-        self._waiting: dict[str, collections.deque[tuple[str, str]]] = {}
+    def add(self, member: str, command_id: int, row: str) -> None:
+        """`row` shows the command `command_id` that `member` just ran."""
+        self._rows[command_id] = row
+        self._by_member.setdefault(member, set()).add(command_id)
+        while len(self._rows) > self._limit:  # the oldest are long answered, or their rows gone
+            old, _ = self._rows.popitem(last=False)
+            for ids in self._by_member.values():
+                ids.discard(old)
 
-    def add(self, member: str, line: str, row: str) -> None:
-        """`row` shows `line`, just run by `member`."""
-        self._waiting.setdefault(member, collections.deque(maxlen=MAX_WAITING_COMMANDS)).append((line, row))
-
-    def refuse(self, member: str, text: str) -> tuple[str, str] | None:
-        """(row, reason) for a refusal's text ('LINE (REASON)'), or None if no waiting row matches."""
-        waiting = self._waiting.get(member, collections.deque())
-        for index, (line, row) in enumerate(waiting):
-            if text.startswith(line + " (") and text.endswith(")"):
-                for _ in range(index + 1):
-                    waiting.popleft()
-                reason = text[len(line) + 2 : -1]
-                return row, reason.removesuffix(f": {line}")  # the row already shows the line
-        return None
+    def refuse(self, member: str, command_id: int) -> str | None:
+        """The row of the refused command `command_id`, or None if it is no longer known."""
+        row = self._rows.pop(command_id, None)
+        self._by_member.get(member, set()).discard(command_id)
+        return row
 
     def forget(self, member: str) -> None:
         """The member left: none of their commands is waiting any more."""
-        self._waiting.pop(member, None)
+        for command_id in self._by_member.pop(member, set()):
+            self._rows.pop(command_id, None)
 
 
 # --- the window ------------------------------------------------------------------------------
@@ -293,31 +281,30 @@ class AdminWindow:
 
     def _on_log_event(self, event: LogEvent) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(event.ts))
-        if event.kind in ("join", "leave", "kick", "drop"):
-            if event.kind != "join":
+        kind = event.kind
+        if kind in MEMBERSHIP_KINDS:
+            if kind is not LogKind.JOIN:
                 self.waiting_commands.forget(event.member)
             self.refresh()
-        line = command_line(event)
-        refused = refusal(event)
-        if line is not None:
-            row = self._append(self.commands, (stamp, event.member, line, "allowed"))
-            self.waiting_commands.add(event.member, line, row)
-        elif refused is not None:
-            found = self.waiting_commands.refuse(event.member, refused)
-            if found and self.commands.exists(found[0]):
-                row, reason = found
-                values = self.commands.item(row, "values")
-                self.commands.item(row, values=(*values[:3], f"refused: {reason}"), tags=("refused",))
-            else:  # its row has scrolled away, or the text is not what we expect: show it as it is
-                self._append(self.commands, (stamp, event.member, refused, "refused"), ("refused",))
-        elif event.kind in EVENT_KINDS_SHOWN or event.kind == "refused":
-            if event.kind in ("error", "transfer-failed", "drop", "refused"):
+        if kind is LogKind.COMMAND:
+            row = self._append(self.commands, (stamp, event.member, event.line, "allowed"))
+            self.waiting_commands.add(event.member, event.command_id, row)
+        elif kind is LogKind.COMMAND_REFUSED:
+            result = f"refused: {refusal_reason(event)}"
+            found = self.waiting_commands.refuse(event.member, event.command_id)
+            if found and self.commands.exists(found):
+                values = self.commands.item(found, "values")
+                self.commands.item(found, values=(*values[:3], result), tags=("refused",))
+            else:  # its row has scrolled away: show it on a row of its own
+                self._append(self.commands, (stamp, event.member, event.line, result), ("refused",))
+        elif kind not in EVENT_KINDS_HIDDEN:
+            if kind in PROBLEM_KINDS:
                 tags: tuple[str, ...] = ("error",)
-            elif event.kind == "join":
+            elif kind is LogKind.JOIN:
                 tags = ("join",)
             else:
-                tags = ("quiet",) if event.kind in ("leave", "qr") else ()
-            self._append(self.events, (stamp, event.text), tags)
+                tags = ("quiet",) if kind in QUIET_KINDS else ()
+            self._append(self.events, (stamp, describe(event)), tags)
 
     def _append(self, tree: ttk.Treeview, values: tuple, tags: tuple = ()) -> str:
         """Add a row at the end; follow it unless the person has scrolled up to read."""

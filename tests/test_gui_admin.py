@@ -7,10 +7,11 @@ import tkinter as tk
 
 import pytest
 
-from gui.admin_window import AdminWindow, CommandRows, format_since, join_url
+from gui.admin_window import AdminWindow, CommandRows, format_since, join_url, refusal_reason
 from mmchat.client import ChatClient
+from mmchat.hostlog import LogEvent, LogKind
 from mmchat.protocol import Notice
-from mmchat.server import ChatServer, LogEvent
+from mmchat.server import ChatServer
 from tests import gui_helpers
 from tests.gui_helpers import pump_until
 
@@ -62,20 +63,32 @@ def test_format_since_gives_the_clock_and_the_length():
     assert format_since(1000.0, 0.0).endswith(" (0 s)")  # a clock that went back is not negative
 
 
-def test_a_refusal_marks_the_oldest_waiting_command_with_that_line():
+def test_a_refusal_finds_its_row_by_the_hosts_command_id():
     rows = CommandRows()
-    rows.add("alice", "ls", "r1")
-    rows.add("alice", "rm x", "r2")
-    rows.add("alice", "ls", "r3")
-    rows.add("bob", "rm x", "b1")
-    assert rows.refuse("alice", "rm x (No privileges to run the command: rm x)") == (
-        "r2",
-        "No privileges to run the command",  # without repeating the line the row shows
-    )
-    assert rows.refuse("alice", "ls (nope)") == ("r3", "nope")  # r1 finished before r2: it was allowed
-    assert rows.refuse("alice", "ls (again)") is None
+    rows.add("alice", 1, "r1")
+    rows.add("alice", 2, "r2")
+    rows.add("alice", 3, "r3")  # the same line as r1: only the id tells them apart
+    rows.add("bob", 4, "b1")
+    assert rows.refuse("alice", 3) == "r3"
+    assert rows.refuse("alice", 3) is None  # refused once
+    assert rows.refuse("alice", 1) == "r1"
     rows.forget("bob")
-    assert rows.refuse("bob", "rm x (no)") is None
+    assert rows.refuse("bob", 4) is None
+
+
+def test_command_rows_keep_a_bounded_number_of_ids():
+    rows = CommandRows(limit=3)
+    for command_id in range(1, 6):
+        rows.add("alice", command_id, f"r{command_id}")
+    assert rows.refuse("alice", 1) is None and rows.refuse("alice", 2) is None
+    assert rows.refuse("alice", 5) == "r5"
+
+
+def test_a_refusal_reason_does_not_repeat_the_line():
+    event = LogEvent(
+        0.0, LogKind.COMMAND_REFUSED, member="alice", line="rm x", reason="No privileges to run the command: rm x"
+    )
+    assert refusal_reason(event) == "No privileges to run the command"
 
 
 # --- the window --------------------------------------------------------------------------
@@ -127,9 +140,26 @@ def test_command_log_shows_allowed_and_refused_commands(tk_root, admin, member):
     assert any("New connection: alice" in text for text in events)
 
 
+def test_the_command_log_pairs_refusals_by_id_not_by_sentence(tk_root, admin):
+    # Two waiting commands with the same line: the refusal names the second by its id.
+    admin.log_queue.put(LogEvent(0.0, LogKind.COMMAND, member="alice", line="cat x", command_id=7))
+    admin.log_queue.put(LogEvent(0.0, LogKind.COMMAND, member="alice", line="cat x", command_id=8))
+    admin.log_queue.put(
+        LogEvent(
+            0.0, LogKind.COMMAND_REFUSED, member="alice", line="cat x", reason="Worded any way at all", command_id=8
+        )
+    )
+    pump_until(tk_root, lambda: len(admin.commands.get_children()) == 2, what="two command rows")
+    gui_helpers.pump_for(tk_root, 0.2)
+    first, second = (admin.commands.item(i, "values")[3] for i in admin.commands.get_children())
+    assert (first, second) == ("allowed", "refused: Worded any way at all")
+
+
 def test_the_event_log_shows_refused_members_in_red(tk_root, admin):
-    admin.log_queue.put(LogEvent(0.0, "refused", "Refused 127.0.0.1:5: Wrong password for this chat."))
-    admin.log_queue.put(LogEvent(0.0, "count", "Active connections: 0"))
+    admin.log_queue.put(
+        LogEvent(0.0, LogKind.JOIN_REFUSED, address="127.0.0.1:5", reason="Wrong password for this chat.")
+    )
+    admin.log_queue.put(LogEvent(0.0, LogKind.COUNT, count=0))
     pump_until(tk_root, lambda: admin.events.get_children(), what="an event row")
     gui_helpers.pump_for(tk_root, 0.2)
     (row,) = admin.events.get_children()  # the connection count is not an event worth a row

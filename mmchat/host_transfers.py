@@ -1,0 +1,251 @@
+"""The host's side of file transfers: tickets on the chat connection, bytes on a thread each.
+
+How this works
+--------------
+A member who wants to upload or download asks on the chat connection; the
+loop hands the request to `TransferDesk.offer_upload` / `request_download`,
+which check the name (and the free space, or that the file exists) and issue a
+ticket: a random token, valid for TICKET_TTL seconds and once.  The member
+then opens a second connection whose first frame carries the token; the loop
+hands that frame to `claim`, and the connection to `start`, which streams the
+file with blocking I/O on a thread of its own, so a multi-GB transfer never
+stalls the chat.  Tickets live on the loop thread only; the transfer threads
+report through `log` and `on_shared` (which the loop turns into a notice on
+its own thread).
+
+The catalogue (`Storage`'s file table) remembers each shared file's SHA-256
+with its size and mtime, so a download of an unchanged file is not hashed
+again.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import files, protocol, transfer
+from .hostlog import LogEvent, LogKind
+from .protocol import (
+    Connection,
+    ErrorReply,
+    OfferUpload,
+    RequestDownload,
+    TransferDone,
+    TransferEnd,
+    TransferHello,
+    TransferReady,
+    TransferStart,
+)
+from .storage import FileRecord, Storage
+
+TICKET_TTL = 60.0
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """The right to one transfer: who, which file, which way, until when (monotonic)."""
+
+    token: str
+    direction: str  # "upload" or "download"
+    member: str
+    filename: str
+    size: int
+    expires: float
+
+
+class TransferDesk:
+    """Tickets, the transfer threads and the catalogue's hash cache."""
+
+    def __init__(
+        self,
+        share: Path,
+        temp_dir: Path,
+        storage: Storage,
+        log: Callable[[LogEvent], None],
+        on_shared: Callable[[str, str, int], None],
+    ) -> None:
+        self.share = share
+        self.temp_dir = temp_dir
+        self.storage = storage
+        self._log = log
+        self._on_shared = on_shared  # (member, filename, size), from a transfer thread
+        self._tickets: dict[str, Ticket] = {}
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+        self.stopping = False
+
+    # --- on the loop thread --------------------------------------------------------------
+
+    def offer_upload(self, member: str, event: OfferUpload, mono: float) -> bytes:
+        """The frame that answers an upload offer: a ticket, or why not."""
+        try:
+            filename = files.check_filename(event.filename)
+        except files.BadFileName as exc:
+            return self._refuse_upload(member, event.filename, str(exc), event.ref)
+        if not files.has_room_for(self.temp_dir, event.size):
+            message = f"The host has no room for {filename} ({files.human_size(event.size)})."
+            return self._refuse_upload(member, filename, message, event.ref)
+        ticket = self._issue("upload", member, filename, event.size, mono)
+        ready = TransferReady(token=ticket.token, direction="upload", filename=filename, size=event.size, ref=event.ref)
+        return protocol.encode_trusted(ready)
+
+    def request_download(self, member: str, event: RequestDownload, mono: float) -> bytes:
+        """The frame that answers a download request: a ticket, or 'No such file'."""
+        path = self.shared_path(event.filename)
+        if path is None:
+            message = f"No such file on the host: {event.filename}"
+            return protocol.encode_trusted(ErrorReply(message=message, ref=event.ref))
+        ticket = self._issue("download", member, path.name, path.stat().st_size, mono)
+        ready = TransferReady(
+            token=ticket.token, direction="download", filename=path.name, size=ticket.size, ref=event.ref
+        )
+        return protocol.encode_trusted(ready)
+
+    def claim(self, event: TransferHello, mono: float) -> Ticket | str:
+        """The ticket a transfer connection presents (used up), or the sentence that refuses it."""
+        ticket = self._tickets.pop(event.token, None)
+        if ticket is None or ticket.expires < mono or event.version != protocol.PROTOCOL_VERSION:
+            return "This transfer is unknown or has expired."
+        if event.offset:
+            return "Resuming transfers is not supported yet."
+        return ticket
+
+    def expire(self, mono: float) -> None:
+        """Forget tickets nobody used in time."""
+        for token, ticket in list(self._tickets.items()):
+            if ticket.expires < mono:
+                del self._tickets[token]
+
+    def start(self, sock: socket.socket, conn: Connection, ticket: Ticket, leftover: bytes, address: str) -> None:
+        """Move the file on a thread of its own; the socket is the thread's from now on."""
+        sock.setblocking(True)
+        sock.settimeout(transfer.IDLE_TIMEOUT)
+        thread = threading.Thread(
+            target=self._run, args=(sock, conn, ticket, leftover, address), name=f"mmchat-{ticket.direction}"
+        )
+        thread.daemon = True
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+
+    # --- any thread ------------------------------------------------------------------------
+
+    def join(self, deadline: float) -> None:
+        """Wait for the transfer threads until `deadline` (monotonic) at the latest, all together."""
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def busy(self) -> int:
+        """How many transfers are running."""
+        with self._lock:
+            return len(self._threads)
+
+    def shared_path(self, filename: str) -> Path | None:
+        """The shared file called `filename`, if it exists inside the share (no links out)."""
+        try:
+            files.check_filename(filename)
+        except files.BadFileName:
+            return None
+        real = Path(os.path.realpath(self.share / filename))
+        if real.parent != self.share or not real.is_file():
+            return None
+        return real
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _refuse_upload(self, member: str, filename: str, message: str, ref: int) -> bytes:
+        self._log(LogEvent(time.time(), LogKind.UPLOAD_REFUSED, member=member, filename=filename, reason=message))
+        return protocol.encode_trusted(ErrorReply(message=message, ref=ref))
+
+    def _issue(self, direction: str, member: str, filename: str, size: int, mono: float) -> Ticket:
+        ticket = Ticket(secrets.token_urlsafe(24), direction, member, filename, size, mono + TICKET_TTL)
+        self._tickets[ticket.token] = ticket
+        return ticket
+
+    # --- on a transfer thread --------------------------------------------------------------
+
+    def _run(self, sock: socket.socket, conn: Connection, ticket: Ticket, leftover: bytes, address: str) -> None:
+        try:
+            if ticket.direction == "upload":
+                self._upload(sock, conn, ticket, leftover)
+            else:
+                self._download(sock, conn, ticket)
+        except transfer.TransferError as exc:
+            event = LogEvent(
+                time.time(), LogKind.TRANSFER_FAILED, member=ticket.member, address=address,
+                filename=ticket.filename, line=ticket.direction, reason=str(exc),
+            )  # fmt: skip
+            self._log(event)
+            try:
+                sock.sendall(protocol.encode(ErrorReply(message=str(exc), fatal=True)))
+            except OSError:
+                pass
+        except Exception as exc:  # never let a transfer thread die silently
+            reason = f"{ticket.direction} of {ticket.filename} failed: {exc!r}"
+            self._log(LogEvent(time.time(), LogKind.ERROR, member=ticket.member, reason=reason))
+        finally:
+            sock.close()
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
+    def _upload(self, sock: socket.socket, conn: Connection, ticket: Ticket, leftover: bytes) -> None:
+        sock.sendall(conn.send(TransferStart(filename=ticket.filename, size=ticket.size)))
+        started = LogEvent(
+            time.time(), LogKind.UPLOAD_STARTED, ticket.member, filename=ticket.filename, size=ticket.size
+        )
+        self._log(started)
+        claimed = ""
+
+        def member_digest() -> str:  # the member's SHA-256 follows the bytes
+            nonlocal claimed
+            conn.end_of_body(leftover[ticket.size :])
+            end = transfer.read_frame(sock, conn)
+            if not isinstance(end, TransferEnd):
+                raise transfer.TransferError(f"Expected the upload's SHA-256, got {end.TYPE!r}.")
+            claimed = end.sha256
+            return claimed
+
+        final = transfer.receive_to_folder(
+            sock,
+            leftover,
+            self.share,
+            ticket.filename,
+            ticket.size,
+            member_digest,
+            temp_folder=self.temp_dir,
+            cancelled=lambda: self.stopping,
+        )
+        record = FileRecord(final.name, ticket.size, claimed, ticket.member, time.time(), final.stat().st_mtime_ns)
+        self.storage.add_file(record)
+        sock.sendall(conn.send(TransferDone(filename=final.name, size=ticket.size, sha256=claimed)))
+        self._log(LogEvent(time.time(), LogKind.UPLOAD_DONE, ticket.member, filename=final.name, size=ticket.size))
+        self._on_shared(ticket.member, final.name, ticket.size)
+
+    def _download(self, sock: socket.socket, conn: Connection, ticket: Ticket) -> None:
+        path = self.shared_path(ticket.filename)
+        if path is None:
+            raise transfer.TransferError(f"No such file on the host: {ticket.filename}")
+        with open(path, "rb") as fileobj:
+            stat = os.fstat(fileobj.fileno())
+            digest = self._digest(path, stat)
+            sock.sendall(conn.send(TransferStart(filename=path.name, size=stat.st_size, sha256=digest)))
+            transfer.send_file_body(sock, fileobj, stat.st_size, cancelled=lambda: self.stopping)
+        self._log(LogEvent(time.time(), LogKind.DOWNLOAD_DONE, ticket.member, filename=path.name, size=stat.st_size))
+
+    def _digest(self, path: Path, stat: os.stat_result) -> str:
+        """The file's SHA-256 from the catalogue if it is unchanged, else hashed now (and kept)."""
+        record = self.storage.get_file(path.name)
+        if record and record.size == stat.st_size and record.mtime_ns == stat.st_mtime_ns:
+            return record.sha256
+        digest = files.sha256_file(path)  # a file the host put there itself, or changed since
+        owner, ts = (record.owner, record.ts) if record else ("host", time.time())
+        self.storage.add_file(FileRecord(path.name, stat.st_size, digest, owner, ts, stat.st_mtime_ns))
+        return digest

@@ -1,0 +1,138 @@
+"""The host's log as structured events: a kind and its fields, worded only by `describe`.
+
+How this works
+--------------
+The rules (`room.py`), the loop (`server.py`) and the transfer threads
+(`host_transfers.py`) say what happened as a `LogEvent`: a `LogKind` plus the
+fields that kind uses (member, address, command line, reason, file, size …).
+Front ends read the fields: the admin window pairs a refused command with its
+row by `command_id`, never by matching sentences.  `describe(event)` is the
+one place that turns an event into the sentence a person reads (the headless
+host prints it; the admin window's event log shows it), so rewording a line
+never breaks a window.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+
+from .files import human_size
+
+
+class LogKind(enum.StrEnum):
+    """What a log event reports."""
+
+    LISTEN = "listen"  # address
+    JOIN = "join"  # member, address (renamed: the name asked for is in `line`)
+    JOIN_REFUSED = "join-refused"  # address, reason
+    LEAVE = "leave"  # member, address, reason
+    COUNT = "count"  # count
+    COMMAND = "command"  # member, line, command_id
+    COMMAND_REFUSED = "command-refused"  # member, line, command_id, reason
+    UPLOAD_REFUSED = "upload-refused"  # member, filename, reason
+    UPLOAD_STARTED = "upload-started"  # member, filename, size
+    UPLOAD_DONE = "upload-done"  # member, filename, size
+    DOWNLOAD_DONE = "download-done"  # member, filename, size
+    TRANSFER_FAILED = "transfer-failed"  # member, address, filename, line (direction), reason
+    DROPPED = "dropped"  # member or address, reason
+    KICKED = "kicked"  # member, address
+    PROTOCOL_ERROR = "protocol-error"  # member, address, reason
+    ACCEPT_FAILED = "accept-failed"  # reason
+    REQUEST_FAILED = "request-failed"  # member, reason
+    QR_ISSUED = "qr-issued"  # member
+    CODE_VERIFIED = "code-verified"  # member, line (the owner, empty when invalid)
+    ERROR = "error"  # member, reason: a bug of ours, not the member's
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+# The kinds a person would call trouble: the admin window and --headless mark them.
+PROBLEM_KINDS = frozenset(
+    {
+        LogKind.JOIN_REFUSED,
+        LogKind.COMMAND_REFUSED,
+        LogKind.UPLOAD_REFUSED,
+        LogKind.TRANSFER_FAILED,
+        LogKind.DROPPED,
+        LogKind.PROTOCOL_ERROR,
+        LogKind.ACCEPT_FAILED,
+        LogKind.REQUEST_FAILED,
+        LogKind.ERROR,
+    }
+)
+# The kinds that change who is connected (the admin window refreshes its member list).
+MEMBERSHIP_KINDS = frozenset({LogKind.JOIN, LogKind.LEAVE, LogKind.KICKED, LogKind.DROPPED})
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """One thing the host did or refused, with the fields its kind uses."""
+
+    ts: float
+    kind: LogKind
+    member: str = ""
+    address: str = ""
+    line: str = ""
+    reason: str = ""
+    filename: str = ""
+    size: int = 0
+    count: int = 0
+    command_id: int = 0
+
+    @property
+    def text(self) -> str:
+        """The sentence a person reads for this event."""
+        return describe(self)
+
+
+def describe(event: LogEvent) -> str:
+    """The sentence for `event`, as the headless host prints it."""
+    k, who, size = event.kind, event.member or event.address, human_size(event.size)
+    if k is LogKind.LISTEN:
+        return f"Server listening at {event.address}"
+    if k is LogKind.JOIN:
+        renamed = f", asked for {event.line!r}" if event.line else ""
+        return f"New connection: {event.member} ({event.address}{renamed})"
+    if k is LogKind.JOIN_REFUSED:
+        return f"Refused {event.address}: {event.reason}"
+    if k is LogKind.LEAVE:
+        return f"{event.member} left the chat ({event.address})"
+    if k is LogKind.COUNT:
+        return f"Active connections: {event.count} ({time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(event.ts))})"
+    if k is LogKind.COMMAND:
+        return f"Command to execute: {event.line} ({event.member})"
+    if k is LogKind.COMMAND_REFUSED:
+        return f"Refused command from {event.member}: {event.line} ({event.reason})"
+    if k is LogKind.UPLOAD_REFUSED:
+        return f"Refused upload from {event.member}: {event.reason}"
+    if k is LogKind.UPLOAD_STARTED:
+        return f"Receiving {event.filename} ({size}) from {event.member}"
+    if k is LogKind.UPLOAD_DONE:
+        return f"File received: {event.filename} ({size}) from {event.member}"
+    if k is LogKind.DOWNLOAD_DONE:
+        return f"File sent: {event.filename} ({size}) to {event.member}"
+    if k is LogKind.TRANSFER_FAILED:
+        what = event.line.capitalize() or "Transfer"
+        return f"{what} of {event.filename} ({event.member}, {event.address}) failed: {event.reason}"
+    if k is LogKind.DROPPED:
+        return f"Dropped {who}: {event.reason}"
+    if k is LogKind.KICKED:
+        return f"Kicked {event.member} ({event.address})"
+    if k is LogKind.PROTOCOL_ERROR:
+        return f"Protocol error from {who}: {event.reason}; connection closed"
+    if k is LogKind.ACCEPT_FAILED:
+        return f"Cannot accept a connection: {event.reason}"
+    if k is LogKind.REQUEST_FAILED:
+        return f"Request from {event.member} failed: {event.reason}"
+    if k is LogKind.QR_ISSUED:
+        return f"QR code issued to {event.member}"
+    if k is LogKind.CODE_VERIFIED:
+        verdict = f"valid, issued to {event.line}" if event.line else "invalid"
+        return f"{event.member} verified a code: {verdict}"
+    if k is LogKind.ERROR:
+        return f"Internal error ({who or 'host'}): {event.reason}"
+    if k is LogKind.STOPPING:
+        return "Server stopping: members are being told"
+    return "Server stopped"

@@ -1,0 +1,378 @@
+"""The host's rules, sans-I/O: events about members in, actions for the loop out.
+
+How this works
+--------------
+`Room` decides everything about the chat itself: who may join (version,
+password, a valid name, a free variant of a taken name), the sequence numbers
+that put every message in one order, the history a newcomer is shown, the
+online list, one-time codes, the `!cmd` queue of each member, and who is told
+what when someone leaves, is kicked or the host stops.  It never touches a
+socket, a thread, a disk or a clock: the loop (`server.py`) tells it what
+happened, with the time, and carries out the actions it returns, in order:
+
+* `Send(to, frame)` / `Reply(to, event)`: bytes for one connection; a `Reply`
+  goes through that connection's protocol state machine (welcome, refusal).
+* `Broadcast(frame)`: one frame for every member, encoded once.
+* `Record(entry)`: keep a history entry on disk (the room keeps its own
+  recent copy for newcomers).
+* `Joined(to, name)`: the connection is now a member and receives broadcasts.
+* `HangUp(to)`: close after what is queued for them is sent; `Close(to)`: now.
+* `Run(job)`: slow work for a worker (a command, the file list, a QR picture);
+  its result comes back through `command_finished` or as a frame to send.
+* `Log(event)`: a structured `LogEvent` for the admin window and the terminal.
+
+Connections are named by an integer the loop chooses (`ConnectionId`).
+`tests/test_room.py` drives all of this with no network at all.
+"""
+
+from __future__ import annotations
+
+import collections
+import hmac
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from . import protocol
+from .actions import (
+    Action,
+    Broadcast,
+    Close,
+    CloseReason,
+    CommandJob,
+    ConnectionId,
+    FileListJob,
+    HangUp,
+    Joined,
+    Log,
+    QRJob,
+    Record,
+    Reply,
+    Run,
+    Send,
+)
+from .commands import CommandOutcome
+from .hostlog import LogEvent, LogKind
+from .protocol import (
+    ChatMessage,
+    CommandResult,
+    ErrorReply,
+    Event,
+    Goodbye,
+    Hello,
+    ListFiles,
+    ListOnline,
+    Notice,
+    OnlineList,
+    ProtocolError,
+    Refused,
+    RequestQR,
+    RunCommand,
+    Say,
+    VerifyCode,
+    VerifyResult,
+    Welcome,
+)
+from .qr import CodeBook
+from .storage import HistoryEntry
+
+HISTORY_REPLAY = 50
+HELLO_TIMEOUT = 15.0  # seconds a new connection has to say hello (monotonic)
+MAX_WAITING_COMMANDS = 64  # per member; more is refused with a sentence
+NOT_READING = "not reading (outbound queue full)"
+
+
+# --- the room ----------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Member:
+    who: ConnectionId
+    name: str
+    address: str
+    cwd: str = ""
+    commands: collections.deque[CommandJob] = field(default_factory=collections.deque)
+    busy: bool = False  # a command of theirs is with a worker: the next waits (cd, then ls)
+
+
+def history_event(entry: HistoryEntry) -> ChatMessage | Notice:
+    """The event a newcomer is shown for a history entry."""
+    if entry.kind == "message":
+        return ChatMessage(seq=entry.seq, ts=entry.ts, sender=entry.member, text=entry.text, history=True)
+    return Notice(
+        seq=entry.seq,
+        ts=entry.ts,
+        kind=entry.kind,
+        member=entry.member,
+        filename=entry.filename,
+        size=entry.size,
+        history=True,
+    )
+
+
+class Room:
+    """The chat's rules: join, rename, refusals, order, history, online list, commands, codes."""
+
+    def __init__(
+        self,
+        *,
+        password: str = "",
+        host_label: str = "",
+        last_seq: int = 0,
+        history: Iterable[HistoryEntry] = (),
+        codes: CodeBook | None = None,
+    ) -> None:
+        self._password = password
+        self._host_label = host_label[:64]
+        self._seq = last_seq
+        self._recent: collections.deque[HistoryEntry] = collections.deque(history, maxlen=HISTORY_REPLAY)
+        self.codes = codes if codes is not None else CodeBook()
+        self._members: dict[str, _Member] = {}  # join order (dicts keep insertion order)
+        self._by_id: dict[ConnectionId, _Member] = {}
+        self._openers: dict[ConnectionId, tuple[str, float]] = {}  # not yet said hello: address, deadline
+        self._command_ids = 0
+        self.stopping = False
+
+    # --- what the loop asks -------------------------------------------------------------
+
+    def online(self) -> list[str]:
+        """Names of the members, in join order."""
+        return list(self._members)
+
+    def name_of(self, who: ConnectionId) -> str:
+        """The member name of connection `who` ('' before it joined or after it left)."""
+        member = self._by_id.get(who)
+        return member.name if member else ""
+
+    def who_is(self, name: str) -> ConnectionId | None:
+        """The connection of the member called `name`, if online."""
+        member = self._members.get(name)
+        return member.who if member else None
+
+    def recent(self) -> list[HistoryEntry]:
+        """The history a newcomer would be shown now, oldest first."""
+        return list(self._recent)
+
+    # --- connections ---------------------------------------------------------------------
+
+    def opened(self, who: ConnectionId, address: str, mono: float) -> list[Action]:
+        """A connection arrived; it has HELLO_TIMEOUT seconds to say hello."""
+        self._openers[who] = (address, mono + HELLO_TIMEOUT)
+        return []
+
+    def tick(self, mono: float) -> list[Action]:
+        """Time passed (monotonic clock): close connections that never said hello."""
+        late = [who for who, (_, deadline) in self._openers.items() if deadline < mono]
+        return [Close(who, CloseReason.NO_GREETING) for who in late]
+
+    def receive(self, who: ConnectionId, event: Event, now: float) -> list[Action]:
+        """A chat event from connection `who`, at wall-clock time `now`."""
+        handler = self._HANDLERS.get(type(event))
+        if handler is None:
+            raise ProtocolError(f"unexpected {event.TYPE!r}")
+        return handler(self, who, event, now)
+
+    def closed(self, who: ConnectionId, reason: CloseReason, now: float) -> list[Action]:
+        """Connection `who` is gone; tell the others if it was a member."""
+        opener = self._openers.pop(who, None)
+        member = self._by_id.pop(who, None)
+        if member is None:
+            if reason is CloseReason.DROPPED and opener:
+                return [Log(LogEvent(now, LogKind.DROPPED, address=opener[0], reason=NOT_READING))]
+            return []
+        del self._members[member.name]
+        actions: list[Action] = []
+        if reason is CloseReason.DROPPED:
+            actions.append(Log(LogEvent(now, LogKind.DROPPED, member=member.name, reason=NOT_READING)))
+        if not self.stopping and reason is not CloseReason.KICKED:
+            actions += self._announce("dropped" if reason is CloseReason.DROPPED else "leave", now, member.name)
+        actions.append(Log(LogEvent(now, LogKind.LEAVE, member=member.name, address=member.address)))
+        actions.append(self._count(now))
+        return actions
+
+    # --- the host's own acts -----------------------------------------------------------
+
+    def kick(self, name: str, now: float) -> list[Action]:
+        """Put a member out: everyone is told, and their name is free at once."""
+        member = self._members.pop(name, None)
+        if member is None:
+            return []
+        del self._by_id[member.who]
+        log = Log(LogEvent(now, LogKind.KICKED, member=name, address=member.address))
+        return [log, *self._announce("kicked", now, name), HangUp(member.who, CloseReason.KICKED), self._count(now)]
+
+    def shutdown(self, now: float) -> list[Action]:
+        """The host is stopping: tell everyone (the notice is stored, so its seq is never reused)."""
+        self.stopping = True
+        return [Log(LogEvent(now, LogKind.STOPPING)), *self._announce("shutdown", now)]
+
+    def shared(self, member: str, filename: str, size: int, now: float) -> list[Action]:
+        """A member's upload is in the shared folder: announce it."""
+        return self._announce("share", now, member, filename, size)
+
+    def command_finished(
+        self, job: CommandJob, outcome: CommandOutcome, now: float, *, answered: bool = False
+    ) -> list[Action]:
+        """A worker ran `job`: answer the member (unless `answered` already), keep their folder, start their next."""
+        member = self._by_id.get(job.to)
+        if member is None:
+            return []  # they left meanwhile: nobody to answer, nothing more of theirs to run
+        member.cwd = outcome.cwd
+        member.busy = False
+        if answered:
+            return self._next_command(member)
+        output = outcome.output[: protocol.MAX_OUTPUT_CHARS]
+        result = CommandResult(line=job.line, output=output, allowed=outcome.allowed, ref=job.ref)
+        actions: list[Action] = [Send(job.to, protocol.encode_trusted(result))]
+        if not outcome.allowed:
+            event = LogEvent(
+                now, LogKind.COMMAND_REFUSED, member=member.name, line=job.line, reason=outcome.output,
+                command_id=job.command_id,
+            )  # fmt: skip
+            actions.append(Log(event))
+        return actions + self._next_command(member)
+
+    def request_failed(self, who: ConnectionId, ref: int, reason: str, now: float) -> list[Action]:
+        """A worker could not do what a member asked: they get a sentence, the log a line."""
+        member = self._by_id.get(who)
+        if member is None:
+            return []
+        reply = ErrorReply(message=f"The host could not do that: {reason}", ref=ref)
+        return [
+            Log(LogEvent(now, LogKind.REQUEST_FAILED, member=member.name, reason=reason)),
+            Send(who, protocol.encode_trusted(reply)),
+        ]
+
+    # --- handlers ------------------------------------------------------------------------
+
+    def _on_hello(self, who: ConnectionId, event: Hello, now: float) -> list[Action]:
+        address, _ = self._openers.pop(who, ("", 0.0))
+        if event.version != protocol.PROTOCOL_VERSION:
+            return self._refuse(
+                who,
+                address,
+                now,
+                f"This host speaks mmchat protocol {protocol.PROTOCOL_VERSION} and you speak "
+                f"{event.version}: please use the same mmchat version as the host.",
+            )
+        if self._password and not hmac.compare_digest(
+            event.password.encode("utf-8", "surrogatepass"), self._password.encode("utf-8")
+        ):
+            return self._refuse(who, address, now, "Wrong password for this chat.")
+        try:
+            wanted = protocol.check_member_name(event.member)
+        except ValueError as exc:
+            return self._refuse(who, address, now, str(exc))
+        name = self._free_variant(wanted)
+        member = _Member(who, name, address)
+        welcome = Welcome(version=protocol.PROTOCOL_VERSION, member=name, renamed=name != wanted, host=self._host_label)
+        actions: list[Action] = [Reply(who, welcome)]
+        if self._recent:
+            frames = b"".join(protocol.encode_trusted(history_event(entry)) for entry in self._recent)
+            actions.append(Send(who, frames))
+        self._members[name] = member
+        self._by_id[who] = member
+        actions.append(Joined(who, name))
+        asked = wanted if name != wanted else ""
+        actions.append(Log(LogEvent(now, LogKind.JOIN, member=name, address=address, line=asked)))
+        actions.append(self._count(now))
+        return actions + self._announce("join", now, name)
+
+    def _on_say(self, who: ConnectionId, event: Say, now: float) -> list[Action]:
+        member = self._by_id.get(who)
+        text = event.text
+        if member is None or not text.strip():
+            return []
+        self._seq += 1
+        entry = HistoryEntry(self._seq, now, "message", member.name, text)
+        self._recent.append(entry)
+        return [Broadcast(protocol.encode_chat_message(entry.seq, now, member.name, text)), Record(entry)]
+
+    def _on_online(self, who: ConnectionId, event: ListOnline, now: float) -> list[Action]:
+        return [Send(who, protocol.encode_trusted(OnlineList(members=tuple(self._members), ref=event.ref)))]
+
+    def _on_files(self, who: ConnectionId, event: ListFiles, now: float) -> list[Action]:
+        return [Run(FileListJob(who, event.ref))]
+
+    def _on_command(self, who: ConnectionId, event: RunCommand, now: float) -> list[Action]:
+        member = self._by_id.get(who)
+        if member is None:
+            return []  # kicked, and still being hung up on
+        if len(member.commands) >= MAX_WAITING_COMMANDS:
+            message = f"You have {MAX_WAITING_COMMANDS} commands waiting already: wait for their answers first."
+            return [Send(who, protocol.encode_trusted(ErrorReply(message=message, ref=event.ref)))]
+        self._command_ids += 1
+        job = CommandJob(who, event.ref, event.line, member.cwd, self._command_ids)
+        member.commands.append(job)
+        log = Log(LogEvent(now, LogKind.COMMAND, member=member.name, line=event.line, command_id=job.command_id))
+        return [log, *self._next_command(member)]
+
+    def _on_qr(self, who: ConnectionId, event: RequestQR, now: float) -> list[Action]:
+        name = self.name_of(who)
+        if not name:
+            return []
+        code = self.codes.issue(name)
+        return [
+            Log(LogEvent(now, LogKind.QR_ISSUED, member=name)),
+            Run(QRJob(who, event.ref, code, int(self.codes.ttl))),
+        ]
+
+    def _on_verify(self, who: ConnectionId, event: VerifyCode, now: float) -> list[Action]:
+        name = self.name_of(who)
+        if not name:
+            return []
+        owner = self.codes.verify(event.code.strip())
+        reply = VerifyResult(code=event.code, valid=owner is not None, owner=owner or "", ref=event.ref)
+        return [
+            Log(LogEvent(now, LogKind.CODE_VERIFIED, member=name, line=owner or "")),
+            Send(who, protocol.encode_trusted(reply)),
+        ]
+
+    def _on_goodbye(self, who: ConnectionId, event: Goodbye, now: float) -> list[Action]:
+        return [Close(who, CloseReason.LEFT)]
+
+    _HANDLERS: ClassVar[dict[type, Callable[..., list[Action]]]] = {
+        Hello: _on_hello,
+        Say: _on_say,
+        ListOnline: _on_online,
+        ListFiles: _on_files,
+        RunCommand: _on_command,
+        RequestQR: _on_qr,
+        VerifyCode: _on_verify,
+        Goodbye: _on_goodbye,
+    }
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _refuse(self, who: ConnectionId, address: str, now: float, reason: str) -> list[Action]:
+        return [
+            Log(LogEvent(now, LogKind.JOIN_REFUSED, address=address, reason=reason)),
+            Reply(who, Refused(reason=reason)),
+            HangUp(who, CloseReason.REFUSED),
+        ]
+
+    def _free_variant(self, wanted: str) -> str:
+        name, n = wanted, 2
+        while name in self._members:
+            suffix = f"-{n}"
+            name = wanted[: protocol.MAX_NAME_CHARS - len(suffix)] + suffix
+            n += 1
+        return name
+
+    def _next_command(self, member: _Member) -> list[Action]:
+        if member.busy or not member.commands:
+            return []
+        member.busy = True
+        job = member.commands.popleft()
+        # The folder is the member's as it is now, after the commands before this one ran.
+        return [Run(CommandJob(job.to, job.ref, job.line, member.cwd, job.command_id))]
+
+    def _announce(self, kind: str, now: float, member: str = "", filename: str = "", size: int = 0) -> list[Action]:
+        self._seq += 1
+        notice = Notice(seq=self._seq, ts=now, kind=kind, member=member, filename=filename, size=size)
+        entry = HistoryEntry(notice.seq, now, kind, member, "", filename, size)
+        self._recent.append(entry)
+        return [Broadcast(protocol.encode_trusted(notice)), Record(entry)]
+
+    def _count(self, now: float) -> Log:
+        return Log(LogEvent(now, LogKind.COUNT, count=len(self._members)))
