@@ -76,7 +76,7 @@ class TransferDesk:
         self._log = log
         self._on_shared = on_shared  # (member, filename, size), from a transfer thread
         self._tickets: dict[str, Ticket] = {}
-        self._threads: set[threading.Thread] = set()
+        self._threads: dict[threading.Thread, socket.socket] = {}
         self._lock = threading.Lock()
         self.stopping = False
 
@@ -131,7 +131,7 @@ class TransferDesk:
         )
         thread.daemon = True
         with self._lock:
-            self._threads.add(thread)
+            self._threads[thread] = sock
         thread.start()
 
     # --- any thread ------------------------------------------------------------------------
@@ -142,6 +142,16 @@ class TransferDesk:
             threads = list(self._threads)
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+
+    def abort(self) -> None:
+        """Cut the transfers still running (the host is stopping): each ends, and cleans up, at once."""
+        with self._lock:
+            socks = list(self._threads.values())
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # closed meanwhile
 
     def busy(self) -> int:
         """How many transfers are running."""
@@ -194,7 +204,7 @@ class TransferDesk:
         finally:
             sock.close()
             with self._lock:
-                self._threads.discard(threading.current_thread())
+                self._threads.pop(threading.current_thread(), None)
 
     def _upload(self, sock: socket.socket, conn: Connection, ticket: Ticket, leftover: bytes) -> None:
         sock.sendall(conn.send(TransferStart(filename=ticket.filename, size=ticket.size)))

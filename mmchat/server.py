@@ -215,6 +215,7 @@ class ChatServer:
         self._stopped.wait(timeout)
         self._thread.join(max(0.0, deadline - time.monotonic()))
         self.desk.join(deadline)
+        self.desk.abort()  # a member frozen mid-transfer does not keep the host's threads
         self._workers.shutdown()
         self.outboxes.shutdown()
         self.storage.close()

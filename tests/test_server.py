@@ -747,3 +747,63 @@ def test_replies_stay_in_order_with_broadcasts_sent_in_the_same_breath(send_thre
     assert order == ["m0", "m1", "m2", "online", "m3", "m4", "m5"]
     assert [m.text for m in messages(watcher, 6)] == [f"m{i}" for i in range(6)]
     sock.close()
+
+
+# --- the loop's own clocks and threads ---------------------------------------------------
+
+
+def test_a_wall_clock_jump_does_not_close_a_connection_that_is_still_in_time(server, monkeypatch):
+    silent = socket.create_connection(("127.0.0.1", server.address[1]), timeout=TIMEOUT)
+    time.sleep(0.2)  # accepted before the clock jumps
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 3600)  # NTP, a laptop waking up, DST...
+    silent.settimeout(2.5)  # two ticks of the loop
+    with pytest.raises(TimeoutError):
+        silent.recv(1)  # b"" here would mean the host hung up on a connection 0.2 s old
+    silent.close()
+
+
+def test_stopping_with_a_member_who_does_not_read_starts_no_timer_threads(share, monkeypatch):
+    started = []
+
+    class CountingTimer(threading.Timer):
+        def start(self) -> None:
+            started.append(self)
+            super().start()
+
+    monkeypatch.setattr(threading, "Timer", CountingTimer)
+    host = ChatServer(share, "127.0.0.1", 0, outbound_limit=64 * 1024 * 1024)  # slow, but not dropped
+    host.start()
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: a small window
+    stuck.connect(("127.0.0.1", host.address[1]))
+    stuck.sendall(Connection(Role.MEMBER).send(Hello(protocol.PROTOCOL_VERSION, "stuck")))
+    talker, tconn = raw_member(host, "talker")
+    said = b"".join(tconn.send(Say(text="x" * 3900)) for _ in range(1500))  # ~6 MB for each to take
+    talker.sendall(said)
+    wait_until(lambda: len(host.connections()) == 2 and host.connections()[1].bytes_in >= len(said))
+    began = time.monotonic()
+    host.stop(timeout=5)
+    assert time.monotonic() - began < 5 + 2  # the close grace bounds how long "stuck" can hold it up
+    assert started == []
+    stuck.close()
+    talker.close()
+
+
+def test_stop_waits_for_all_transfers_together_not_each_in_turn(share):
+    host = ChatServer(share, "127.0.0.1", 0)
+    host.start()
+    stalled = []
+    for i in range(3):
+        sock, data, _, _ = open_upload(host, f"slow{i}.bin", 10_000_000)
+        data.sendall(b"a few bytes, then nothing")  # a member frozen mid-upload
+        stalled.append((sock, data))
+    wait_until(lambda: host.desk.busy() == 3)
+    began = time.monotonic()
+    host.stop(timeout=1.0)
+    assert time.monotonic() - began < 2.5  # was 1 s per transfer thread, on top of the loop's
+    wait_until(lambda: host.desk.busy() == 0, timeout=5)  # and they were cut, not left running
+    assert sorted(p.name for p in share.iterdir()) == [".mmchat"]  # nothing half-received appears
+    for sock, data in stalled:
+        sock.close()
+        data.close()

@@ -1,0 +1,346 @@
+"""The host's rules (mmchat.room) with no network, no threads and no clock: events in, actions out."""
+
+from __future__ import annotations
+
+import pytest
+
+from mmchat import protocol
+from mmchat.actions import (
+    Broadcast,
+    Close,
+    CloseReason,
+    CommandJob,
+    FileListJob,
+    HangUp,
+    Joined,
+    Log,
+    QRJob,
+    Record,
+    Reply,
+    Run,
+    Send,
+)
+from mmchat.commands import CommandOutcome
+from mmchat.hostlog import LogKind
+from mmchat.protocol import (
+    ChatMessage,
+    CommandResult,
+    ErrorReply,
+    Goodbye,
+    Hello,
+    ListFiles,
+    ListOnline,
+    Notice,
+    OnlineList,
+    ProtocolError,
+    Refused,
+    RequestQR,
+    RunCommand,
+    Say,
+    TransferEnd,
+    VerifyCode,
+    VerifyResult,
+    Welcome,
+)
+from mmchat.qr import CodeBook
+from mmchat.room import HELLO_TIMEOUT, HISTORY_REPLAY, MAX_WAITING_COMMANDS, Room
+from mmchat.storage import HistoryEntry
+
+NOW = 1_700_000_000.0
+
+
+def decode(frame: bytes) -> list[protocol.Event]:
+    """Every event in `frame` (one or several frames joined)."""
+    decoder = protocol.FrameDecoder(protocol.MEMBER_INBOUND)
+    decoder.receive_data(frame)
+    events = []
+    while (event := decoder.next_event()) is not protocol.NEED_DATA:
+        events.append(event)
+    return events
+
+
+def of(actions, kind):
+    return [a for a in actions if isinstance(a, kind)]
+
+
+def logs(actions):
+    return [a.event for a in of(actions, Log)]
+
+
+def broadcasts(actions):
+    return [event for a in of(actions, Broadcast) for event in decode(a.frame)]
+
+
+def sent(actions, to):
+    return [event for a in of(actions, Send) if a.to == to for event in decode(a.frame)]
+
+
+def hello(name, version=protocol.PROTOCOL_VERSION, password=""):
+    return Hello(version=version, member=name, password=password)
+
+
+def join(room, who, name, **kwargs):
+    room.opened(who, f"10.0.0.{who}:5000", 0.0)
+    return room.receive(who, hello(name, **kwargs), NOW)
+
+
+@pytest.fixture
+def room():
+    return Room(host_label="testhost", codes=CodeBook(clock=lambda: 0.0))
+
+
+# --- joining -----------------------------------------------------------------------------
+
+
+def test_a_member_joins_is_welcomed_and_announced(room):
+    actions = join(room, 1, "alice")
+    (reply,) = of(actions, Reply)
+    assert reply.to == 1 and reply.event == Welcome(protocol.PROTOCOL_VERSION, "alice", False, "testhost")
+    assert of(actions, Joined) == [Joined(1, "alice")]
+    (notice,) = broadcasts(actions)
+    assert isinstance(notice, Notice) and (notice.kind, notice.member, notice.seq) == ("join", "alice", 1)
+    assert [r.entry.kind for r in of(actions, Record)] == ["join"]
+    join_log, count = logs(actions)
+    assert (join_log.kind, join_log.member, join_log.address) == (LogKind.JOIN, "alice", "10.0.0.1:5000")
+    assert (count.kind, count.count) == (LogKind.COUNT, 1)
+    assert room.online() == ["alice"] and room.name_of(1) == "alice" and room.who_is("alice") == 1
+
+
+def test_a_taken_name_gets_a_free_variant_and_the_log_says_what_was_asked(room):
+    join(room, 1, "alice")
+    join(room, 2, "alice")
+    actions = join(room, 3, "alice")
+    assert of(actions, Reply)[0].event.member == "alice-3" and of(actions, Reply)[0].event.renamed
+    assert logs(actions)[0].line == "alice"
+    long = "x" * protocol.MAX_NAME_CHARS
+    join(room, 4, long)
+    renamed = of(join(room, 5, long), Reply)[0].event.member
+    assert renamed == "x" * (protocol.MAX_NAME_CHARS - 2) + "-2"
+    assert room.online() == ["alice", "alice-2", "alice-3", long, renamed]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"version": 1}, "This host speaks mmchat protocol 2 and you speak 1"),
+        ({"password": "guess"}, "Wrong password for this chat."),
+        ({"password": ""}, "Wrong password for this chat."),
+    ],
+)
+def test_refusals_are_sentences_and_hang_up(kwargs, reason):
+    room = Room(password="s3cret")
+    actions = join(room, 1, "alice", **kwargs)
+    (reply,) = of(actions, Reply)
+    assert isinstance(reply.event, Refused) and reply.event.reason.startswith(reason)
+    assert of(actions, HangUp) == [HangUp(1, CloseReason.REFUSED)]
+    assert [(e.kind, e.address) for e in logs(actions)] == [(LogKind.JOIN_REFUSED, "10.0.0.1:5000")]
+    assert room.online() == [] and not of(actions, Broadcast)
+
+
+def test_the_right_password_lets_a_member_in():
+    room = Room(password="s3cret ☕")
+    assert of(join(room, 1, "alice", password="s3cret ☕"), Joined)
+
+
+def test_a_bad_name_is_refused_with_the_reason(room):
+    (reply,) = of(join(room, 1, "  "), Reply)
+    assert isinstance(reply.event, Refused) and "name" in reply.event.reason.lower()
+
+
+def test_a_newcomer_is_shown_the_recent_history_then_joins(room):
+    history = [HistoryEntry(i, NOW, "message", "old", f"m{i}") for i in range(1, HISTORY_REPLAY + 11)]
+    room = Room(last_seq=len(history), history=history)
+    actions = join(room, 1, "alice")
+    replay = sent(actions, 1)
+    assert len(replay) == HISTORY_REPLAY and all(isinstance(e, ChatMessage) and e.history for e in replay)
+    assert [e.text for e in replay][-1] == f"m{HISTORY_REPLAY + 10}"
+    # The welcome comes first, then the replay, then the member joins the broadcasts.
+    order = [type(a) for a in actions if isinstance(a, Reply | Send | Joined)]
+    assert order == [Reply, Send, Joined]
+    assert broadcasts(actions)[0].seq == HISTORY_REPLAY + 11  # numbering goes on after a restart
+
+
+# --- talking -----------------------------------------------------------------------------
+
+
+def test_messages_are_numbered_in_one_order_and_carry_the_senders_room_name(room):
+    join(room, 1, "alice")
+    join(room, 2, "alice")  # alice-2 cannot speak as alice: the name is the room's, not the frame's
+    first = room.receive(1, Say(text="hi ☕"), NOW)
+    second = room.receive(2, Say(text="hello"), NOW + 1)
+    (m1,), (m2,) = broadcasts(first), broadcasts(second)
+    assert (m1.seq, m1.sender, m1.text) == (3, "alice", "hi ☕")
+    assert (m2.seq, m2.sender, m2.ts) == (4, "alice-2", NOW + 1)
+    assert [r.entry for r in of(second, Record)] == [HistoryEntry(4, NOW + 1, "message", "alice-2", "hello")]
+
+
+def test_blank_messages_are_ignored(room):
+    join(room, 1, "alice")
+    assert room.receive(1, Say(text=" \n\t "), NOW) == []
+
+
+def test_the_online_list_answers_the_asker_only(room):
+    join(room, 1, "alice")
+    join(room, 2, "bob")
+    actions = room.receive(2, ListOnline(ref=7), NOW)
+    assert sent(actions, 2) == [OnlineList(members=("alice", "bob"), ref=7)] and not sent(actions, 1)
+
+
+def test_an_event_the_room_does_not_handle_is_a_protocol_error(room):
+    join(room, 1, "alice")
+    with pytest.raises(ProtocolError, match="unexpected 'end'"):
+        room.receive(1, TransferEnd(sha256="0" * 64), NOW)
+
+
+# --- leaving -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reason", "notice"),
+    [(CloseReason.LEFT, "leave"), (CloseReason.LOST, "leave"), (CloseReason.DROPPED, "dropped")],
+)
+def test_the_others_are_told_when_a_member_goes(room, reason, notice):
+    join(room, 1, "alice")
+    actions = room.closed(1, reason, NOW)
+    assert [n.kind for n in broadcasts(actions)] == [notice]
+    kinds = [e.kind for e in logs(actions)]
+    assert kinds[-2:] == [LogKind.LEAVE, LogKind.COUNT]
+    assert (LogKind.DROPPED in kinds) == (reason is CloseReason.DROPPED)
+    assert room.online() == [] and room.closed(1, reason, NOW) == []
+
+
+def test_goodbye_closes_the_connection(room):
+    join(room, 1, "alice")
+    assert room.receive(1, Goodbye(), NOW) == [Close(1, CloseReason.LEFT)]
+
+
+def test_a_kicked_member_is_announced_once_and_their_name_is_free_at_once(room):
+    join(room, 1, "alice")
+    actions = room.kick("alice", NOW)
+    assert [n.kind for n in broadcasts(actions)] == ["kicked"]
+    assert HangUp(1, CloseReason.KICKED) in actions
+    assert room.online() == [] and room.kick("alice", NOW) == []
+    assert room.closed(1, CloseReason.KICKED, NOW) == []  # the connection closing later says nothing more
+    assert of(join(room, 2, "alice"), Reply)[0].event.member == "alice"
+
+
+def test_nobody_is_announced_leaving_while_the_host_stops(room):
+    join(room, 1, "alice")
+    actions = room.shutdown(NOW)
+    assert [n.kind for n in broadcasts(actions)] == ["shutdown"] and of(actions, Record)
+    assert logs(actions)[0].kind is LogKind.STOPPING
+    assert not broadcasts(room.closed(1, CloseReason.SHUTDOWN, NOW))
+
+
+def test_a_shared_file_is_announced(room):
+    (notice,) = broadcasts(room.shared("alice", "notes.pdf", 1234, NOW))
+    assert (notice.kind, notice.member, notice.filename, notice.size) == ("share", "alice", "notes.pdf", 1234)
+
+
+# --- time ----------------------------------------------------------------------------------
+
+
+def test_a_connection_that_never_says_hello_is_closed_by_the_monotonic_clock(room):
+    room.opened(1, "10.0.0.1:1", mono=100.0)
+    room.opened(2, "10.0.0.2:1", mono=100.0)
+    room.receive(2, hello("bob"), NOW)  # said hello in time: no longer waited for
+    assert room.tick(100.0 + HELLO_TIMEOUT - 0.1) == []
+    assert room.tick(100.0 + HELLO_TIMEOUT + 0.1) == [Close(1, CloseReason.NO_GREETING)]
+    room.closed(1, CloseReason.NO_GREETING, NOW)
+    assert room.tick(1e9) == []
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def run_jobs(actions):
+    return [a.job for a in of(actions, Run)]
+
+
+def test_a_members_commands_run_one_at_a_time_each_in_the_folder_the_last_left(room):
+    join(room, 1, "alice")
+    first = room.receive(1, RunCommand(line="cd docs", ref=1), NOW)
+    (cd,) = run_jobs(first)
+    assert (cd.line, cd.cwd) == ("cd docs", "")
+    logged = logs(first)[0]
+    assert (logged.kind, logged.line, logged.command_id) == (LogKind.COMMAND, "cd docs", cd.command_id)
+    assert run_jobs(room.receive(1, RunCommand(line="ls", ref=2), NOW)) == []  # waits for cd
+    done = room.command_finished(cd, CommandOutcome(True, "", "docs"), NOW)
+    assert sent(done, 1) == [CommandResult(line="cd docs", output="", allowed=True, ref=1)]
+    (ls,) = run_jobs(done)
+    assert (ls.line, ls.cwd, ls.ref) == ("ls", "docs", 2)
+
+
+def test_another_members_commands_do_not_wait_for_a_busy_one(room):
+    join(room, 1, "alice")
+    join(room, 2, "bob")
+    assert run_jobs(room.receive(1, RunCommand(line="cat big", ref=1), NOW))
+    assert run_jobs(room.receive(2, RunCommand(line="pwd", ref=1), NOW))
+
+
+def test_a_refused_command_is_logged_with_the_id_of_its_arrival(room):
+    join(room, 1, "alice")
+    (job,) = run_jobs(room.receive(1, RunCommand(line="rm x", ref=5), NOW))
+    actions = room.command_finished(job, CommandOutcome(False, "No privileges to run the command: rm x", ""), NOW)
+    (refused,) = logs(actions)
+    assert (refused.kind, refused.command_id, refused.line) == (LogKind.COMMAND_REFUSED, job.command_id, "rm x")
+    assert sent(actions, 1)[0].allowed is False
+
+
+def test_a_member_who_left_gets_no_answer_and_their_queue_is_dropped(room):
+    join(room, 1, "alice")
+    (job,) = run_jobs(room.receive(1, RunCommand(line="cat a", ref=1), NOW))
+    room.receive(1, RunCommand(line="cat b", ref=2), NOW)
+    room.closed(1, CloseReason.LOST, NOW)
+    assert room.command_finished(job, CommandOutcome(True, "a", ""), NOW) == []
+
+
+def test_too_many_waiting_commands_are_refused_with_a_sentence(room):
+    join(room, 1, "alice")
+    for ref in range(MAX_WAITING_COMMANDS + 1):  # the first runs, the rest wait
+        room.receive(1, RunCommand(line="ls", ref=ref), NOW)
+    (reply,) = sent(room.receive(1, RunCommand(line="ls", ref=999), NOW), 1)
+    assert isinstance(reply, ErrorReply) and reply.ref == 999 and "wait for their answers" in reply.message
+
+
+def test_a_failed_request_gets_a_sentence(room):
+    join(room, 1, "alice")
+    actions = room.request_failed(1, 3, "disk on fire", NOW)
+    assert sent(actions, 1) == [ErrorReply(message="The host could not do that: disk on fire", ref=3)]
+    assert logs(actions)[0].kind is LogKind.REQUEST_FAILED
+
+
+def test_a_failed_command_answered_already_still_lets_the_next_one_run(room):
+    join(room, 1, "alice")
+    (job,) = run_jobs(room.receive(1, RunCommand(line="cat a", ref=1), NOW))
+    room.receive(1, RunCommand(line="pwd", ref=2), NOW)
+    actions = room.command_finished(job, CommandOutcome(False, "", ""), NOW, answered=True)
+    assert not of(actions, Send) and [j.line for j in run_jobs(actions)] == ["pwd"]
+
+
+# --- files and codes ----------------------------------------------------------------------
+
+
+def test_the_file_list_is_work_for_a_worker(room):
+    join(room, 1, "alice")
+    assert run_jobs(room.receive(1, ListFiles(ref=4), NOW)) == [FileListJob(1, 4)]
+
+
+def test_a_qr_code_is_issued_to_the_asker_and_verifies_once(room):
+    join(room, 1, "alice")
+    join(room, 2, "bob")
+    actions = room.receive(1, RequestQR(ref=1), NOW)
+    (job,) = run_jobs(actions)
+    assert isinstance(job, QRJob) and job.to == 1 and job.expires_in == 60 and job.code.startswith("MMC-")
+    assert logs(actions)[0].kind is LogKind.QR_ISSUED
+    first = room.receive(2, VerifyCode(code=f" {job.code} ", ref=2), NOW)
+    assert sent(first, 2) == [VerifyResult(code=f" {job.code} ", valid=True, owner="alice", ref=2)]
+    assert logs(first)[0].line == "alice"
+    again = room.receive(2, VerifyCode(code=job.code, ref=3), NOW)
+    assert sent(again, 2)[0].valid is False
+
+
+def test_command_jobs_carry_what_the_worker_needs_and_nothing_else():
+    job = CommandJob(1, 2, "ls", "docs", 3)
+    with pytest.raises(AttributeError):
+        job.cwd = "elsewhere"  # frozen: a worker cannot change a member's folder
