@@ -116,6 +116,14 @@ class TransferDesk:
             return "Resuming transfers is not supported yet."
         return ticket
 
+    def clean_temp(self) -> None:
+        """Remove partial files a crashed host left behind: they never became real files."""
+        for leftover in self.temp_dir.glob("*.part"):
+            try:
+                leftover.unlink()
+            except OSError:
+                pass
+
     def expire(self, mono: float) -> None:
         """Forget tickets nobody used in time."""
         for token, ticket in list(self._tickets.items()):

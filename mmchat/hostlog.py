@@ -15,7 +15,9 @@ never breaks a window.
 from __future__ import annotations
 
 import enum
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .files import human_size
@@ -85,6 +87,35 @@ class LogEvent:
     def text(self) -> str:
         """The sentence a person reads for this event."""
         return describe(self)
+
+
+class LogBus:
+    """Hands every log event to the subscribed readers, from whichever host thread logs it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._readers: tuple[Callable[[LogEvent], None], ...] = ()
+
+    def subscribe(self, reader: Callable[[LogEvent], None]) -> None:
+        """Call `reader(event)` for every event from now on (on the host's threads: keep it quick)."""
+        with self._lock:
+            self._readers = (*self._readers, reader)
+
+    def unsubscribe(self, reader: Callable[[LogEvent], None]) -> None:
+        """Stop calling `reader` (a closed window, say); unknown readers are ignored."""
+        with self._lock:
+            self._readers = tuple(r for r in self._readers if r != reader)
+
+    def __contains__(self, reader: object) -> bool:
+        return reader in self._readers
+
+    def publish(self, event: LogEvent) -> None:
+        """Give `event` to every reader; a reader that raises does not stop the others or the host."""
+        for reader in self._readers:
+            try:
+                reader(event)
+            except Exception:  # a broken log reader must not take the host down
+                pass
 
 
 def describe(event: LogEvent) -> str:

@@ -33,6 +33,17 @@ PARALLEL_SEND_MIN = 64  # members in a round before a second thread shares its s
 FLUSH_PASSES = 8  # a drop can broadcast a notice: flush that too, boundedly
 
 
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """A snapshot of one member's connection, for the admin window."""
+
+    name: str
+    address: str
+    since: float
+    bytes_in: int
+    bytes_out: int
+
+
 @dataclass(eq=False)
 class Peer:
     """One connection on the loop: its socket, protocol state, outbox and counters."""
@@ -53,6 +64,10 @@ class Peer:
     failed: bool = False  # already on the failed list
     want_write: bool = False  # the socket is full: wait for the selector to say it is writable
     round_pos: int = 0  # how many of this round's broadcast frames are already in the outbox
+
+    def info(self) -> ConnectionInfo:
+        """A snapshot for the admin window."""
+        return ConnectionInfo(self.name, self.address, self.since, self.bytes_in, self.bytes_out)
 
 
 class _FanOut:

@@ -27,7 +27,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import protocol
@@ -49,15 +48,9 @@ from .actions import (
 from .commands import CommandOutcome, CommandSandbox
 from .host_jobs import JobResult, Workers
 from .host_transfers import Ticket, TransferDesk
-from .hostlog import LogEvent, LogKind
-from .outbox import FLUSH_PASSES, Outboxes, Peer
-from .protocol import (
-    ErrorReply,
-    OfferUpload,
-    ProtocolError,
-    RequestDownload,
-    TransferHello,
-)
+from .hostlog import LogBus, LogEvent, LogKind
+from .outbox import FLUSH_PASSES, ConnectionInfo, Outboxes, Peer
+from .protocol import ErrorReply, OfferUpload, ProtocolError, RequestDownload, TransferHello
 from .qr import CodeBook
 from .room import Room
 from .storage import Storage
@@ -68,17 +61,6 @@ CLOSE_GRACE = 2.0
 RECV_SIZE = 256 * 1024
 TICK = 1.0  # seconds between time-outs checks
 SHUTDOWN_POLL = 0.05  # while stopping, how often the loop looks whether everyone is gone
-
-
-@dataclass(frozen=True)
-class ConnectionInfo:
-    """A snapshot of one member's connection, for the admin window."""
-
-    name: str
-    address: str
-    since: float
-    bytes_in: int
-    bytes_out: int
 
 
 def format_address(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
@@ -108,8 +90,9 @@ class ChatServer:
         self.data_dir = Path(data_dir) if data_dir else self.share / ".mmchat"
         self.temp_dir = self.data_dir / "tmp"
         self.temp_dir.mkdir(parents=True, exist_ok=True)
-        self._clean_temp()
         self._bind = (host, port)
+        self.log = LogBus()
+        self._publish = self.log.publish
         self.storage = Storage(self.data_dir)
         self.sandbox = CommandSandbox(self.share)
         self.codes = CodeBook()
@@ -121,6 +104,7 @@ class ChatServer:
             codes=self.codes,
         )
         self.desk = TransferDesk(self.share, self.temp_dir, self.storage, self._publish, self._on_shared)
+        self.desk.clean_temp()
         self._selector = selectors.DefaultSelector()
         if send_threads is None:
             send_threads = 2 if (os.cpu_count() or 1) > 1 else 1
@@ -134,34 +118,21 @@ class ChatServer:
         self._workers = Workers(
             self.share, self.sandbox, self.storage, self.call_soon, self._job_done, self._job_failed
         )
-        self._subscribers: list[Callable[[LogEvent], None]] = []
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._stopped = threading.Event()
         self.address: tuple[str, int] = (host, port)
 
-    @property
-    def outbound_limit(self) -> int:
-        """How many bytes may wait for one member before they count as not reading."""
-        return self.outboxes.limit
-
-    @outbound_limit.setter
-    def outbound_limit(self, value: int) -> None:
-        self.outboxes.limit = value
-
     # --- public API (any thread) ---------------------------------------------
 
     def subscribe(self, callback: Callable[[LogEvent], None]) -> None:
         """Call `callback(LogEvent)` for every log event, from the host's threads."""
-        self._subscribers.append(callback)
+        self.log.subscribe(callback)
 
     def unsubscribe(self, callback: Callable[[LogEvent], None]) -> None:
         """Stop calling `callback` (a closed window, say)."""
-        try:
-            self._subscribers.remove(callback)
-        except ValueError:
-            pass
+        self.log.unsubscribe(callback)
 
     def start(self) -> tuple[str, int]:
         """Bind, listen and start the loop thread; return the real (address, port)."""
@@ -196,7 +167,7 @@ class ChatServer:
 
     def connections(self) -> list[ConnectionInfo]:
         """A snapshot of the connected members, in join order."""
-        return [ConnectionInfo(p.name, p.address, p.since, p.bytes_in, p.bytes_out) for p in self.outboxes.members()]
+        return [p.info() for p in self.outboxes.members()]
 
     def online(self) -> list[str]:
         """Names of the connected members, in join order."""
@@ -223,15 +194,6 @@ class ChatServer:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the host has stopped; True if it has."""
         return self._stopped.wait(timeout)
-
-    # --- logging ------------------------------------------------------------------
-
-    def _publish(self, event: LogEvent) -> None:
-        for callback in list(self._subscribers):
-            try:
-                callback(event)
-            except Exception:  # a broken log reader must not take the host down
-                pass
 
     # --- the loop -----------------------------------------------------------------
 
@@ -466,11 +428,3 @@ class ChatServer:
         self._wake_r.close()
         self._wake_w.close()
         self._publish(LogEvent(time.time(), LogKind.STOPPED))
-
-    def _clean_temp(self) -> None:
-        """Remove partial files a crashed host left behind: they never became real files."""
-        for leftover in self.temp_dir.glob("*.part"):
-            try:
-                leftover.unlink()
-            except OSError:
-                pass

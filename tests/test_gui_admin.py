@@ -221,6 +221,6 @@ def test_destroying_the_window_cancels_its_timers(tk_root, server):
 
 def test_a_closed_window_stops_listening_to_the_host(tk_root, server):
     window = AdminWindow(tk.Toplevel(tk_root), server)
-    assert window._log_callback in server._subscribers
+    assert window._log_callback in server.log
     window.close()
-    assert window._log_callback not in server._subscribers
+    assert window._log_callback not in server.log
