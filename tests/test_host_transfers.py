@@ -1,0 +1,187 @@
+"""The host's transfer desk (mmchat.host_transfers): tickets without sockets, a transfer over a socketpair."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import time
+
+import pytest
+
+from mmchat import files, protocol, transfer
+from mmchat.host_transfers import TICKET_TTL, Ticket, TransferDesk
+from mmchat.hostlog import LogKind
+from mmchat.protocol import (
+    Connection,
+    ErrorReply,
+    OfferUpload,
+    RequestDownload,
+    Role,
+    TransferDone,
+    TransferEnd,
+    TransferHello,
+    TransferReady,
+    TransferStart,
+)
+from mmchat.storage import Storage
+
+
+def decoded(frame: bytes) -> protocol.Event:
+    decoder = protocol.FrameDecoder(protocol.MEMBER_INBOUND)
+    decoder.receive_data(frame)
+    return decoder.next_event()
+
+
+@pytest.fixture
+def desk(tmp_path):
+    share = (tmp_path / "share").resolve()
+    temp = share / ".mmchat" / "tmp"
+    temp.mkdir(parents=True)
+    storage = Storage(share / ".mmchat")
+    log, shared = [], []
+    desk = TransferDesk(share, temp, storage, log.append, lambda *args: shared.append(args))
+    desk.log, desk.shared_calls = log, shared  # for the tests to read
+    yield desk
+    desk.stopping = True
+    desk.join(time.monotonic() + 5)
+    storage.close()
+
+
+def hello(token: str, offset: int = 0, version: int = protocol.PROTOCOL_VERSION) -> TransferHello:
+    return TransferHello(version=version, token=token, offset=offset)
+
+
+# --- tickets -------------------------------------------------------------------------------
+
+
+def test_an_upload_offer_gets_a_ticket_that_works_once(desk):
+    ready = decoded(desk.offer_upload("alice", OfferUpload(filename="notes.pdf", size=10, ref=3), mono=100.0))
+    assert isinstance(ready, TransferReady) and (ready.direction, ready.filename, ready.ref) == (
+        "upload",
+        "notes.pdf",
+        3,
+    )
+    ticket = desk.claim(hello(ready.token), mono=101.0)
+    assert isinstance(ticket, Ticket) and (ticket.member, ticket.size) == ("alice", 10)
+    assert desk.claim(hello(ready.token), mono=101.0) == "This transfer is unknown or has expired."
+
+
+@pytest.mark.parametrize(
+    ("hello_kwargs", "mono", "refusal"),
+    [
+        ({}, 100.0 + TICKET_TTL + 1, "This transfer is unknown or has expired."),
+        ({"version": 1}, 101.0, "This transfer is unknown or has expired."),
+        ({"offset": 5}, 101.0, "Resuming transfers is not supported yet."),
+    ],
+)
+def test_a_ticket_is_refused_late_from_another_version_or_to_resume(desk, hello_kwargs, mono, refusal):
+    ready = decoded(desk.offer_upload("alice", OfferUpload(filename="a.txt", size=1, ref=1), mono=100.0))
+    assert desk.claim(hello(ready.token, **hello_kwargs), mono=mono) == refusal
+
+
+def test_unused_tickets_expire(desk):
+    ready = decoded(desk.offer_upload("alice", OfferUpload(filename="a.txt", size=1, ref=1), mono=100.0))
+    desk.expire(100.0 + TICKET_TTL + 1)
+    assert desk.claim(hello(ready.token), mono=0.0) == "This transfer is unknown or has expired."
+
+
+@pytest.mark.parametrize("name", ["../escape", ".mmchat", "a/b", "", "CON"])
+def test_hostile_upload_names_are_refused_and_logged(desk, name):
+    reply = decoded(desk.offer_upload("mallory", OfferUpload(filename=name, size=1, ref=2), mono=0.0))
+    assert isinstance(reply, ErrorReply) and reply.ref == 2 and reply.message.endswith(".")
+    assert [(e.kind, e.member) for e in desk.log] == [(LogKind.UPLOAD_REFUSED, "mallory")]
+
+
+def test_an_upload_that_would_not_fit_is_refused_up_front(desk, monkeypatch):
+    monkeypatch.setattr(files, "has_room_for", lambda folder, size: False)
+    reply = decoded(desk.offer_upload("alice", OfferUpload(filename="huge.iso", size=5_000_000_000, ref=1), mono=0.0))
+    assert reply.message == "The host has no room for huge.iso (5.0 GB)."
+
+
+def test_a_download_of_a_missing_file_says_so(desk):
+    reply = decoded(desk.request_download("alice", RequestDownload(filename="nope.txt", ref=4), mono=0.0))
+    assert reply == ErrorReply(message="No such file on the host: nope.txt", ref=4)
+
+
+def test_a_link_out_of_the_share_is_no_shared_file(desk, tmp_path):
+    (tmp_path / "secret.txt").write_text("secret")
+    os.symlink(tmp_path / "secret.txt", desk.share / "link.txt")
+    (desk.share / "real.txt").write_text("ok")
+    assert desk.shared_path("link.txt") is None
+    assert desk.shared_path("real.txt") == desk.share / "real.txt"
+
+
+def test_partial_files_left_by_a_crash_are_removed(desk):
+    (desk.temp_dir / "x.part").write_bytes(b"half")
+    (desk.temp_dir / "keep.db").write_bytes(b"other")
+    desk.clean_temp()
+    assert sorted(p.name for p in desk.temp_dir.iterdir()) == ["keep.db"]
+
+
+# --- transfers over a socketpair ------------------------------------------------------------
+
+
+def start_over_socketpair(desk, ticket_frame: bytes) -> tuple[socket.socket, Connection]:
+    """Claim the ticket the way the loop does and start the desk's thread; the member's end comes back."""
+    token = decoded(ticket_frame).token
+    host_end, member_end = socket.socketpair()
+    member_end.settimeout(10)
+    member_conn = Connection(Role.MEMBER)
+    host_conn = Connection(Role.HOST)
+    host_conn.receive_data(member_conn.send(hello(token)))
+    host_conn.next_event()
+    ticket = desk.claim(hello(token), mono=1.0)
+    desk.start(host_end, host_conn, ticket, b"", "10.0.0.9:4000")
+    return member_end, member_conn
+
+
+def test_an_upload_arrives_byte_identical_and_is_announced(desk):
+    body = os.urandom(300_000)
+    frame = desk.offer_upload("alice", OfferUpload(filename="photo.jpg", size=len(body), ref=1), mono=0.0)
+    sock, conn = start_over_socketpair(desk, frame)
+    assert isinstance(transfer.read_frame(sock, conn), TransferStart)
+    sock.sendall(body + conn.send(TransferEnd(sha256=hashlib.sha256(body).hexdigest())))
+    done = transfer.read_frame(sock, conn)
+    assert isinstance(done, TransferDone) and done.filename == "photo.jpg"
+    assert (desk.share / "photo.jpg").read_bytes() == body
+    deadline = time.monotonic() + 10
+    while not desk.shared_calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert desk.shared_calls == [("alice", "photo.jpg", len(body))]
+    assert [e.kind for e in desk.log] == [LogKind.UPLOAD_STARTED, LogKind.UPLOAD_DONE]
+    assert desk.storage.get_file("photo.jpg").sha256 == hashlib.sha256(body).hexdigest()
+    sock.close()
+
+
+def test_a_download_sends_the_file_and_its_digest_from_the_catalogue_when_unchanged(desk):
+    body = os.urandom(100_000)
+    (desk.share / "doc.bin").write_bytes(body)
+    for _ in range(2):  # the second time the digest comes from the catalogue
+        frame = desk.request_download("bob", RequestDownload(filename="doc.bin", ref=1), mono=0.0)
+        sock, conn = start_over_socketpair(desk, frame)
+        start = transfer.read_frame(sock, conn)
+        assert start.sha256 == hashlib.sha256(body).hexdigest() and start.size == len(body)
+        got = conn.take_buffered()
+        while len(got) < len(body):
+            got += sock.recv(1 << 16)
+        assert got == body
+        sock.close()
+    assert desk.storage.get_file("doc.bin").owner == "host"
+
+
+def test_a_member_who_freezes_mid_upload_is_cut_by_abort_and_leaves_no_file(desk):
+    frame = desk.offer_upload("alice", OfferUpload(filename="big.bin", size=10_000_000, ref=1), mono=0.0)
+    sock, conn = start_over_socketpair(desk, frame)
+    transfer.read_frame(sock, conn)
+    sock.sendall(b"only the start")
+    deadline = time.monotonic() + 10
+    while desk.busy() != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    desk.stopping = True
+    desk.abort()
+    desk.join(time.monotonic() + 10)
+    assert desk.busy() == 0 and not (desk.share / "big.bin").exists()
+    assert list(desk.temp_dir.iterdir()) == []
+    assert any(e.kind is LogKind.TRANSFER_FAILED and e.filename == "big.bin" for e in desk.log)
+    sock.close()
