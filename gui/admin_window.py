@@ -163,7 +163,7 @@ class AdminWindow:
             (170, 170, 170, 100, 100),
             height=5,
         )
-        self.members.master.grid(row=1, column=0, columnspan=2, sticky="nsew")
+        self._holder(self.members).grid(row=1, column=0, columnspan=2, sticky="nsew")
         for column in ("in", "out"):
             self.members.heading(column, anchor="e")
             self.members.column(column, anchor="e")
@@ -171,11 +171,11 @@ class AdminWindow:
 
         self.tabs = ttk.Notebook(panes)
         self.events = self._table(self.tabs, ("time", "event"), ("Time", "Event"), (80, 660))
-        self.tabs.add(self.events.master, text="Event log")
+        self.tabs.add(self._holder(self.events), text="Event log")
         self.commands = self._table(
             self.tabs, ("time", "who", "command", "result"), ("Time", "Who", "Command", "Result"), (80, 140, 260, 340)
         )
-        self.tabs.add(self.commands.master, text="Command log")
+        self.tabs.add(self._holder(self.commands), text="Command log")
         self.commands.tag_configure("refused", foreground=theme.ERROR)
         self.events.tag_configure("error", foreground=theme.ERROR)
         self.events.tag_configure("join", foreground=theme.SUCCESS)
@@ -220,6 +220,13 @@ class AdminWindow:
         self.qr_label = ttk.Label(header, image=self.qr_image)
         self.qr_label.grid(row=0, column=1, sticky="ne")
         ttk.Label(header, text="Scan to join", style="Muted.TLabel").grid(row=1, column=1)
+
+    @staticmethod
+    def _holder(tree: ttk.Treeview) -> ttk.Frame:
+        """The frame `_table` put `tree` and its scroll bar in."""
+        holder = tree.nametowidget(tree.winfo_parent())
+        assert isinstance(holder, ttk.Frame)
+        return holder
 
     def _table(
         self,

@@ -125,7 +125,7 @@ def render_png(text: str) -> bytes:
 def _load_grey(png: bytes) -> Image.Image:
     """Open PNG bytes as a greyscale image, transparent parts counted as white."""
     try:
-        image = Image.open(io.BytesIO(png))
+        image: Image.Image = Image.open(io.BytesIO(png))
         image.load()
     except (OSError, ValueError) as exc:
         raise ValueError("not a QR image") from exc
@@ -144,6 +144,8 @@ def _read_modules(png: bytes) -> list[list[bool]]:
         raise ValueError("not a QR image")
     left, top, right, bottom = box  # right and bottom are exclusive
     pixels = mask.load()
+    if pixels is None:
+        raise ValueError("not a QR image")
     # The top-left finder's top edge is a run of 7 dark modules; its length gives the module size.
     run = 0
     while left + run < right and pixels[left + run, top]:
