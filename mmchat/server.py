@@ -19,7 +19,6 @@ workers' results, finished uploads, and the admin API (`kick`, `stop`).
 
 from __future__ import annotations
 
-import collections
 import itertools
 import os
 import selectors
@@ -54,6 +53,7 @@ from .protocol import ErrorReply, OfferUpload, ProtocolError, RequestDownload, T
 from .qr import CodeBook
 from .room import Room
 from .storage import Storage
+from .wakeup import CallQueue
 
 __all__ = ["ChatServer", "ConnectionInfo", "LogEvent", "LogKind", "format_address"]
 
@@ -111,10 +111,8 @@ class ChatServer:
         self.outboxes = Outboxes(self._selector, outbound_limit, send_threads)
         self._peers: dict[int, Peer] = {}
         self._ids = itertools.count(1)
-        self._calls: collections.deque[Callable[[], None]] = collections.deque()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
+        self._calls = CallQueue()
+        self.call_soon = self._calls.call_soon
         self._workers = Workers(
             self.share, self.sandbox, self.storage, self.call_soon, self._job_done, self._job_failed
         )
@@ -151,19 +149,11 @@ class ChatServer:
         self._listener = listener
         self.address = listener.getsockname()[:2]
         self._selector.register(listener, selectors.EVENT_READ, "listen")
-        self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._selector.register(self._calls.reader, selectors.EVENT_READ, "wake")
         self._thread = threading.Thread(target=self._run, name="mmchat-host", daemon=True)
         self._thread.start()
         self._publish(LogEvent(time.time(), LogKind.LISTEN, address=format_address(self.address)))
         return self.address
-
-    def call_soon(self, fn: Callable[[], None]) -> None:
-        """Run `fn` on the loop thread (thread-safe)."""
-        self._calls.append(fn)
-        try:
-            self._wake_w.send(b"\0")
-        except OSError:
-            pass  # a wake-up is already pending, or we are shutting down
 
     def connections(self) -> list[ConnectionInfo]:
         """A snapshot of the connected members, in join order."""
@@ -208,14 +198,14 @@ class ChatServer:
                     if key.data == "listen":
                         self._accept()
                     elif key.data == "wake":
-                        self._drain_wakeups()
+                        self._calls.drain()
                     else:
                         peer = key.data
                         if mask & selectors.EVENT_READ and not peer.closed:
                             self._read(peer)
                         if mask & selectors.EVENT_WRITE and not peer.closed:
                             self.outboxes.writable(peer)
-                self._run_calls()
+                self._calls.run_pending()
                 self._flush()
                 now = time.monotonic()
                 if now >= next_tick:
@@ -242,17 +232,6 @@ class ChatServer:
             self._peers[peer.id] = peer
             self._selector.register(sock, selectors.EVENT_READ, peer)
             self._apply(self.room.opened(peer.id, peer.address, time.monotonic()))
-
-    def _drain_wakeups(self) -> None:
-        try:
-            while self._wake_r.recv(4096):
-                pass
-        except OSError:
-            pass
-
-    def _run_calls(self) -> None:
-        for _ in range(len(self._calls)):
-            self._calls.popleft()()
 
     def _tick(self, mono: float) -> None:
         """Once a second: time out silent openers, slow closers and stale tickets."""
@@ -425,6 +404,5 @@ class ChatServer:
         if self._listener is not None:
             self._listener.close()
         self._selector.close()
-        self._wake_r.close()
-        self._wake_w.close()
+        self._calls.close()
         self._publish(LogEvent(time.time(), LogKind.STOPPED))
