@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import tkinter as tk
+from collections.abc import Callable
 
 from mmchat.address import format_address, parse_address
 
@@ -158,7 +159,7 @@ def selftest(args: argparse.Namespace) -> int:
     return 0 if not failures else 1
 
 
-def front_ends() -> dict:
+def front_ends() -> dict[str, Callable[[argparse.Namespace], int]]:
     """The window front ends for mmchat.cli.main, or none when there is no display."""
     if not display_available():
         return {}

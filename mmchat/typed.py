@@ -42,16 +42,17 @@ class Kind(enum.StrEnum):
     UNKNOWN = "unknown"  # arg: the sentence to show
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Typed:
     """One typed line: its kind, and the text it acts on (for USAGE and UNKNOWN: the sentence to show)."""
 
     kind: Kind
-    arg: str = ""
+    arg: str
 
-    def __post_init__(self) -> None:
+    def __init__(self, kind: Kind | str, arg: str = "") -> None:
         # Typed("cmd", "ls") is as good as Typed(Kind.CMD, "ls"); a kind that does not exist fails here.
-        object.__setattr__(self, "kind", Kind(self.kind))
+        object.__setattr__(self, "kind", Kind(kind))
+        object.__setattr__(self, "arg", arg)
 
     @property
     def action(self) -> Kind:
