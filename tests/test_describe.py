@@ -24,8 +24,8 @@ from mmchat.protocol import (
 NOW = time.time()
 
 
-def notice(kind: str, member: str = "bob", history: bool = False, **fields: object) -> Notice:
-    return Notice(seq=1, ts=NOW, kind=kind, member=member, history=history, **fields)  # type: ignore[arg-type]
+def notice(kind: str, member: str = "bob", history: bool = False, filename: str = "", size: int = 0) -> Notice:
+    return Notice(seq=1, ts=NOW, kind=kind, member=member, filename=filename, size=size, history=history)
 
 
 @dataclass

@@ -19,7 +19,7 @@ class FakeRoot:
         pass
 
 
-def launcher_choosing(choice: LaunchChoice) -> type:
+def launcher_choosing(choice: LaunchChoice | None) -> type:
     class FakeLauncher:
         def __init__(self, master: object) -> None:
             self.choice = choice
@@ -69,7 +69,7 @@ def test_the_launcher_hands_hosting_on(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 def test_closing_the_launcher_starts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(app, "new_root", lambda title: FakeRoot())
-    monkeypatch.setattr(gui.launcher, "Launcher", launcher_choosing(None))  # type: ignore[arg-type]
+    monkeypatch.setattr(gui.launcher, "Launcher", launcher_choosing(None))
     monkeypatch.setattr(app, "run_join", lambda a: pytest.fail("nothing was chosen"))
     assert app.run_launcher(args()) == 0
 

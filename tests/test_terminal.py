@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import io
 import queue
+import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO, cast
 
 import pytest
 
+from mmchat import terminal
 from mmchat.client import ChatClient
 from mmchat.server import ChatServer
 from mmchat.terminal import ask_name, run_join, terminal_safe
@@ -19,7 +22,7 @@ from mmchat.terminal import ask_name, run_join, terminal_safe
 WAIT = 20.0  # generous: a pass never waits this long
 
 
-class PendingInput(io.TextIOBase):
+class PendingInput:
     """Standard input that gives the lines put in it and ends only when told: a person at a keyboard."""
 
     def __init__(self, *lines: str) -> None:
@@ -33,14 +36,17 @@ class PendingInput(io.TextIOBase):
     def end(self) -> None:
         self._lines.put("")
 
-    def readable(self) -> bool:
-        return True
+    def isatty(self) -> bool:
+        return False
 
-    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+    def readline(self) -> str:
         try:
             return self._lines.get(timeout=WAIT)
         except queue.Empty:
             return ""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.readline, "")
 
 
 class Screen(io.StringIO):
@@ -81,9 +87,9 @@ def join_args(server: ChatServer, tmp_path: Path, name: str | None = "alice", wh
     return argparse.Namespace(join=where, name=name, downloads=str(tmp_path / "dl"), password="")
 
 
-def chat(args: argparse.Namespace, stdin: io.TextIOBase) -> tuple[int, str, str]:
+def chat(args: argparse.Namespace, stdin: io.StringIO) -> tuple[int, str, str]:
     out, err = Screen(), Screen()
-    code = run_join(args, stdin=stdin, out=out, err=err)  # type: ignore[arg-type]
+    code = run_join(args, cast(TextIO, stdin), out, err)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -93,10 +99,15 @@ def first_line_starting(lines: list[str], start: str) -> int:
     return found[0]
 
 
-def run_in_background(target: Callable[[], object]) -> threading.Thread:
-    thread = threading.Thread(target=target, daemon=True)
+def start_chat(
+    args: argparse.Namespace, keyboard: PendingInput, out: io.StringIO, err: io.StringIO
+) -> tuple[threading.Thread, list[int]]:
+    """The chat on a thread of its own, as a person would have it; its exit code lands in the list."""
+    result: list[int] = []
+    stdin = cast(TextIO, keyboard)
+    thread = threading.Thread(target=lambda: result.append(run_join(args, stdin, out, err)), daemon=True)
     thread.start()
-    return thread
+    return thread, result
 
 
 def test_a_script_is_read_line_by_line_in_order(host: ChatServer, tmp_path: Path) -> None:
@@ -159,8 +170,7 @@ def test_a_failed_download_is_one_sentence(host: ChatServer, tmp_path: Path) -> 
 def test_others_messages_show_escape_sequences_as_text(host: ChatServer, tmp_path: Path) -> None:
     keyboard = PendingInput()
     out = Screen()
-    result: list[int] = []
-    thread = run_in_background(lambda: result.append(run_join(join_args(host, tmp_path), keyboard, out, Screen())))  # type: ignore[arg-type]
+    thread, result = start_chat(join_args(host, tmp_path), keyboard, out, Screen())
     out.wait_for("Connected to")
     bob = ChatClient("127.0.0.1", host.address[1], "bob", downloads=tmp_path / "bob")
     bob.connect()
@@ -178,8 +188,7 @@ def test_others_messages_show_escape_sequences_as_text(host: ChatServer, tmp_pat
 def test_the_host_stopping_ends_the_chat_with_code_1(host: ChatServer, tmp_path: Path) -> None:
     keyboard = PendingInput("hi")
     out = Screen()
-    result: list[int] = []
-    thread = run_in_background(lambda: result.append(run_join(join_args(host, tmp_path), keyboard, out, Screen())))  # type: ignore[arg-type]
+    thread, result = start_chat(join_args(host, tmp_path), keyboard, out, Screen())
     out.wait_for("[alice] hi")
     host.stop()
     thread.join(WAIT)
@@ -193,8 +202,7 @@ def test_the_host_stopping_ends_the_chat_with_code_1(host: ChatServer, tmp_path:
 def test_being_removed_ends_the_chat_with_code_1(host: ChatServer, tmp_path: Path) -> None:
     keyboard = PendingInput()
     out = Screen()
-    result: list[int] = []
-    thread = run_in_background(lambda: result.append(run_join(join_args(host, tmp_path), keyboard, out, Screen())))  # type: ignore[arg-type]
+    thread, result = start_chat(join_args(host, tmp_path), keyboard, out, Screen())
     out.wait_for("Connected to")
     host.kick("alice")
     thread.join(WAIT)
@@ -262,3 +270,50 @@ def test_nobody_listening_is_one_sentence_and_code_1(tmp_path: Path) -> None:
 
 def test_terminal_safe_keeps_newlines_and_tabs() -> None:
     assert terminal_safe("a\tb\nc\x1b[31m\x07\x9b") == "a\tb\nc\\x1b[31m\\x07\\x9b"
+
+
+def test_a_one_time_code_is_shown_and_checked(host: ChatServer, tmp_path: Path) -> None:
+    keyboard = PendingInput("!qr")
+    out = Screen()
+    thread, result = start_chat(join_args(host, tmp_path), keyboard, out, Screen())
+    seen = out.wait_for(" s, once)")
+    found = re.search(r"One-time code: (\S+) \(valid \d+ s, once\)", seen)
+    assert found, out.getvalue()
+    keyboard.type(f"!verify {found.group(1)}")
+    out.wait_for("verified (issued to alice)")
+    keyboard.type(f"!verify {found.group(1)}")
+    out.wait_for("invalid or expired")
+    keyboard.end()
+    thread.join(WAIT)
+    assert result == [0]
+
+
+class Terminal(PendingInput):
+    """A keyboard on a terminal: transfers run in the background and pictures go away."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+class TerminalScreen(Screen):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_qr_picture_is_erased_and_transfers_show_progress(
+    host: ChatServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(terminal, "QR_SECONDS", 0.2)
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * 3_000_000)
+    keyboard, out, err = Terminal("!qr"), TerminalScreen(), TerminalScreen()
+    thread, result = start_chat(join_args(host, tmp_path), keyboard, out, err)
+    out.wait_for("this picture disappears in 0 s")
+    out.wait_for("(QR code removed)")
+    keyboard.type(f"!send {big}")
+    out.wait_for("File sent successfully: big.bin")
+    keyboard.end()
+    thread.join(WAIT)
+    assert result == [0]
+    assert "\x1b[J" in out.getvalue()  # the picture was cleared from the screen
+    assert "big.bin [" in err.getvalue() and "100%" in err.getvalue()
