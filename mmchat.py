@@ -3,10 +3,10 @@
 
 import sys
 
-from mmchat.cli import main
+from mmchat.cli import FrontEnd, main
 
 
-def windows() -> dict:
+def windows() -> dict[str, FrontEnd]:
     """The Tk front ends, or none when Tk or a display is missing."""
     try:
         from gui.app import front_ends

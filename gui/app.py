@@ -6,6 +6,9 @@ import argparse
 import os
 import sys
 import tkinter as tk
+from collections.abc import Callable
+
+from mmchat.address import format_address, parse_address
 
 from . import theme
 
@@ -35,23 +38,26 @@ def new_root(title: str) -> tk.Tk:
 
 def run_join(args: argparse.Namespace) -> int:
     """The chat window for --join."""
-    from mmchat.cli import parse_address
     from mmchat.settings import default_downloads
 
     from .chat_window import ChatWindow
 
-    host, port = parse_address(args.join)
+    try:
+        address = parse_address(args.join)
+    except ValueError as exc:  # mmchat.cli checks first; this is for callers that do not
+        print(f"mmchat: {exc}", file=sys.stderr)
+        return 2
     # A double-click starts in the program's own folder: never save next to the executable.
     downloads = args.downloads if args.downloads != "." else str(default_downloads())
     root = new_root("mmchat")
-    ChatWindow(root, host, port, name=args.name or "", downloads=downloads, password=args.password)
+    ChatWindow(root, address.host, address.port, name=args.name or "", downloads=downloads, password=args.password)
     root.mainloop()
     return 0
 
 
 def run_host(args: argparse.Namespace) -> int:
     """The admin window for --host (the server runs on its own threads)."""
-    from mmchat.cli import make_server
+    from mmchat.headless import make_server
 
     from .admin_window import AdminWindow
 
@@ -61,7 +67,7 @@ def run_host(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"mmchat: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"Server listening at {server.address[0]}:{server.address[1]}", flush=True)
+    print(f"Server listening at {format_address(*server.address[:2])}", flush=True)
     root = new_root("mmchat host")
     AdminWindow(root, server)
     root.mainloop()
@@ -82,7 +88,8 @@ def run_launcher(args: argparse.Namespace) -> int:
     if choice.mode == "host":
         args.host, args.port, args.share = True, choice.port, str(choice.share)
         return run_host(args)
-    args.join, args.name = f"{choice.address}:{choice.port}", choice.name
+    # Brackets around an IPv6 address: '[fe80::1]:5', where 'fe80::1:5' would read as one address.
+    args.join, args.name = format_address(choice.address, choice.port), choice.name
     return run_join(args)
 
 
@@ -152,7 +159,7 @@ def selftest(args: argparse.Namespace) -> int:
     return 0 if not failures else 1
 
 
-def front_ends() -> dict:
+def front_ends() -> dict[str, Callable[[argparse.Namespace], int]]:
     """The window front ends for mmchat.cli.main, or none when there is no display."""
     if not display_available():
         return {}

@@ -1,4 +1,4 @@
-"""What the chat window decides without a screen: typed commands, wording, and Tk-safe text.
+"""What the chat window decides without a screen: wording, where files go, and Tk-safe text.
 
 How this works
 --------------
@@ -17,19 +17,24 @@ Nothing here imports tkinter, so all of it is tested without a display.
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from mmchat import describe, protocol
+from mmchat.address import format_address
+from mmchat.describe import transfer_result as transfer_result
 from mmchat.files import human_size
+from mmchat.typed import Typed as Typed
+from mmchat.typed import clean_text as clean_text
+from mmchat.typed import local_path as local_path
+from mmchat.typed import parse_typed as parse_typed
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
 PREVIEW_FOLDER = ".mmchat-previews"  # inside the downloads folder, never elsewhere
 GROUP_SECONDS = 300  # messages from one sender this close together share one header
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
+# Typed lines are parsed in mmchat.typed (Typed, parse_typed, local_path, clean_text), the one
+# parser for the terminal and this window, and transfer results are worded in mmchat.describe;
+# the names imported above "as" themselves stay importable from here for gui/chat_window.py.
 
 # --- text that Tk counts differently ----------------------------------------------------------
 
@@ -47,11 +52,6 @@ def tk_index(text: str, index: int, astral_width: int = 2) -> str:
     return f"{line}.{column}"
 
 
-def clean_text(text: str) -> str:
-    """`text` without lone surrogates (what Tk returns for half an emoji): safe to encode as UTF-8."""
-    return _LONE_SURROGATE.sub("", text)
-
-
 def truncate(text: str, limit: int, ellipsis: str = "…") -> str:
     """At most `limit` characters of `text`, ending in `ellipsis` when cut; never half a character."""
     text = clean_text(text)
@@ -64,58 +64,6 @@ def truncate(text: str, limit: int, ellipsis: str = "…") -> str:
 def single_line(text: str) -> str:
     """`text` with line breaks and other control characters shown as spaces (for titles and labels)."""
     return "".join(ch if ch.isprintable() else " " for ch in clean_text(text))
-
-
-# --- typed lines ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Typed:
-    """What a line typed in the input box asks for.
-
-    `action` is one of: say, online, files, send, req, cmd, qr, verify, help,
-    exit, usage, unknown, nothing; `arg` is the text it acts on (for usage and
-    unknown: the sentence to show).
-    """
-
-    action: str
-    arg: str = ""
-
-
-_USAGE = {
-    "!send": "Usage: !send PATH",
-    "!req": "Usage: !req NAME",
-    "!cmd": "Usage: !cmd COMMAND (try !cmd help)",
-    "!verify": "Usage: !verify CODE",
-    "!get": "Usage: !get QRcode",
-}
-
-
-def parse_typed(text: str) -> Typed:
-    """Read the input box as the terminal mode reads a line: a message, or a ! command."""
-    text = clean_text(text)
-    if not text.strip():
-        return Typed("nothing")
-    if not text.startswith("!"):
-        return Typed("say", text.rstrip())
-    parts = text.strip().split(None, 1)
-    word, rest = parts[0].lower(), parts[1].strip() if len(parts) > 1 else ""
-    if word in ("!exit", "!q", "!quit"):
-        return Typed("exit")
-    if word in ("!help", "!online", "!files"):
-        return Typed(word[1:])
-    if word == "!qr" or (word == "!get" and rest.lower() == "qrcode"):
-        return Typed("qr")
-    if word in _USAGE:
-        if word == "!get" or not rest:
-            return Typed("usage", _USAGE[word])
-        return Typed(word[1:], rest.strip('"') if word in ("!send", "!req") else rest)
-    return Typed("unknown", f"Unknown command: {truncate(word, 40)} (type !help for the list)")
-
-
-def local_path(arg: str) -> Path:
-    """The file a `!send` argument names ('~' expanded)."""
-    return Path(os.path.expanduser(arg))
 
 
 # --- wording ----------------------------------------------------------------------------------
@@ -161,16 +109,6 @@ def transfer_status(done: int, total: int, rate: float) -> str:
     return f"{percent(done, total):.0f} %  ·  {human_size(done)} of {human_size(total)}  ·  {rate_text(rate)}"
 
 
-def transfer_result(direction: str, ok: bool, name: str, detail: str) -> str:
-    """The line shown when a transfer ends: `detail` is where it went, or the error."""
-    if ok and direction == "upload":
-        return f"File sent successfully: {name}"
-    if ok:
-        return f"File received successfully: {detail}"
-    verb = "Upload" if direction == "upload" else "Download"
-    return f"{verb} of {name} failed: {detail}"
-
-
 def file_row(entry: protocol.SharedFile) -> tuple[str, str, str]:
     """The (name, size, who) columns of the shared-files list."""
     return entry.filename, human_size(entry.size), entry.owner
@@ -178,7 +116,7 @@ def file_row(entry: protocol.SharedFile) -> tuple[str, str, str]:
 
 def window_title(name: str, host: str, port: int) -> str:
     """'alice — mmchat at 192.168.1.5:12002'."""
-    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    where = format_address(host, port)
     return f"{name} — mmchat at {where}" if name else f"mmchat at {where}"
 
 

@@ -15,16 +15,21 @@ import queue
 import socket
 import threading
 import tkinter as tk
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from tkinter import filedialog, ttk
+from typing import TypeVar
 
 from mmchat import settings
+from mmchat.address import format_address
 
 from . import theme
 
 PROBE_TIMEOUT = 3.0
 PROBE_POLL_MS = 50
+
+T = TypeVar("T")
 
 
 def port_in_use(port: int) -> bool:
@@ -111,7 +116,8 @@ class Launcher:
 
     # --- checks ---------------------------------------------------------------------
 
-    def _check(self, entry: ttk.Entry, check) -> object | None:
+    def _check(self, entry: ttk.Entry, check: Callable[[str], T]) -> T | None:
+        """`check`'s value for what is typed in `entry`, or None after showing its problem there."""
         try:
             value = check(entry.get())
         except ValueError as exc:
@@ -144,12 +150,12 @@ class Launcher:
         share = self._check(self.share, settings.check_share)
         if port is None or share is None:
             return
-        if port_in_use(int(port)):  # type: ignore[call-overload]
+        if port_in_use(port):
             problem = f"Port {port} is already in use on this computer. Is a chat running? Try another port."
             self._tell(self.host_port, problem)
             return
-        self.saved.host_port, self.saved.share = int(port), str(share)  # type: ignore[call-overload]
-        self._finish(LaunchChoice("host", int(port), share=share))  # type: ignore[call-overload, arg-type]
+        self.saved.host_port, self.saved.share = port, str(share)
+        self._finish(LaunchChoice("host", port, share=share))
 
     def choose_join(self) -> None:
         """Validate the join fields, check that a host answers, then choose joining."""
@@ -157,7 +163,7 @@ class Launcher:
             return
         target = self._check(self.address, settings.split_host_port)
         if target is not None:
-            address, typed_port = target  # type: ignore[misc]
+            address, typed_port = target
             if typed_port is not None:  # "ADDR:PORT" or a pasted mmchat:// link: the port goes in its field
                 self.join_port.delete(0, "end")
                 self.join_port.insert(0, str(typed_port))
@@ -169,9 +175,9 @@ class Launcher:
             return
         self.probing = True
         self.join_button.state(["disabled"])
-        shown = settings.join_url(address, int(port)).removeprefix("mmchat://")  # type: ignore[call-overload]
+        choice = LaunchChoice("join", port, address=target[0], name=name)
+        shown = format_address(choice.address, choice.port)
         self._tell(self.address, f"Looking for the chat at {shown}…", style="Muted.TLabel")
-        choice = LaunchChoice("join", int(port), address=str(address), name=str(name))  # type: ignore[call-overload]
         threading.Thread(target=self._probe, args=(choice,), name="mmchat-probe", daemon=True).start()
         self._poll_id = self.master.after(PROBE_POLL_MS, self._poll_probe)
 
@@ -183,7 +189,7 @@ class Launcher:
         except socket.gaierror:
             self._probe_results.put((choice, f"No computer called {choice.address} was found on the network."))
         except OSError:
-            shown = settings.join_url(choice.address, choice.port).removeprefix("mmchat://")
+            shown = format_address(choice.address, choice.port)
             self._probe_results.put((choice, f"Nobody is hosting a chat at {shown}."))
         else:
             self._probe_results.put((choice, ""))

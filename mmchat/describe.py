@@ -1,9 +1,16 @@
-"""What a person reads for each event: one wording for the terminal and the windows."""
+"""What a person reads for each event: one wording for the terminal and the windows.
+
+Also the one rule for when the chat is over (`chat_over`), so the terminal and
+the window end at the same events.
+"""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Protocol
 
+from .client import Disconnected
 from .files import human_size
 from .protocol import (
     ChatMessage,
@@ -78,6 +85,49 @@ def verify_line(event: VerifyResult) -> str:
 def error_line(event: ErrorReply) -> str:
     """The host's error sentence."""
     return event.message
+
+
+class FinishedTransfer(Protocol):
+    """What `transfer_line` reads of a finished mmchat.client.Transfer."""
+
+    direction: str  # "upload" or "download"
+    filename: str
+    remote_name: str
+    path: Path | None
+    ok: bool
+    error: str
+
+
+def transfer_result(direction: str, ok: bool, name: str, detail: str) -> str:
+    """The line shown when a transfer ends: `detail` is where it went, or the error."""
+    if ok and direction == "upload":
+        return f"File sent successfully: {name}"
+    if ok:
+        return f"File received successfully: {detail}"
+    verb = "Upload" if direction == "upload" else "Download"
+    return f"{verb} of {name} failed: {detail}"
+
+
+def transfer_line(t: FinishedTransfer) -> str:
+    """The line shown when transfer `t` ends: the name the host keeps, where it landed, or why it failed."""
+    detail = str(t.path) if t.ok else t.error
+    return transfer_result(t.direction, t.ok, t.remote_name or t.filename, detail)
+
+
+def chat_over(event: object, me: str) -> str:
+    """Why the chat is over for `me` after `event`, as a sentence; '' while it goes on.
+
+    The host stopping the chat or removing `me` ends it, as does the connection
+    going away; a notice replayed from history, another member's removal, and a
+    connection we closed ourselves do not.
+    """
+    if isinstance(event, Notice):
+        if not event.history and (event.kind == "shutdown" or (event.kind == "kicked" and event.member == me)):
+            return notice_line(event, me)
+        return ""
+    if isinstance(event, Disconnected) and not event.by_us:
+        return f"Disconnected: {event.reason}"
+    return ""
 
 
 def progress_bar(name: str, done: int, total: int, rate: float, width: int = 24) -> str:

@@ -16,6 +16,7 @@ import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from . import address
 from .protocol import DEFAULT_PORT, check_member_name
 
 
@@ -90,47 +91,23 @@ def save_settings(settings: LauncherSettings, path: Path | None = None) -> None:
 
 def check_port(text: str, allow_zero: bool = False) -> int:
     """A TCP port typed by a person."""
-    text = text.strip()
-    if not text:
-        raise ValueError("Please enter a port number.")
-    if not text.isdigit():
-        raise ValueError("The port must be a number, like 12002.")
-    port = int(text)
-    low = 0 if allow_zero else 1
-    if not low <= port <= 65535:
-        raise ValueError(f"The port must be between {low} and 65535.")
-    return port
+    return address.parse_port(text, allow_zero)
 
 
 def check_address(text: str) -> str:
     """A host name or IP address typed by a person (a port after ':' is not allowed here)."""
-    text = text.strip()
-    if text.startswith("mmchat://"):
-        text = text[len("mmchat://") :].rstrip("/")
-    if not text:
-        raise ValueError("Please enter the host's address, like 192.168.1.5.")
-    if any(ch.isspace() for ch in text):
-        raise ValueError("An address has no spaces in it.")
-    if text.count(":") == 1:
+    host, port = split_host_port(text)
+    if port is not None:
         raise ValueError("Put the port in its own field.")
-    return text.strip("[]")
+    return host
 
 
 def split_host_port(text: str) -> tuple[str, int | None]:
     """An address typed or pasted as ADDR, ADDR:PORT, [IPv6]:PORT or mmchat://ADDR:PORT; the port may be None."""
-    text = text.strip()
-    if text.startswith("mmchat://"):
-        text = text[len("mmchat://") :].rstrip("/")
-    port: int | None = None
-    if text.startswith("[") and "]:" in text:
-        text, _, port_text = text.rpartition(":")
-        port = check_port(port_text)
-    elif text.count(":") == 1:
-        text, _, port_text = text.partition(":")
-        if not text:
-            raise ValueError("Please enter the host's address, like 192.168.1.5.")
-        port = check_port(port_text)
-    return check_address(text), port
+    if not text.strip():
+        raise ValueError("Please enter the host's address, like 192.168.1.5.")
+    host, port, _ = address.split_address(text)
+    return host, port
 
 
 def check_name(text: str) -> str:
@@ -206,15 +183,15 @@ def lan_addresses(bound: str, candidates: list[str] | None = None, hostname: str
     found: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
     for text in candidates:
         try:
-            address = ipaddress.ip_address(text.split("%")[0])
+            ip = ipaddress.ip_address(text.split("%")[0])
         except ValueError:
             continue
-        if bound != "::" and address.version != 4:
+        if bound != "::" and ip.version != 4:
             continue
-        if address.is_loopback or address.is_link_local or address.is_unspecified or address.is_multicast:
+        if ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
             continue
-        if address not in found:
-            found.append(address)
+        if ip not in found:
+            found.append(ip)
     # Private IPv4 first (what people on a LAN type), then other IPv4, then IPv6; stable otherwise.
     found.sort(key=lambda a: (a.version, not a.is_private))
     if found:
@@ -224,7 +201,6 @@ def lan_addresses(bound: str, candidates: list[str] | None = None, hostname: str
     return ["127.0.0.1"]
 
 
-def join_url(address: str, port: int) -> str:
-    """The link a QR code carries: mmchat://ADDR:PORT, an IPv6 address in brackets."""
-    host = f"[{address}]" if ":" in address else address
-    return f"mmchat://{host}:{port}"
+def join_url(host: str, port: int) -> str:
+    """The link a QR code carries (kept here for the admin window: see mmchat.address.join_url)."""
+    return address.join_url(host, port)

@@ -1,68 +1,29 @@
-"""The chat window's pure logic: typed commands, wording, Tk-safe text (no display needed)."""
+"""The chat window's pure logic: wording, where files go, Tk-safe text (no display needed)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from gui import chat_format
-from gui.chat_format import Typed, parse_typed
-from mmchat import protocol
+from mmchat import describe, protocol, typed
 
 COOL = "😎"  # outside the BMP: two positions in Tk 8.6
 
 
-# --- typed lines ------------------------------------------------------------------------------
+# --- typed lines (parsed in mmchat.typed: tests/test_typed.py) ------------------------------
 
 
-@pytest.mark.parametrize(
-    ("line", "expected"),
-    [
-        ("", Typed("nothing")),
-        ("   \n ", Typed("nothing")),
-        ("hello 😎", Typed("say", "hello 😎")),
-        ("two\nlines\n", Typed("say", "two\nlines")),
-        ("  leading spaces stay", Typed("say", "  leading spaces stay")),
-        ("!online", Typed("online")),
-        ("!ONLINE", Typed("online")),
-        ("!files", Typed("files")),
-        ("!help", Typed("help")),
-        ("!exit", Typed("exit")),
-        ("!q", Typed("exit")),
-        ("!quit", Typed("exit")),
-        ("!qr", Typed("qr")),
-        ("!get QRcode", Typed("qr")),
-        ("!get qrcode", Typed("qr")),
-        ("!get", Typed("usage", "Usage: !get QRcode")),
-        ("!get photo", Typed("usage", "Usage: !get QRcode")),
-        ("!send", Typed("usage", "Usage: !send PATH")),
-        ("!send ~/my notes.txt", Typed("send", "~/my notes.txt")),
-        ('!send "quoted name.txt"', Typed("send", "quoted name.txt")),
-        ("!req holiday.mp4", Typed("req", "holiday.mp4")),
-        ("!req", Typed("usage", "Usage: !req NAME")),
-        ("!cmd ls -l", Typed("cmd", "ls -l")),
-        ("!cmd", Typed("usage", "Usage: !cmd COMMAND (try !cmd help)")),
-        ("!verify MMC-ABCD", Typed("verify", "MMC-ABCD")),
-        ("!verify", Typed("usage", "Usage: !verify CODE")),
-        ("!online\n", Typed("online")),
-        ("!dance", Typed("unknown", "Unknown command: !dance (type !help for the list)")),
-    ],
-)
-def test_parse_typed_reads_lines_like_the_terminal(line: str, expected: Typed) -> None:
-    assert parse_typed(line) == expected
-
-
-def test_parse_typed_drops_half_an_emoji() -> None:
-    # What Tk hands back for half a surrogate pair must never reach the wire.
-    typed = parse_typed("hi \udcf0there")
-    assert typed == Typed("say", "hi there")
-    typed.arg.encode("utf-8")
-
-
-def test_local_path_expands_the_home_folder() -> None:
-    assert chat_format.local_path("~/x.txt") == Path(os.path.expanduser("~")) / "x.txt"
+def test_the_window_parses_typed_lines_with_mmchat_typed() -> None:
+    # gui/chat_window.py reads these names from here: they must be the one parser's own.
+    assert chat_format.Typed is typed.Typed
+    assert chat_format.parse_typed is typed.parse_typed
+    assert chat_format.local_path is typed.local_path
+    assert chat_format.transfer_result is describe.transfer_result
+    line = chat_format.parse_typed("!cmd\tls")
+    assert (line.action, line.arg) == ("cmd", "ls")  # what the window's _run_typed reads
+    assert chat_format.Typed("qr") == typed.Typed(typed.Kind.QR)
 
 
 # --- Tk positions and safe cutting ------------------------------------------------------------
@@ -128,13 +89,6 @@ def test_percent_rate_and_status() -> None:
     assert chat_format.rate_text(3_400_000) == "3.4 MB/s"
     assert chat_format.rate_text(-5) == "0 B/s"
     assert chat_format.transfer_status(1_200_000, 2_000_000, 3_400_000) == "60 %  ·  1.2 MB of 2.0 MB  ·  3.4 MB/s"
-
-
-def test_transfer_result_sentences() -> None:
-    assert chat_format.transfer_result("upload", True, "a.txt", "") == "File sent successfully: a.txt"
-    assert chat_format.transfer_result("download", True, "a.txt", "/d/a.txt") == "File received successfully: /d/a.txt"
-    assert chat_format.transfer_result("download", False, "a.txt", "gone") == "Download of a.txt failed: gone"
-    assert chat_format.transfer_result("upload", False, "a.txt", "gone") == "Upload of a.txt failed: gone"
 
 
 def test_messages_group_by_sender_and_time() -> None:

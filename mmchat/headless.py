@@ -1,0 +1,82 @@
+"""The headless host: `mmchat --host --headless`, a chat with no window that logs to the terminal.
+
+`make_server` is also what the admin window starts its host with, so both
+hosts are built from the same options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from .server import ChatServer
+
+POLL_SECONDS = 0.5  # how often the wait for a signal also checks that the host still runs
+
+
+def make_server(args: argparse.Namespace) -> ChatServer:
+    """Build (not start) the ChatServer the arguments describe."""
+    return ChatServer(
+        Path(args.share),
+        args.bind,
+        args.port,
+        data_dir=Path(args.data) if args.data else None,
+        password=args.password,
+    )
+
+
+def run_host(
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """Host until Ctrl-C, SIGTERM or `stop` is set, printing every log line; the exit code."""
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        server = make_server(args)
+    except OSError as exc:
+        print(f"mmchat: cannot use the shared folder {args.share}: {exc.strerror or exc}", file=err)
+        return 1
+    server.subscribe(lambda event: print(event.text, file=out, flush=True))
+    stop = stop if stop is not None else threading.Event()
+    with stop_on_signals(stop):
+        try:
+            server.start()
+        except OSError as exc:
+            print(f"mmchat: {exc.strerror or exc}", file=err)
+            return 1
+        print(f"Shared folder: {server.share}", file=out, flush=True)
+        while not stop.wait(POLL_SECONDS):
+            if server.wait(0):  # the host stopped by itself
+                break
+        server.stop()
+    return 0
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM set `stop`; the handlers before are put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers (a test, or an embedding program)
+        return
+    names = [name for name in ("SIGINT", "SIGTERM") if hasattr(signal, name)]
+    signals = [getattr(signal, name) for name in names]
+    before = {signum: signal.getsignal(signum) for signum in signals}
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    for signum in signals:
+        signal.signal(signum, on_signal)
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)

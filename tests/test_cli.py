@@ -1,0 +1,173 @@
+"""mmchat.cli: the options, and which front end each combination of them starts."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mmchat import __version__, cli, headless, protocol, terminal
+
+ROOT = Path(__file__).resolve().parent.parent
+FrontEnd = Callable[[argparse.Namespace], int]
+
+
+class FrontEnds:
+    """Stand-ins for every front end, recording which one ran."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, display: bool = True) -> None:
+        self.ran: list[tuple[str, argparse.Namespace]] = []
+        self.display = display
+        self.probed = 0
+        monkeypatch.setattr(headless, "run_host", self._record("headless"))
+        monkeypatch.setattr(terminal, "run_join", self._record("terminal"))
+
+    def _record(self, name: str) -> FrontEnd:
+        def front_end(args: argparse.Namespace) -> int:
+            self.ran.append((name, args))
+            return 0
+
+        return front_end
+
+    def windows(self) -> dict[str, FrontEnd]:
+        self.probed += 1
+        if not self.display:
+            return {}
+        return {kind: self._record(f"{kind} window") for kind in ("host", "join", "launcher", "selftest")}
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.ran]
+
+
+@pytest.fixture
+def front_ends(monkeypatch: pytest.MonkeyPatch) -> FrontEnds:
+    return FrontEnds(monkeypatch)
+
+
+@pytest.fixture
+def no_display(monkeypatch: pytest.MonkeyPatch) -> FrontEnds:
+    return FrontEnds(monkeypatch, display=False)
+
+
+# --- options ------------------------------------------------------------------------------------
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MMCHAT_PASSWORD", raising=False)
+    args = cli.build_parser().parse_args([])
+    assert (args.host, args.join, args.bind, args.port) == (False, None, "0.0.0.0", protocol.DEFAULT_PORT)
+    assert (args.share, args.data, args.headless) == ("mmchat-share", None, False)
+    assert (args.name, args.cli, args.downloads, args.password, args.selftest) == (None, False, ".", "", False)
+
+
+def test_the_password_may_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMCHAT_PASSWORD", "s3cret")
+    assert cli.build_parser().parse_args([]).password == "s3cret"
+    assert cli.build_parser().parse_args(["--password", "other"]).password == "other"
+
+
+def test_host_and_join_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.build_parser().parse_args(["--host", "--join", "h:1"])
+    assert stopped.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_port_must_be_a_number(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["--host", "--port", "many"])
+    assert "invalid int value" in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str], front_ends: FrontEnds) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["--version"], windows=front_ends.windows)
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out == f"mmchat {__version__}\n"
+    assert front_ends.probed == 0
+
+
+# --- dispatch -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "ran"),
+    [
+        (["--host"], "host window"),
+        (["--host", "--headless"], "headless"),
+        (["--join", "10.0.0.1:5"], "join window"),
+        (["--join", "10.0.0.1:5", "--cli"], "terminal"),
+        ([], "launcher window"),
+        (["--selftest"], "selftest window"),
+    ],
+)
+def test_each_mode_starts_its_front_end(front_ends: FrontEnds, argv: list[str], ran: str) -> None:
+    assert cli.main(argv, windows=front_ends.windows) == 0
+    assert front_ends.names == [ran]
+
+
+@pytest.mark.parametrize("argv", [["--host", "--headless"], ["--join", "h:5", "--cli"]])
+def test_terminal_modes_never_probe_the_display(front_ends: FrontEnds, argv: list[str]) -> None:
+    cli.main(argv, windows=front_ends.windows)
+    assert front_ends.probed == 0
+
+
+def test_without_a_display_the_host_runs_headless(no_display: FrontEnds, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--host"], windows=no_display.windows) == 0
+    assert no_display.names == ["headless"]
+    assert capsys.readouterr().out == "No display for the admin window: running headless.\n"
+
+
+def test_without_a_display_joining_is_in_the_terminal(
+    no_display: FrontEnds, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["--join", "h:5"], windows=no_display.windows) == 0
+    assert no_display.names == ["terminal"]
+    assert capsys.readouterr().err == "No display for the chat window: using terminal mode.\n"
+
+
+def test_without_a_display_there_is_no_launcher(no_display: FrontEnds, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([], windows=no_display.windows) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: mmchat")
+    assert err.endswith("mmchat: no display for the launcher window; use --host or --join HOST:PORT --cli.\n")
+    assert cli.main(["--selftest"], windows=no_display.windows) == 2
+    assert capsys.readouterr().err == "mmchat: --selftest needs a display (Tk could not open a window).\n"
+    assert no_display.names == []
+
+
+@pytest.mark.parametrize("argv", [["--join", "bad:port"], ["--join", "bad:port", "--cli"]])
+def test_a_bad_join_address_is_one_sentence_before_any_front_end(
+    front_ends: FrontEnds, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    # The named bug: with a display, the chat window's start raised ValueError (a traceback).
+    assert cli.main(argv, windows=front_ends.windows) == 2
+    assert front_ends.names == []
+    assert capsys.readouterr().err == "mmchat: The port must be a number, like 12002.\n"
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs the display pytest-xvfb provides")
+def test_a_bad_join_address_with_a_display_is_no_traceback() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "mmchat.py"), "--join", "bad:port"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "mmchat: The port must be a number, like 12002.\n"
+
+
+def test_a_windowed_build_without_a_console_refuses_terminal_modes(
+    monkeypatch: pytest.MonkeyPatch, front_ends: FrontEnds
+) -> None:
+    monkeypatch.setattr(sys, "stdout", None)
+    assert cli.main(["--host", "--headless"], windows=front_ends.windows) == 2
+    assert front_ends.names == []
