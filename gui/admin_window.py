@@ -34,11 +34,12 @@ from tkinter import messagebox, ttk
 
 from PIL import Image, ImageTk
 
+from mmchat.address import format_address, join_url
 from mmchat.files import human_size
 from mmchat.hostlog import MEMBERSHIP_KINDS, PROBLEM_KINDS, LogEvent, LogKind, describe
 from mmchat.qr import render_png
 from mmchat.server import ChatServer
-from mmchat.settings import join_url, lan_addresses
+from mmchat.settings import lan_addresses
 
 from . import theme
 from .pump import QueuePump
@@ -254,7 +255,7 @@ class AdminWindow:
 
     def join_addresses(self) -> str:
         """'192.168.1.5:12002' lines, one per address a member can use (IPv6 in brackets)."""
-        return "\n".join(join_url(address, self.port).removeprefix("mmchat://") for address in self.addresses)
+        return "\n".join(format_address(address, self.port) for address in self.addresses)
 
     def refresh(self) -> None:
         """Redraw the connections table from a fresh snapshot (once a second)."""
@@ -329,7 +330,7 @@ class AdminWindow:
     def copy_address(self) -> None:
         """Put the first join address on the clipboard."""
         self.master.clipboard_clear()
-        self.master.clipboard_append(join_url(self.addresses[0], self.port).removeprefix("mmchat://"))
+        self.master.clipboard_append(format_address(self.addresses[0], self.port))
         self.copied.configure(text="Copied")
         if self._copied_id is not None:
             self.master.after_cancel(self._copied_id)

@@ -44,6 +44,7 @@ from .actions import (
     Run,
     Send,
 )
+from .address import format_address
 from .commands import CommandOutcome, CommandSandbox
 from .host_jobs import JobResult, Workers
 from .host_transfers import Ticket, TransferDesk
@@ -55,18 +56,12 @@ from .room import Room
 from .storage import Storage
 from .wakeup import CallQueue
 
-__all__ = ["ChatServer", "ConnectionInfo", "LogEvent", "LogKind", "format_address"]
+__all__ = ["ChatServer", "ConnectionInfo", "LogEvent", "LogKind"]
 
 CLOSE_GRACE = 2.0
 RECV_SIZE = 256 * 1024
 TICK = 1.0  # seconds between time-outs checks
 SHUTDOWN_POLL = 0.05  # while stopping, how often the loop looks whether everyone is gone
-
-
-def format_address(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
-    """'1.2.3.4:5678' or '[::1]:5678'."""
-    host, port = address[0], address[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class ChatServer:
@@ -152,7 +147,7 @@ class ChatServer:
         self._selector.register(self._calls.reader, selectors.EVENT_READ, "wake")
         self._thread = threading.Thread(target=self._run, name="mmchat-host", daemon=True)
         self._thread.start()
-        self._publish(LogEvent(time.time(), LogKind.LISTEN, address=format_address(self.address)))
+        self._publish(LogEvent(time.time(), LogKind.LISTEN, address=format_address(*self.address[:2])))
         return self.address
 
     def connections(self) -> list[ConnectionInfo]:
@@ -228,7 +223,7 @@ class ChatServer:
                 return
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            peer = Peer(id=next(self._ids), sock=sock, address=format_address(addr), since=time.time())
+            peer = Peer(id=next(self._ids), sock=sock, address=format_address(addr[0], addr[1]), since=time.time())
             self._peers[peer.id] = peer
             self._selector.register(sock, selectors.EVENT_READ, peer)
             self._apply(self.room.opened(peer.id, peer.address, time.monotonic()))

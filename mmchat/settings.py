@@ -199,8 +199,3 @@ def lan_addresses(bound: str, candidates: list[str] | None = None, hostname: str
     if hostname and hostname.lower() != "localhost":
         return [hostname]
     return ["127.0.0.1"]
-
-
-def join_url(host: str, port: int) -> str:
-    """The link a QR code carries (kept here for the admin window: see mmchat.address.join_url)."""
-    return address.join_url(host, port)

@@ -141,8 +141,3 @@ def test_without_a_lan_address_the_computer_name_is_the_best_guess():
 def test_this_computer_s_own_addresses_leave_out_loopback():
     found = settings.lan_addresses("0.0.0.0")
     assert (found and all(not a.startswith("127.") for a in found)) or found == ["127.0.0.1"]
-
-
-def test_join_url_puts_ipv6_in_brackets():
-    assert settings.join_url("192.168.1.5", 12002) == "mmchat://192.168.1.5:12002"
-    assert settings.join_url("2001:db8::7", 5) == "mmchat://[2001:db8::7]:5"
