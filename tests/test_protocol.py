@@ -791,7 +791,7 @@ def test_welcome_moves_both_sides_to_chatting():
 
 
 @pytest.mark.parametrize(
-    "request_event", [e for cls in protocol._MEMBER_REQUESTS for e in SAMPLES[cls][:1]], ids=lambda e: e.TYPE
+    "request_event", [e for cls in protocol.state.MEMBER_REQUESTS for e in SAMPLES[cls][:1]], ids=lambda e: e.TYPE
 )
 def test_every_member_request_is_allowed_while_chatting(request_event):
     member, host = chatting()
@@ -1028,7 +1028,7 @@ def test_refused_member_names_get_a_sentence(name, sentence):
 def test_the_chat_message_fast_path_makes_the_same_bytes_as_the_general_one(seq, ts, sender, text):
     """encode_trusted builds live chat messages directly; the frame must not differ by a byte."""
     message = ChatMessage(seq=seq, ts=ts, sender=sender, text=text)
-    header = json.dumps(protocol._header_of(message), ensure_ascii=False, separators=(",", ":")).encode()
+    header = json.dumps(protocol.fields.header_of(message), ensure_ascii=False, separators=(",", ":")).encode()
     general = protocol.PREFIX.pack(len(header), 0) + header
     assert encode_trusted(message) == general
 
