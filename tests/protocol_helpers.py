@@ -6,12 +6,14 @@ import hashlib
 import json
 
 import pytest
+from hypothesis import strategies as st
 
 from mmchat.protocol import (
     NEED_DATA,
     PREFIX,
     ChatMessage,
     CommandResult,
+    Direction,
     ErrorReply,
     Event,
     FileList,
@@ -22,6 +24,7 @@ from mmchat.protocol import (
     ListFiles,
     ListOnline,
     Notice,
+    NoticeKind,
     OfferUpload,
     OnlineList,
     ProtocolError,
@@ -78,8 +81,8 @@ SAMPLES: dict[type[Event], list[Event]] = {
         ChatMessage(seq=2, ts=0.0, sender="Ada", text="", history=True),
     ],
     Notice: [
-        Notice(3, 1.5, "shutdown"),
-        Notice(seq=4, ts=2.5, kind="share", member=EMOJI_NAME, filename="日本語.pdf", size=123, history=True),
+        Notice(3, 1.5, NoticeKind.SHUTDOWN),
+        Notice(seq=4, ts=2.5, kind=NoticeKind.SHARE, member=EMOJI_NAME, filename="日本語.pdf", size=123, history=True),
     ],
     OnlineList: [OnlineList(()), OnlineList(members=("Ada", EMOJI_NAME, "日本語"), ref=14)],
     FileList: [
@@ -103,8 +106,8 @@ SAMPLES: dict[type[Event], list[Event]] = {
         VerifyResult(code="MMC-ABCDEFGHJK", valid=True, owner=EMOJI_NAME, ref=18),
     ],
     TransferReady: [
-        TransferReady("tok", "upload", "a.txt"),
-        TransferReady(token="t0k-_", direction="download", filename="日本語.pdf", size=5, ref=19),
+        TransferReady("tok", Direction.UPLOAD, "a.txt"),
+        TransferReady(token="t0k-_", direction=Direction.DOWNLOAD, filename="日本語.pdf", size=5, ref=19),
     ],
     ErrorReply: [
         ErrorReply("No such file on the host: notes.pdf"),
@@ -172,3 +175,11 @@ def ok(header: dict) -> Event:
 def refused(header: object, match: str, body: bytes = b"", limits: Limits = BIG) -> None:
     with pytest.raises(ProtocolError, match=match):
         decode_one(frame_of(header, body), limits)
+
+
+# Any JSON value, for headers a hostile peer might send.
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+)

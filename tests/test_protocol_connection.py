@@ -6,7 +6,6 @@ import hashlib
 
 import pytest
 
-from mmchat import protocol
 from mmchat.protocol import (
     HOST_INBOUND,
     MEMBER_INBOUND,
@@ -32,6 +31,7 @@ from mmchat.protocol import (
     Welcome,
     encode,
 )
+from mmchat.protocol.state import MEMBER_REQUESTS
 from tests.protocol_helpers import (
     EMOJI_NAME,
     EMOJI_TEXT,
@@ -106,7 +106,7 @@ def test_welcome_moves_both_sides_to_chatting():
 
 
 @pytest.mark.parametrize(
-    "request_event", [e for cls in protocol.state.MEMBER_REQUESTS for e in SAMPLES[cls][:1]], ids=lambda e: e.TYPE
+    "request_event", [e for cls in MEMBER_REQUESTS for e in SAMPLES[cls][:1]], ids=lambda e: e.TYPE
 )
 def test_every_member_request_is_allowed_while_chatting(request_event):
     member, host = chatting()

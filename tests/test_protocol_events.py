@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
-from mmchat.protocol import (
-    encode,
-)
+from mmchat.protocol import Direction, Notice, NoticeKind, TransferReady, encode, encode_trusted
 from tests.protocol_helpers import (
     SAMPLES,
     all_event_types,
@@ -40,3 +39,38 @@ def test_round_trip_of_every_event_type(cls):
         decoded = decode_all(frame)
         assert decoded == [event]
         assert type(decoded[0]) is cls
+
+
+# --- notice kinds and transfer directions: enums on our side, plain strings on the wire ----------
+
+
+def test_the_notice_kinds_are_the_ones_the_host_announces():
+    assert [str(kind) for kind in NoticeKind] == ["join", "leave", "dropped", "kicked", "share", "shutdown"]
+    assert [str(direction) for direction in Direction] == ["upload", "download"]
+
+
+@pytest.mark.parametrize("kind", list(NoticeKind), ids=str)
+def test_a_decoded_notice_carries_its_kind_as_the_enum(kind):
+    frame = encode(Notice(seq=1, ts=2.0, kind=kind, member="Ada"))
+    assert header_of_frame(frame)["kind"] == kind.value  # a plain string on the wire
+    (decoded,) = decode_all(frame)
+    assert decoded.kind is kind
+    assert type(decoded.kind) is NoticeKind
+
+
+@pytest.mark.parametrize("direction", list(Direction), ids=str)
+def test_a_decoded_transfer_ready_carries_its_direction_as_the_enum(direction):
+    (decoded,) = decode_all(encode(TransferReady(token="tok", direction=direction, filename="a.txt")))
+    assert decoded.direction is direction
+
+
+def test_events_built_with_plain_strings_still_equal_the_decoded_ones():
+    # Callers that pass "join" keep working: a StrEnum member equals its string.
+    join: Any = "join"  # Any: a plain string where the type says NoticeKind, on purpose
+    upload: Any = "upload"
+    built = Notice(seq=1, ts=2.0, kind=join, member="Ada")
+    (decoded,) = decode_all(encode_trusted(built))
+    assert decoded == built
+    assert decoded.kind == "join"
+    assert hash(decoded) == hash(built)
+    assert TransferReady("tok", upload, "a.txt") == TransferReady("tok", Direction.UPLOAD, "a.txt")

@@ -13,12 +13,14 @@ from mmchat.protocol import (
     MAX_NAME_CHARS,
     MAX_TEXT_CHARS,
     MEMBER_INBOUND,
+    Direction,
     ErrorReply,
     Event,
     FileList,
     Goodbye,
     ListOnline,
     Notice,
+    NoticeKind,
     ProtocolError,
     Refused,
     RequestDownload,
@@ -39,6 +41,7 @@ from tests.protocol_helpers import (
     decode_one,
     frame_of,
     header_of_frame,
+    json_values,
     ok,
     raw_frame,
     refused,
@@ -58,7 +61,7 @@ def test_defaults_are_omitted_on_the_wire():
     assert header_of_frame(encode(ErrorReply("x", ref=3, fatal=False))) == {"type": "error", "message": "x", "ref": 3}
     # ... and a decoder fills them back in.
     assert decode_one(frame_of({"type": "notice", "seq": 1, "ts": 2.0, "kind": "join"})) == Notice(
-        seq=1, ts=2.0, kind="join", member="", filename="", size=0, history=False
+        seq=1, ts=2.0, kind=NoticeKind.JOIN, member="", filename="", size=0, history=False
     )
 
 
@@ -81,18 +84,13 @@ def test_whole_number_timestamp_decodes_as_float():
 # --- hostile headers (hypothesis) ---------------------------------------------------------
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
-    max_leaves=10,
-)
-
-
 @settings(max_examples=300, deadline=None)
 @given(
     kind=st.sampled_from([cls.TYPE for cls in all_event_types()] + ["nope"]),
     fields=st.dictionaries(
-        st.sampled_from(["text", "member", "version", "ref", "seq", "ts", "files", "members", "size", "x"]),
+        st.sampled_from(
+            ["text", "member", "version", "ref", "seq", "ts", "files", "members", "size", "kind", "direction", "x"]
+        ),
         json_values,
     ),
 )
@@ -256,6 +254,42 @@ def test_malformed_headers(header, match):
 )
 def test_malformed_file_list_entries(entry):
     refused({"type": "file_list", "files": [entry]}, "malformed entry in file list")
+
+
+@pytest.mark.parametrize(
+    ("kind", "match"),
+    [
+        ("wave", "unknown notice kind 'wave'"),
+        ("JOIN", "unknown notice kind 'JOIN'"),  # the wire's spelling is lowercase
+        ("", "unknown notice kind ''"),
+        ("join ", "unknown notice kind 'join '"),
+        (5, "'kind' must be text"),
+        ("k" * 17, "'kind' is longer than 16"),
+    ],
+)
+def test_a_notice_of_unknown_kind_is_a_protocol_error(kind, match):
+    refused({"type": "notice", "seq": 1, "ts": 1, "kind": kind}, match)
+
+
+@pytest.mark.parametrize(
+    ("direction", "match"),
+    [
+        ("sideways", "unknown transfer direction 'sideways'"),
+        ("Upload", "unknown transfer direction 'Upload'"),
+        ("", "unknown transfer direction ''"),
+        (None, "'direction' must be text"),
+        ("d" * 17, "'direction' is longer than 16"),
+    ],
+)
+def test_a_transfer_ready_of_unknown_direction_is_a_protocol_error(direction, match):
+    refused({"type": "ready", "token": "tok", "direction": direction, "filename": "a.txt"}, match)
+
+
+def test_every_notice_kind_and_direction_is_accepted():
+    for kind in NoticeKind:
+        assert ok({"type": "notice", "seq": 1, "ts": 1, "kind": kind.value}).kind is kind
+    for direction in Direction:
+        assert ok({"type": "ready", "token": "t", "direction": direction.value, "filename": "a"}).direction is direction
 
 
 # --- once bugs: lone surrogates, png as a header field, caps that disagree --------------------

@@ -46,7 +46,10 @@ from mmchat.protocol import (
     TransferEnd,
     Welcome,
     encode,
+    encode_chat_message,
     encode_trusted,
+    event_from_header,
+    framing,
 )
 from tests.protocol_helpers import (
     BIG,
@@ -57,7 +60,9 @@ from tests.protocol_helpers import (
     SHA,
     decode_all,
     decode_one,
+    frame_of,
     header_of_frame,
+    json_values,
     ok,
     raw_frame,
     refused,
@@ -363,9 +368,10 @@ def test_deeply_nested_json_is_a_protocol_error():
 def test_the_chat_message_fast_path_makes_the_same_bytes_as_the_general_one(seq, ts, sender, text):
     """encode_trusted builds live chat messages directly; the frame must not differ by a byte."""
     message = ChatMessage(seq=seq, ts=ts, sender=sender, text=text)
-    header = json.dumps(protocol.fields.header_of(message), ensure_ascii=False, separators=(",", ":")).encode()
-    general = protocol.PREFIX.pack(len(header), 0) + header
+    general = framing._frame(message)  # the one general way to build a frame
     assert encode_trusted(message) == general
+    assert encode_chat_message(seq, ts, sender, text) == general
+    assert encode(message) == general  # and what the checking encoder makes
 
 
 def test_the_chat_message_fast_path_handles_escapes_and_emoji():
@@ -375,3 +381,45 @@ def test_the_chat_message_fast_path_handles_escapes_and_emoji():
     decoder.receive_data(frame)
     assert decoder.next_event() == message
     assert encode_trusted(dataclasses.replace(message, history=True)) != frame  # history goes the general way
+
+
+# --- the say frame's own decoder ----------------------------------------------------
+
+
+def decode_or_reason(decode, *args) -> object:
+    """What a decoding call returns, or the reason it refuses."""
+    try:
+        return decode(*args)
+    except ProtocolError as exc:
+        return f"ProtocolError: {exc}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(st.text(max_size=50), st.text(min_size=MAX_TEXT_CHARS, max_size=MAX_TEXT_CHARS + 2), json_values))
+def test_the_say_fast_path_decodes_as_the_general_path_does(text):
+    """FrameDecoder reads a say frame directly; it must accept and refuse exactly what event_from_header does."""
+    header = {"type": "say", "text": text}
+    assert decode_or_reason(decode_one, frame_of(header)) == decode_or_reason(event_from_header, header)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b'{"type":"say","text":"\\ud800"}',  # a lone surrogate
+        b'{"type":"say","text":"' + b"x" * (MAX_TEXT_CHARS + 1) + b'"}',
+        b'{"type":"say","text":5}',
+    ],
+    ids=["lone surrogate", "too long", "not text"],
+)
+def test_the_say_fast_path_refuses_with_the_general_paths_reason(header):
+    with pytest.raises(ProtocolError) as general:
+        event_from_header(json.loads(header))
+    with pytest.raises(ProtocolError) as fast:
+        decode_one(raw_frame(header))
+    assert str(fast.value) == str(general.value)
+
+
+def test_say_frames_the_fast_path_leaves_to_the_general_one():
+    refused({"type": "say"}, "message 'say' lacks field 'text'")
+    refused({"type": "say", "colour": "red"}, r"unknown field\(s\): colour")
+    refused({"type": "say", "text": "hi"}, "takes no body", body=b"x")
