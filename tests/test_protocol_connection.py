@@ -32,13 +32,7 @@ from mmchat.protocol import (
     encode,
 )
 from mmchat.protocol.state import MEMBER_REQUESTS
-from tests.protocol_helpers import (
-    EMOJI_NAME,
-    EMOJI_TEXT,
-    PNG,
-    SAMPLES,
-    SHA,
-)
+from tests.protocol_helpers import EMOJI_NAME, EMOJI_TEXT, PNG, SAMPLES, SHA
 
 
 def pair() -> tuple[Connection, Connection]:

@@ -8,12 +8,7 @@ from typing import Any
 import pytest
 
 from mmchat.protocol import Direction, Notice, NoticeKind, TransferReady, encode, encode_trusted
-from tests.protocol_helpers import (
-    SAMPLES,
-    all_event_types,
-    decode_all,
-    header_of_frame,
-)
+from tests.protocol_helpers import SAMPLES, all_event_types, decode_all, header_of_frame
 
 
 def test_every_event_type_has_samples():

@@ -21,11 +21,7 @@ from mmchat.protocol import (
     encode,
 )
 from mmchat.protocol.state import HOST_REPLIES, MEMBER_REQUESTS, next_state
-from tests.protocol_helpers import (
-    BIG,
-    SAMPLES,
-    all_event_types,
-)
+from tests.protocol_helpers import BIG, SAMPLES, all_event_types
 
 
 def test_anything_missing_from_the_table_is_refused():
