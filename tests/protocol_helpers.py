@@ -158,9 +158,12 @@ def decode_all(data: bytes, limits: Limits = BIG) -> list[Event]:
 
 
 def decode_one(data: bytes, limits: Limits = BIG) -> Event:
+    """The first event in `data`, which must hold a whole frame."""
     decoder = FrameDecoder(limits)
     decoder.receive_data(data)
-    return decoder.next_event()
+    event = decoder.next_event()
+    assert event is not NEED_DATA
+    return event
 
 
 def header_of_frame(frame: bytes) -> dict:

@@ -44,6 +44,7 @@ def deliver(sender: Connection, receiver: Connection, event: Event) -> Event:
     """Send `event` from one side and return what the other side decodes."""
     receiver.receive_data(sender.send(event))
     got = receiver.next_event()
+    assert got is not NEED_DATA
     assert receiver.next_event() is NEED_DATA
     return got
 
