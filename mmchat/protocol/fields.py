@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import ProtocolError
 from .events import EVENT_TYPES, Direction, Event, NoticeKind, SharedFile
@@ -169,14 +169,20 @@ _CHECKS: dict[str, Check] = {
 
 # --- headers to events and back ------------------------------------------------------
 
-Layout = tuple[tuple[tuple[str, Check, Any], ...], frozenset[str], bool]
+
+class Layout(NamedTuple):
+    """What decoding and encoding need to know of one event class, worked out once."""
+
+    fields: tuple[tuple[str, Check, Any], ...]  # the header fields as (name, check, default)
+    names: frozenset[str]  # their names, and "type"
+    takes_body: bool
 
 
 _LAYOUTS: dict[type[Event], Layout] = {}
 
 
 def layout(cls: type[Event]) -> Layout:
-    """(header fields as (name, check, default), their names and "type", takes a body), once per class."""
+    """The `Layout` of an event class."""
     found = _LAYOUTS.get(cls)
     return found if found is not None else _LAYOUTS.setdefault(cls, _work_out_layout(cls))
 
@@ -184,7 +190,7 @@ def layout(cls: type[Event]) -> Layout:
 def _work_out_layout(cls: type[Event]) -> Layout:
     header_fields = tuple((f.name, _CHECKS[str(f.type)], f.default) for f in dataclasses.fields(cls) if f.name != "png")
     takes_body = any(f.name == "png" for f in dataclasses.fields(cls))
-    return header_fields, frozenset(name for name, _, _ in header_fields) | {"type"}, takes_body
+    return Layout(header_fields, frozenset(name for name, _, _ in header_fields) | {"type"}, takes_body)
 
 
 def event_from_header(header: dict[str, Any], body: bytes = b"") -> Event:
@@ -215,7 +221,7 @@ def event_from_header(header: dict[str, Any], body: bytes = b"") -> Event:
 def header_of(event: Event) -> dict[str, Any]:
     """The JSON header of `event`, without the fields that equal their default (smaller frames)."""
     header: dict[str, Any] = {"type": event.TYPE}
-    for name, _, default in layout(type(event))[0]:
+    for name, _, default in layout(type(event)).fields:
         value = getattr(event, name)
         if value == default:
             continue
