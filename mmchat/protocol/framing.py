@@ -6,10 +6,11 @@ A frame is an 8-byte prefix, then the header (UTF-8 JSON), then the body::
 
 There is one way to build a frame, `_frame`; `encode` checks the event first
 and `encode_trusted` does not (the host's events are built from values it
-has checked already).  The host's hottest frames have a direct path each,
-kept byte-for-byte equal to the general one by the tests: a live chat
-message out (`encode_chat_message`) and a member's `say` in (in
-`FrameDecoder.next_event`).
+has checked already).  The host's two hottest frames have a direct path
+each, which the tests hold to the general one: a live chat message out
+(`encode_chat_message`: the same bytes as `_frame`) and a member's `say` in
+(in `FrameDecoder.next_event`: the same event, or the same refusal, as
+`event_from_header`).
 """
 
 from __future__ import annotations
