@@ -1,4 +1,4 @@
-"""Tests for mmchat.transfer: file bodies over a socketpair, exact bytes, digests and failures."""
+"""Tests for mmchat.transfer.receiving: file bodies over a socketpair, exact bytes, digests and failures."""
 
 from __future__ import annotations
 
@@ -13,36 +13,17 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from mmchat import transfer
 from mmchat.files import human_size
-from mmchat.transfer import PROGRESS_STEP, RECV_CHUNK, TransferError, receive_file_body
+from mmchat.transfer import PROGRESS_STEP, RECV_CHUNK, TransferError, receive_file_body, receiving
+from tests.transfer_helpers import MiB, Peer, payload
 
-MiB = 1 << 20
-
-
-class Peer:
-    """The sending side of a socketpair: sends `data` from a thread, then closes."""
-
-    def __init__(self, sock: socket.socket, data: bytes) -> None:
-        self.sock = sock
-        self.data = data
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.sock.sendall(self.data)
-        except OSError:
-            pass  # the receiver gave up first; that is what some tests want
-        finally:
-            self.sock.close()
-
-    def join(self) -> None:
-        self.thread.join(timeout=10)
-        assert not self.thread.is_alive()
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 
 @pytest.fixture
@@ -52,10 +33,6 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     yield sender, receiver
     sender.close()
     receiver.close()
-
-
-def payload(size: int) -> bytes:
-    return os.urandom(size)
 
 
 def receive(
@@ -93,8 +70,8 @@ def test_tiny_buffer_boundaries(
     pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch, size: int, write_chunk: int
 ) -> None:
     # A 7-byte buffer puts every size above on, just before or just after a boundary.
-    monkeypatch.setattr(transfer, "RECV_CHUNK", 7)
-    monkeypatch.setattr(transfer, "WRITE_CHUNK", write_chunk)
+    monkeypatch.setattr(receiving, "RECV_CHUNK", 7)
+    monkeypatch.setattr(receiving, "WRITE_CHUNK", write_chunk)
     data = payload(size)
     digest, written = receive(pair, data, first_len=min(size, 3))
     assert written == data
@@ -127,7 +104,7 @@ def test_bytes_after_the_body_stay_in_the_socket(pair: tuple[socket.socket, sock
 
 
 def test_progress_reaches_the_end(pair: tuple[socket.socket, socket.socket], monkeypatch) -> None:
-    monkeypatch.setattr(transfer, "PROGRESS_INTERVAL", 3600.0)  # by bytes only, however slow this machine
+    monkeypatch.setattr(receiving, "PROGRESS_INTERVAL", 3600.0)  # by bytes only, however slow this machine
     size = 5 * PROGRESS_STEP + 17
     reports: list[tuple[int, int]] = []
     receive(pair, payload(size), progress=lambda done, total: reports.append((done, total)))
@@ -142,7 +119,7 @@ def test_progress_reaches_the_end(pair: tuple[socket.socket, socket.socket], mon
 
 def test_progress_moves_on_a_slow_link_too(monkeypatch) -> None:
     """Far less than PROGRESS_STEP arrives, slowly: the bar still moves, about every PROGRESS_INTERVAL."""
-    monkeypatch.setattr(transfer, "PROGRESS_INTERVAL", 0.05)
+    monkeypatch.setattr(receiving, "PROGRESS_INTERVAL", 0.05)
     sender, receiver = socket.socketpair()
     receiver.settimeout(10)
     pieces = [payload(1000) for _ in range(6)]
@@ -214,8 +191,8 @@ class FullDisk(io.BytesIO):
         super().__init__()
         self.room = room
 
-    def write(self, data: bytes | bytearray | memoryview, /) -> int:  # type: ignore[override]
-        if self.tell() + len(data) > self.room:
+    def write(self, data: ReadableBuffer, /) -> int:
+        if self.tell() + memoryview(data).nbytes > self.room:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return super().write(data)
 
@@ -309,37 +286,6 @@ def test_a_late_digest_that_does_not_match_discards_the_file(tmp_path: Path) -> 
     assert list(tmp_path.iterdir()) == []
 
 
-# --- FileHasher: the sender's SHA-256, beside sendfile ---------------------------------
-
-
-@pytest.mark.parametrize("size", [0, 1, transfer.HASH_CHUNK, 2 * transfer.HASH_CHUNK + 5])
-def test_file_hasher_hashes_exactly_the_first_size_bytes(tmp_path: Path, size: int) -> None:
-    data = payload(size + 1000)  # the file is longer: only `size` bytes are sent, and hashed
-    path = tmp_path / "f.bin"
-    path.write_bytes(data)
-    with open(path, "rb") as fileobj:
-        hasher = transfer.FileHasher(fileobj, size)
-        assert hasher.hexdigest() == hashlib.sha256(data[:size]).hexdigest()
-
-
-def test_file_hasher_notices_a_file_that_got_shorter(tmp_path: Path) -> None:
-    path = tmp_path / "f.bin"
-    path.write_bytes(payload(1000))
-    with open(path, "rb") as fileobj:
-        hasher = transfer.FileHasher(fileobj, 5000)  # the size taken before the file was cut
-        with pytest.raises(TransferError, match="got shorter"):
-            hasher.hexdigest()
-
-
-def test_file_hasher_stops_when_closed(tmp_path: Path) -> None:
-    path = tmp_path / "f.bin"
-    path.write_bytes(payload(4 * transfer.HASH_CHUNK))
-    threads_before = threading.active_count()
-    with open(path, "rb") as fileobj:
-        transfer.FileHasher(fileobj, 4 * transfer.HASH_CHUNK).close()
-    assert threading.active_count() == threads_before
-
-
 # --- writing: O_DIRECT where the file system allows it ---------------------------------
 
 
@@ -357,13 +303,13 @@ def receive_into_file(path: Path, data: bytes, first: int = 100) -> str:
 
 def test_whole_buffers_are_written_directly_and_the_tail_the_ordinary_way(tmp_path: Path, monkeypatch) -> None:
     calls: list[tuple[bool, bool]] = []
-    real = transfer._set_direct
+    real = receiving._set_direct
 
     def spy(fd: int, on: bool) -> bool:
         calls.append((on, real(fd, on)))
         return calls[-1][1]
 
-    monkeypatch.setattr(transfer, "_set_direct", spy)
+    monkeypatch.setattr(receiving, "_set_direct", spy)
     data = payload(2 * RECV_CHUNK + 123)
     path = tmp_path / "f.bin"
     assert receive_into_file(path, data) == hashlib.sha256(data).hexdigest()
@@ -376,17 +322,17 @@ def test_whole_buffers_are_written_directly_and_the_tail_the_ordinary_way(tmp_pa
 def test_without_o_direct_the_disk_writing_starts_early(tmp_path: Path, monkeypatch) -> None:
     """Through the page cache, writing to disk is started every WRITEBACK_STEP, so the final fsync is short."""
     direct: list[bool] = []
-    monkeypatch.setattr(transfer, "_set_direct", lambda fd, on: direct.append(on) or False)  # a file system without
+    monkeypatch.setattr(receiving, "_set_direct", lambda fd, on: direct.append(on) or False)  # a file system without
     ranges: list[tuple[int, int]] = []
-    real = transfer._sync_file_range()
+    real = receiving._sync_file_range()
     if real is not None:
 
         def spy(fd: int, offset: int, length: int, flags: int) -> int:
             ranges.append((offset, length))
             return real(fd, offset, length, flags)
 
-        monkeypatch.setattr(transfer, "_sync_file_range", lambda: spy)
-    monkeypatch.setattr(transfer, "WRITEBACK_STEP", RECV_CHUNK)
+        monkeypatch.setattr(receiving, "_sync_file_range", lambda: spy)
+    monkeypatch.setattr(receiving, "WRITEBACK_STEP", RECV_CHUNK)
     data = payload(3 * RECV_CHUNK + 7)
     path = tmp_path / "f.bin"
     assert receive_into_file(path, data) == hashlib.sha256(data).hexdigest()
@@ -398,7 +344,7 @@ def test_without_o_direct_the_disk_writing_starts_early(tmp_path: Path, monkeypa
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux's")
 def test_early_write_back_is_found_on_linux() -> None:
-    assert transfer._sync_file_range() is not None
+    assert receiving._sync_file_range() is not None
 
 
 @pytest.mark.parametrize("code", [errno.EINVAL, errno.EOPNOTSUPP], ids=["EINVAL", "EOPNOTSUPP"])
@@ -414,7 +360,7 @@ def test_a_file_system_that_takes_the_flag_but_not_the_writes_gets_ordinary_writ
             raise OSError(code, os.strerror(code))
         return os.write(fd, data)
 
-    monkeypatch.setattr(transfer, "_os_write", picky_write)
+    monkeypatch.setattr(receiving, "_os_write", picky_write)
     data = payload(2 * RECV_CHUNK + 5)
     path = tmp_path / "f.bin"
     assert receive_into_file(path, data) == hashlib.sha256(data).hexdigest()
@@ -435,21 +381,7 @@ def test_a_disk_error_on_a_real_file_is_a_transfer_error(tmp_path: Path, monkeyp
         written = os.write(fd, data)
         return written
 
-    monkeypatch.setattr(transfer, "_os_write", full_disk)
+    monkeypatch.setattr(receiving, "_os_write", full_disk)
     with pytest.raises(TransferError, match=r"^Could not save the file: No space left on device\.$"):
         receive_into_file(tmp_path / "f.bin", payload(4 * RECV_CHUNK))
     assert threading.active_count() == threads_before
-
-
-@pytest.mark.parametrize("preadv", [True, False], ids=["preadv", "no preadv (Windows): a second handle"])
-def test_file_hasher_leaves_the_senders_position_alone(tmp_path: Path, monkeypatch, preadv: bool) -> None:
-    """sendfile's fallback reads at the file's position: the hasher must never move it."""
-    if not preadv:
-        monkeypatch.delattr(os, "preadv", raising=False)
-    data = payload(2 * transfer.HASH_CHUNK + 11)
-    path = tmp_path / "f.bin"
-    path.write_bytes(data)
-    with open(path, "rb") as fileobj:
-        fileobj.seek(5)
-        assert transfer.FileHasher(fileobj, len(data)).hexdigest() == hashlib.sha256(data).hexdigest()
-        assert fileobj.tell() == 5

@@ -1,17 +1,12 @@
-"""Moving file bytes over a transfer connection, for both the host and members.
+"""Receiving a file's bytes: recv, hash and write on three threads, then verify and rename.
 
-A transfer connection opens with frames (TransferHello, TransferStart) and then
-carries the file's raw bytes.  Sending uses `socket.sendfile` (zero-copy where
-the OS has it); receiving uses `recv_into` on a few reused buffers and lands
-the file under its final name only once size and SHA-256 match.  Memory stays
-flat whatever the file size.
+The receiver fills a few reused buffers with `recv_into`, and a pipeline of
+two threads of its own hashes and writes them (hashlib, socket and file calls
+all release the GIL), writing with O_DIRECT where it can.  The file lands
+under its final name only once size and SHA-256 match (`receive_to_folder`);
+on any failure the temporary file is removed.  Memory stays flat whatever the
+file size.
 
-SHA-256 is the costly part of moving a file on loopback (about as many
-CPU-seconds per GiB as the copy itself on the benchmark machine), so it runs
-on a thread of its own on both sides: the sender hashes the file beside
-`sendfile` and sends the digest after the bytes (an upload's `TransferEnd`);
-the receiver receives, hashes and writes on three threads (hashlib, socket
-and file calls all release the GIL), writing with O_DIRECT where it can.
 Measured on the 2-core benchmark machine, 1 GiB over loopback into a file,
 fsync included: recv + hash + write in turn, 550 MB/s; hashing on a second
 thread, 780 MB/s; three threads with direct writes, 800-1,100 MB/s and a
@@ -23,7 +18,6 @@ as long to get.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import hashlib
@@ -35,145 +29,19 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from . import files
-from .protocol import NEED_DATA, Connection, ErrorReply, Event, ProtocolError
+from .. import files
+from .frames import Progress, TransferError
 
 RECV_CHUNK = 4 << 20  # fewer, fuller recv_into calls: 5-15 % faster than 1 MiB on loopback
 RECV_BUFFERS = 5  # buffers in flight between receiving, hashing and writing: 20 MiB per transfer
-HASH_CHUNK = 4 << 20
 WRITEBACK_STEP = 32 << 20  # through the page cache: start writing to disk after every 32 MiB
 WRITE_CHUNK = 1 << 20  # single writes of 2 MiB or more into a new file were far slower on the benchmark VM
-SEND_CHUNK = 8 << 20  # larger chunks were no faster, and cancelling is checked once per chunk
 PROGRESS_STEP = 8 << 20
 PROGRESS_INTERVAL = 0.25  # seconds: a progress bar that moves on a slow link too
-IDLE_TIMEOUT = 60.0
-
-Progress = Callable[[int, int], None]
-
-
-class TransferError(Exception):
-    """A transfer failed; str() is a sentence for a person."""
-
-
-def read_frame(sock: socket.socket, conn: Connection) -> Event:
-    """Block until the peer's next frame on a transfer connection; raise TransferError on failure."""
-    while True:
-        try:
-            event = conn.next_event()
-        except ProtocolError as exc:
-            raise TransferError(f"The other side broke the protocol: {exc}") from None
-        if event is not NEED_DATA:
-            if isinstance(event, ErrorReply):
-                raise TransferError(event.message)
-            return event
-        try:
-            data = sock.recv(65536)
-        except TimeoutError:
-            raise TransferError("The other side stopped answering.") from None
-        except OSError as exc:
-            raise TransferError(f"The connection failed: {exc.strerror or exc}") from None
-        if not data:
-            raise TransferError("The connection closed unexpectedly.")
-        conn.receive_data(data)
-
-
-def send_file_body(
-    sock: socket.socket,
-    fileobj: BinaryIO,
-    size: int,
-    offset: int = 0,
-    progress: Progress | None = None,
-    cancelled: Callable[[], bool] = lambda: False,
-) -> None:
-    """Send bytes offset..size of `fileobj` with sendfile, reporting progress per chunk."""
-    done = offset
-    while done < size:
-        if cancelled():
-            raise TransferError("The transfer was cancelled.")
-        count = min(SEND_CHUNK, size - done)
-        try:
-            sent = sock.sendfile(fileobj, offset=done, count=count)
-        except TimeoutError:
-            raise TransferError("The other side stopped receiving.") from None
-        except OSError as exc:
-            raise TransferError(f"The connection failed: {exc.strerror or exc}") from None
-        if sent == 0:
-            raise TransferError("The file got shorter while it was being sent.")
-        done += sent
-        if progress:
-            progress(done, size)
-
-
-class FileHasher:
-    """SHA-256 of the first `size` bytes of an open file, computed on a thread of its own.
-
-    Start it beside `send_file_body` and ask for `hexdigest()` once the bytes
-    are sent: the sender reads the file twice (once for the socket, once for
-    the hash), but from the page cache and on two cores at once.  If the file
-    changes while it is sent, the two reads may differ and the receiver's
-    SHA-256 check turns the upload down, which is what should happen.
-    """
-
-    def __init__(self, fileobj: BinaryIO, size: int) -> None:
-        self._fileobj = fileobj
-        self._size = size
-        self._sha = hashlib.sha256()
-        self._error: str | None = None
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, name="mmchat-sha256", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        buf = bytearray(HASH_CHUNK)
-        view = memoryview(buf)
-        done = 0
-        try:
-            with _positional_reader(self._fileobj) as read_at:
-                while done < self._size and not self._stop:
-                    n = read_at(view[: min(HASH_CHUNK, self._size - done)], done)
-                    if n == 0:
-                        self._error = "The file got shorter while it was being sent."
-                        return
-                    self._sha.update(view[:n])
-                    done += n
-        except OSError as exc:
-            self._error = f"Could not read the file: {exc.strerror or exc}"
-
-    def hexdigest(self) -> str:
-        """Wait for the hash to finish; raise TransferError if the file could not be read whole."""
-        self._thread.join()
-        if self._error:
-            raise TransferError(self._error)
-        return self._sha.hexdigest()
-
-    def close(self) -> None:
-        """Stop early (the transfer failed) and wait for the thread."""
-        self._stop = True
-        self._thread.join()
-
-
-@contextlib.contextmanager
-def _positional_reader(fileobj: BinaryIO) -> Iterator[Callable[[memoryview, int], int]]:
-    """read_at(buffer, offset) -> bytes read, without moving `fileobj`'s position (sendfile uses it).
-
-    POSIX reads at an offset on the same descriptor (`preadv`); where there is
-    no such call (Windows) the file is opened a second time by name.
-    """
-    if hasattr(os, "preadv"):
-        fd = fileobj.fileno()
-        yield lambda view, offset: os.preadv(fd, [view], offset)
-        return
-    with open(fileobj.name, "rb") as second:
-
-        def read_at(view: memoryview, offset: int) -> int:
-            second.seek(offset)
-            return second.readinto(view)
-
-        yield read_at
 
 
 class _Pipeline:
@@ -259,8 +127,8 @@ class _Pipeline:
                 continue
             data = data[written:]
             self._written += written
-        if not self._direct and self._written - self._synced >= WRITEBACK_STEP and (start := _sync_file_range()):
-            start(self._fd, self._synced, self._written - self._synced, _SYNC_FILE_RANGE_WRITE)  # only a hint
+        if not self._direct and self._written - self._synced >= WRITEBACK_STEP and (sync_range := _sync_file_range()):
+            sync_range(self._fd, self._synced, self._written - self._synced, _SYNC_FILE_RANGE_WRITE)  # only a hint
             self._synced = self._written
 
     def _stop_direct(self) -> None:

@@ -1,0 +1,35 @@
+"""What the transfer tests share: random payloads, and a peer that sends them from a thread."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+
+MiB = 1 << 20
+
+
+class Peer:
+    """The sending side of a socketpair: sends `data` from a thread, then closes."""
+
+    def __init__(self, sock: socket.socket, data: bytes) -> None:
+        self.sock = sock
+        self.data = data
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.sock.sendall(self.data)
+        except OSError:
+            pass  # the receiver gave up first; that is what some tests want
+        finally:
+            self.sock.close()
+
+    def join(self) -> None:
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive()
+
+
+def payload(size: int) -> bytes:
+    return os.urandom(size)
