@@ -33,6 +33,7 @@ from . import files, protocol, transfer
 from .hostlog import LogEvent, LogKind
 from .protocol import (
     Connection,
+    Direction,
     ErrorReply,
     OfferUpload,
     RequestDownload,
@@ -52,7 +53,7 @@ class Ticket:
     """The right to one transfer: who, which file, which way, until when (monotonic)."""
 
     token: str
-    direction: str  # "upload" or "download"
+    direction: Direction
     member: str
     filename: str
     size: int
@@ -91,8 +92,10 @@ class TransferDesk:
         if not files.has_room_for(self.temp_dir, event.size):
             message = f"The host has no room for {filename} ({files.human_size(event.size)})."
             return self._refuse_upload(member, filename, message, event.ref)
-        ticket = self._issue("upload", member, filename, event.size, mono)
-        ready = TransferReady(token=ticket.token, direction="upload", filename=filename, size=event.size, ref=event.ref)
+        ticket = self._issue(Direction.UPLOAD, member, filename, event.size, mono)
+        ready = TransferReady(
+            token=ticket.token, direction=Direction.UPLOAD, filename=filename, size=event.size, ref=event.ref
+        )
         return protocol.encode_trusted(ready)
 
     def request_download(self, member: str, event: RequestDownload, mono: float) -> bytes:
@@ -101,9 +104,9 @@ class TransferDesk:
         if path is None:
             message = f"No such file on the host: {event.filename}"
             return protocol.encode_trusted(ErrorReply(message=message, ref=event.ref))
-        ticket = self._issue("download", member, path.name, path.stat().st_size, mono)
+        ticket = self._issue(Direction.DOWNLOAD, member, path.name, path.stat().st_size, mono)
         ready = TransferReady(
-            token=ticket.token, direction="download", filename=path.name, size=ticket.size, ref=event.ref
+            token=ticket.token, direction=Direction.DOWNLOAD, filename=path.name, size=ticket.size, ref=event.ref
         )
         return protocol.encode_trusted(ready)
 
@@ -183,7 +186,7 @@ class TransferDesk:
         self._log(LogEvent(time.time(), LogKind.UPLOAD_REFUSED, member=member, filename=filename, reason=message))
         return protocol.encode_trusted(ErrorReply(message=message, ref=ref))
 
-    def _issue(self, direction: str, member: str, filename: str, size: int, mono: float) -> Ticket:
+    def _issue(self, direction: Direction, member: str, filename: str, size: int, mono: float) -> Ticket:
         ticket = Ticket(secrets.token_urlsafe(24), direction, member, filename, size, mono + TICKET_TTL)
         self._tickets[ticket.token] = ticket
         return ticket
@@ -192,7 +195,7 @@ class TransferDesk:
 
     def _run(self, sock: socket.socket, conn: Connection, ticket: Ticket, leftover: bytes, address: str) -> None:
         try:
-            if ticket.direction == "upload":
+            if ticket.direction is Direction.UPLOAD:
                 self._upload(sock, conn, ticket, leftover)
             else:
                 self._download(sock, conn, ticket)

@@ -63,6 +63,7 @@ from .protocol import (
     ListFiles,
     ListOnline,
     Notice,
+    NoticeKind,
     OnlineList,
     ProtocolError,
     Refused,
@@ -80,6 +81,7 @@ HISTORY_REPLAY = 50
 HELLO_TIMEOUT = 15.0  # seconds a new connection has to say hello (monotonic)
 MAX_WAITING_COMMANDS = 64  # per member; more is refused with a sentence
 NOT_READING = "not reading (outbound queue full)"
+NOTICE_KIND_VALUES = frozenset(kind.value for kind in NoticeKind)
 
 
 # --- the room ----------------------------------------------------------------------------
@@ -95,14 +97,16 @@ class _Member:
     busy: bool = False  # a command of theirs is with a worker: the next waits (cd, then ls)
 
 
-def history_event(entry: HistoryEntry) -> ChatMessage | Notice:
-    """The event a newcomer is shown for a history entry."""
+def history_event(entry: HistoryEntry) -> ChatMessage | Notice | None:
+    """The event a newcomer is shown for a history entry (None for a row of a kind nobody knows)."""
     if entry.kind == "message":
         return ChatMessage(seq=entry.seq, ts=entry.ts, sender=entry.member, text=entry.text, history=True)
+    if entry.kind not in NOTICE_KIND_VALUES:
+        return None  # an older or damaged database: members would refuse it, so it is not replayed
     return Notice(
         seq=entry.seq,
         ts=entry.ts,
-        kind=entry.kind,
+        kind=NoticeKind(entry.kind),
         member=entry.member,
         filename=entry.filename,
         size=entry.size,
@@ -185,7 +189,9 @@ class Room:
         if reason is CloseReason.DROPPED:
             actions.append(Log(LogEvent(now, LogKind.DROPPED, member=member.name, reason=NOT_READING)))
         if not self.stopping and reason is not CloseReason.KICKED:
-            actions += self._announce("dropped" if reason is CloseReason.DROPPED else "leave", now, member.name)
+            actions += self._announce(
+                NoticeKind.DROPPED if reason is CloseReason.DROPPED else NoticeKind.LEAVE, now, member.name
+            )
         actions.append(Log(LogEvent(now, LogKind.LEAVE, member=member.name, address=member.address)))
         actions.append(self._count(now))
         return actions
@@ -199,16 +205,21 @@ class Room:
             return []
         del self._by_id[member.who]
         log = Log(LogEvent(now, LogKind.KICKED, member=name, address=member.address))
-        return [log, *self._announce("kicked", now, name), HangUp(member.who, CloseReason.KICKED), self._count(now)]
+        return [
+            log,
+            *self._announce(NoticeKind.KICKED, now, name),
+            HangUp(member.who, CloseReason.KICKED),
+            self._count(now),
+        ]
 
     def shutdown(self, now: float) -> list[Action]:
         """The host is stopping: tell everyone (the notice is stored, so its seq is never reused)."""
         self.stopping = True
-        return [Log(LogEvent(now, LogKind.STOPPING)), *self._announce("shutdown", now)]
+        return [Log(LogEvent(now, LogKind.STOPPING)), *self._announce(NoticeKind.SHUTDOWN, now)]
 
     def shared(self, member: str, filename: str, size: int, now: float) -> list[Action]:
         """A member's upload is in the shared folder: announce it."""
-        return self._announce("share", now, member, filename, size)
+        return self._announce(NoticeKind.SHARE, now, member, filename, size)
 
     def command_finished(
         self, job: CommandJob, outcome: CommandOutcome, now: float, *, answered: bool = False
@@ -268,7 +279,8 @@ class Room:
         welcome = Welcome(version=protocol.PROTOCOL_VERSION, member=name, renamed=name != wanted, host=self._host_label)
         actions: list[Action] = [Reply(who, welcome)]
         if self._recent:
-            frames = b"".join(protocol.encode_trusted(history_event(entry)) for entry in self._recent)
+            replay = (history_event(entry) for entry in self._recent)
+            frames = b"".join(protocol.encode_trusted(event) for event in replay if event is not None)
             actions.append(Send(who, frames))
         self._members[name] = member
         self._by_id[who] = member
@@ -276,7 +288,7 @@ class Room:
         asked = wanted if name != wanted else ""
         actions.append(Log(LogEvent(now, LogKind.JOIN, member=name, address=address, line=asked)))
         actions.append(self._count(now))
-        return actions + self._announce("join", now, name)
+        return actions + self._announce(NoticeKind.JOIN, now, name)
 
     def _on_say(self, who: ConnectionId, event: Say, now: float) -> list[Action]:
         member = self._by_id.get(who)
@@ -367,7 +379,9 @@ class Room:
         # The folder is the member's as it is now, after the commands before this one ran.
         return [Run(CommandJob(job.to, job.ref, job.line, member.cwd, job.command_id))]
 
-    def _announce(self, kind: str, now: float, member: str = "", filename: str = "", size: int = 0) -> list[Action]:
+    def _announce(
+        self, kind: NoticeKind, now: float, member: str = "", filename: str = "", size: int = 0
+    ) -> list[Action]:
         self._seq += 1
         notice = Notice(seq=self._seq, ts=now, kind=kind, member=member, filename=filename, size=size)
         entry = HistoryEntry(notice.seq, now, kind, member, "", filename, size)

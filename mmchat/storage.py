@@ -33,7 +33,6 @@ from typing import Any, NamedTuple, Self
 
 DB_NAME = "mmchat.db"
 SCHEMA_VERSION = 1
-HISTORY_KINDS = ("message", "join", "leave", "share", "kicked", "dropped", "shutdown")
 # How long the writer lets a batch grow.  Each batch costs a wake-up, a timed
 # wait and a commit (~0.2 ms of CPU together on the benchmark VM), so at 200
 # messages/s 0.05 s cost 34 µs per entry and 0.2 s costs 14 µs.  A crash loses
