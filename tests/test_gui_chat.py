@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import threading
+import time
 import tkinter as tk
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +15,10 @@ from tkinter import ttk
 import pytest
 from PIL import Image
 
+from gui import chat_window
 from gui.chat_window import ChatWindow
 from gui.transfer_panel import ProgressCounter
-from mmchat.client import Transfer
+from mmchat.client import ChatClient, Transfer
 from mmchat.server import ChatServer
 from tests import gui_helpers
 from tests.gui_helpers import pump_for, pump_until, walk
@@ -373,3 +376,76 @@ def test_widgets_are_ttk_and_the_view_is_read_only(tk_root, tk_errors, server, t
     alice.master.geometry("1200x900")
     pump_for(tk_root, 0.2)
     assert alice.view.text.winfo_height() > before + 150
+
+
+class StuckClient(ChatClient):
+    """A client whose say() and close() block until `release` is set, like a host that stopped reading."""
+
+    release = threading.Event()
+
+    def say(self, text: str) -> None:
+        assert self.release.wait(20), "the test never released the stuck client"
+        super().say(text)
+
+    def close(self) -> None:
+        assert self.release.wait(20), "the test never released the stuck client"
+        super().close()
+
+
+@pytest.fixture
+def stuck(monkeypatch) -> Iterator[type[StuckClient]]:
+    """Windows opened in the test use StuckClient; released (so its threads end) after the test."""
+    StuckClient.release = threading.Event()
+    monkeypatch.setattr(chat_window, "ChatClient", StuckClient)
+    yield StuckClient
+    StuckClient.release.set()
+
+
+def _timed(action) -> float:
+    started = time.monotonic()
+    action()
+    return time.monotonic() - started
+
+
+def test_sending_and_closing_never_wait_for_the_network(tk_root, tk_errors, server, tmp_path, stuck) -> None:
+    bob = open_chat(tk_root, server, "bob", tmp_path)
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    assert isinstance(alice.client, StuckClient)
+    alice.input.insert("end", "first")
+    assert _timed(alice.send_typed) < 1.5  # today's say() would block the Tk thread right here
+    assert alice.input.get("1.0", "end-1c") == ""
+    alice.input.insert("end", "second")
+    assert _timed(alice.send_typed) < 1.5
+    assert _timed(alice.close) < 1.5  # so would close()
+    assert not _exists(alice.master)
+    assert "first" not in bob.view.content()  # nothing could leave yet: the client is still stuck
+    stuck.release.set()
+    pump_until(tk_root, lambda: "alice left the chat" in bob.view.content(), what="alice's goodbye")
+    content = bob.view.content()
+    # The worker sends in order: both messages, then the goodbye (a clean leave, not a drop).
+    assert content.index("first") < content.index("second") < content.index("alice left the chat")
+    assert "dropped" not in content
+
+
+def test_reconnect_does_not_wait_for_the_old_connection_to_close(tk_root, tk_errors, server, tmp_path, stuck) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    old = alice.client
+    assert _timed(alice.reconnect) < 1.5  # the old client's close() is stuck, and that is fine
+    pump_until(tk_root, lambda: alice.client is not None and alice.client is not old, what="a new connection")
+    assert alice.status["text"] == "●  Connected"
+    stuck.release.set()
+
+
+def test_a_message_that_fails_to_leave_is_said_and_given_back(
+    tk_root, tk_errors, server, tmp_path, monkeypatch
+) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+
+    def lost(text: str) -> None:
+        raise ConnectionError("The connection to the host was lost: Broken pipe")
+
+    monkeypatch.setattr(alice.client, "say", lost)
+    type_and_enter(tk_root, alice, "did this arrive?")
+    pump_until(tk_root, lambda: "was not sent" in alice.view.content(), what="the failure")
+    assert "Your message was not sent: The connection to the host was lost: Broken pipe" in alice.view.content()
+    assert alice.input.get("1.0", "end-1c") == "did this arrive?"  # back in the box, to send again
