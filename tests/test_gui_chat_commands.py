@@ -77,7 +77,6 @@ def test_a_host_that_takes_nothing_keeps_the_line_and_says_so(tk_root, tk_errors
     assert chat_commands.BUSY in window.view.content()
     assert window.layout.typed() == "one more"
     assert ("say", "one more") not in client.calls
-    stuck.join(0)
     monkeypatch.undo()
     stuck.close()
 
