@@ -358,12 +358,6 @@ def test_history_is_marked_as_earlier(tk_root, tk_errors, server, tmp_path) -> N
     assert "history" in _tags_of(bob, "before you came")
 
 
-def test_progress_counter_only_stores_numbers() -> None:
-    counter = ProgressCounter()
-    counter(5, 10)
-    assert (counter.done, counter.total) == (5, 10)
-
-
 def test_widgets_are_ttk_and_the_view_is_read_only(tk_root, tk_errors, server, tmp_path) -> None:
     alice = open_chat(tk_root, server, "alice", tmp_path)
     # Only the Text widgets, the menu and the input box's one-pixel border frame are classic Tk.
