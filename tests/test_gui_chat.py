@@ -443,3 +443,20 @@ def test_a_message_that_fails_to_leave_is_said_and_given_back(
     pump_until(tk_root, lambda: "was not sent" in alice.view.content(), what="the failure")
     assert "Your message was not sent: The connection to the host was lost: Broken pipe" in alice.view.content()
     assert alice.input.get("1.0", "end-1c") == "did this arrive?"  # back in the box, to send again
+
+
+def test_closing_while_the_connection_completes_does_not_wait_for_it(
+    tk_root, tk_errors, server, tmp_path, stuck
+) -> None:
+    window = ChatWindow(tk.Toplevel(tk_root), *server.address, name="frank", downloads=tmp_path)
+    deadline = time.monotonic() + 10
+    while "frank" not in server.online():  # connected, but the window has not heard yet (no Tk update)
+        assert time.monotonic() < deadline, "frank never joined"
+        time.sleep(0.01)
+    time.sleep(0.05)  # the connect thread hands its client to the window's queue
+    assert _timed(window.close) < 1.5
+    stuck.release.set()
+    deadline = time.monotonic() + 10
+    while "frank" in server.online():  # the client that arrived too late is closed, off the Tk thread
+        assert time.monotonic() < deadline, "frank's late connection was never closed"
+        time.sleep(0.01)
