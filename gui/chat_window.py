@@ -88,14 +88,11 @@ class ChatWindow:
             ),
         )  # fmt: skip
         ui = self.layout
+        # The widgets other code and the tests reach through the window, as before the split.
         self.frame, self.where, self.status, self.banner, self.menu = ui.frame, ui.where, ui.status, ui.banner, ui.menu
         self.view, self.transfers, self.side = ui.view, ui.transfers, ui.side
-        self.input, self.counter, self.send_button, self.attach_button = (
-            ui.input,
-            ui.counter,
-            ui.send_button,
-            ui.attach_button,
-        )
+        self.input, self.counter = ui.input, ui.counter
+        self.send_button, self.attach_button = ui.send_button, ui.attach_button
         ui.show_identity(name, host, port, joined=False)
         self._ui_pump = QueuePump(self.frame, self.ui_events, self._on_ui_event)
         self._ui_pump.start()

@@ -67,6 +67,7 @@ class TransferRow(ttk.Frame):
 
     def cancel(self) -> None:
         """Ask the transfer to stop (its thread reports the end)."""
+        # Transfer.cancel() only sets a flag and shuts its socket down: it never waits, so Tk may call it.
         self.transfer.cancel()
         self.status["text"] = "Cancelling…"
         self.button.state(["disabled"])
