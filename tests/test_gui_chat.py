@@ -18,6 +18,7 @@ from PIL import Image
 from gui import chat_window
 from gui.chat_window import ChatWindow
 from gui.transfer_panel import ProgressCounter
+from mmchat import protocol
 from mmchat.client import ChatClient, Transfer
 from mmchat.server import ChatServer
 from tests import gui_helpers
@@ -460,3 +461,63 @@ def test_closing_while_the_connection_completes_does_not_wait_for_it(
     while "frank" in server.online():  # the client that arrived too late is closed, off the Tk thread
         assert time.monotonic() < deadline, "frank's late connection was never closed"
         time.sleep(0.01)
+
+
+class DeafHost:
+    """A host on 127.0.0.1 that welcomes one member and then never reads a byte from it."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills up sooner
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen()
+        self.address = self.listener.getsockname()
+        self.member: socket.socket | None = None
+        self.thread = threading.Thread(target=self._welcome, daemon=True)
+        self.thread.start()
+
+    def _welcome(self) -> None:
+        sock, _ = self.listener.accept()
+        self.member = sock
+        conn = protocol.Connection(protocol.Role.HOST)
+        while True:
+            event = conn.next_event()
+            if isinstance(event, protocol.Hello):
+                break
+            if event is protocol.NEED_DATA:
+                conn.receive_data(sock.recv(65536))
+        sock.sendall(conn.send(protocol.Welcome(protocol.PROTOCOL_VERSION, event.member)))
+
+    def stop(self) -> None:
+        member, self.member = self.member, None
+        if member is not None:
+            try:
+                member.shutdown(socket.SHUT_RDWR)  # wakes a sendall blocked on the other end
+            except OSError:
+                pass
+            member.close()
+        self.listener.close()
+
+
+def test_a_host_that_stops_reading_never_freezes_the_window(tk_root, tk_errors, tmp_path) -> None:
+    host = DeafHost()
+    watchdog = threading.Timer(10, host.stop)  # a window that waits for the host is freed (and fails) by this
+    watchdog.start()
+    try:
+        window = ChatWindow(tk.Toplevel(tk_root), *host.address, name="gina", downloads=tmp_path)
+        pump_until(tk_root, lambda: window.client is not None, what="welcomed by the deaf host")
+        line = COOL * protocol.MAX_TEXT_CHARS  # the largest message there is
+        started = time.monotonic()
+        for _ in range(300):  # megabytes: far more than the socket buffers hold
+            window.input.insert("1.0", line)
+            window.send_typed()
+            tk_root.update()
+        assert time.monotonic() - started < 5  # typing never waited for the host
+        assert window.worker is not None
+        pump_until(tk_root, lambda: window.worker.pending() > 0, what="the worker stuck in sendall")
+        pump_for(tk_root, 0.3)
+        assert window.worker.pending() > 0  # really stuck, not just busy
+        assert _timed(window.close) < 1.5
+    finally:
+        watchdog.cancel()
+        host.stop()  # the stuck sendall fails now, and the worker ends
