@@ -15,12 +15,23 @@ import tkinter as tk
 import tkinter.font as tkfont
 from collections.abc import Callable, Iterable
 from tkinter import ttk
+from typing import Protocol
 
 from . import chat_format, theme
 
 MAX_LINES = 5000  # the message view forgets its oldest lines beyond this
 MAX_BLOCK_CHARS = 64 * 1024  # command output shown inline
 CODE_BACKGROUND = "#f6f8fa"
+
+Run = tuple[str, tuple[str, ...]]  # a run of text and its tags
+
+
+class Picture(Protocol):
+    """What an inline image must be: a Tk image (tk.PhotoImage or PIL's ImageTk.PhotoImage)."""
+
+    def width(self) -> int: ...
+
+    def height(self) -> int: ...
 
 
 class MessageView:
@@ -44,8 +55,8 @@ class MessageView:
         self.frame.rowconfigure(0, weight=1)
         self.frame.columnconfigure(0, weight=1)
         self.jump = ttk.Button(self.frame, text="↓  New messages", style="Accent.TButton", command=self.scroll_to_end)
-        self.images: dict[str, object] = {}  # image name in the Text -> PhotoImage (kept alive while shown)
-        self.link_commands: dict[str, Callable[[], None]] = {}
+        self.images: dict[str, Picture] = {}  # image name in the Text -> PhotoImage (kept alive while shown)
+        self.link_commands: dict[str, Callable[[], object]] = {}
         self._link_ids = itertools.count(1)
         self._previous: tuple[str, float] | None = None  # (sender, ts) of the last message, for grouping
         self._history_shown = False
@@ -56,7 +67,7 @@ class MessageView:
             self.text.bind(sequence, self._wheel)
         for sequence in ("<KeyRelease>", "<ButtonRelease-1>"):
             self.text.bind(sequence, lambda event: self._user_moved(), add="+")
-        self.text.bind("<Configure>", lambda event: self.following and self.text.see("end"), add="+")
+        self.text.bind("<Configure>", self._on_resize, add="+")
 
     def _configure_tags(self, family: str, size: int) -> None:
         t = self.text
@@ -90,13 +101,13 @@ class MessageView:
 
     # --- writing ------------------------------------------------------------------
 
-    def _write(self, *parts: tuple[str, tuple[str, ...]]) -> None:
+    def _write(self, first: Run, *more: Run) -> None:
         """Append text runs with their tags, keep the size bounded, and follow the end if we were there."""
-        flat: list[object] = []
-        for text, tags in parts:
-            flat += [chat_format.clean_text(text), tags]
+        rest: list[str | tuple[str, ...]] = [first[1]]
+        for text, tags in more:
+            rest += [chat_format.clean_text(text), tags]
         self.text.configure(state="normal")
-        self.text.insert("end", *flat)
+        self.text.insert("end", chat_format.clean_text(first[0]), *rest)
         self._trim()
         self.text.configure(state="disabled")
         self._follow()
@@ -118,7 +129,7 @@ class MessageView:
                 del self.link_commands[tag]
                 self.text.tag_delete(tag)
 
-    def link(self, label: str, command: Callable[[], None]) -> tuple[str, tuple[str, ...]]:
+    def link(self, label: str, command: Callable[[], object]) -> Run:
         """A clickable run of text."""
         tag = f"link{next(self._link_ids)}"
         self.link_commands[tag] = command
@@ -128,7 +139,7 @@ class MessageView:
     def add_message(self, sender: str, text: str, ts: float, own: bool, history: bool) -> None:
         """A chat message, with a name header unless it continues the sender's last one."""
         self._mark_history(history)
-        parts = []
+        parts: list[Run] = []
         if chat_format.starts_group(sender, ts, self._previous):
             colour = theme.colour_for(sender)
             self.text.tag_configure(f"colour{colour}", foreground=colour)
@@ -139,13 +150,13 @@ class MessageView:
         body = ("body", *(("own",) if own else ()), *(("history",) if history else ()))
         self._write(*parts, (text.rstrip("\n") + "\n", body))
 
-    def add_notice(self, text: str, kind: str, ts: float, history: bool, links: Iterable = ()) -> None:
+    def add_notice(self, text: str, kind: str, ts: float, history: bool, links: Iterable[Run] = ()) -> None:
         """A join, leave, share or other room notice, with optional links after it."""
         self._mark_history(history)
         self._previous = None
         style = ("notice", chat_format.notice_style(kind), *(("history",) if history else ()))
         arrow = {"join": "→ ", "leave": "← ", "dropped": "← ", "share": "📎 "}.get(kind, "● ")
-        parts = [(arrow + text, style)]
+        parts: list[Run] = [(arrow + text, style)]
         for label, tags in links:
             parts += [("   ", style), (label, (*style, *tags))]
         self._write(*parts, ("   " + chat_format.clock(ts), (*style, "time")), ("\n", style))
@@ -168,7 +179,7 @@ class MessageView:
         extra = ("code_error",) if error else ()
         self._write((title + "\n", ("code", "code_head", *extra)), (body.rstrip("\n") + "\n", ("code", *extra)))
 
-    def add_image(self, photo: object, caption: str) -> str:
+    def add_image(self, photo: Picture, caption: str) -> str:
         """An inline picture with a caption; returns the image's name in the Text."""
         self._previous = None
         self.text.configure(state="normal")
@@ -210,7 +221,11 @@ class MessageView:
         self.text.see("end")
         self.jump.place_forget()
 
-    def _on_scroll(self, first: str, last: str) -> None:
+    def _on_resize(self, event: tk.Event) -> None:
+        if self.following:
+            self.text.see("end")
+
+    def _on_scroll(self, first: float | str, last: float | str) -> None:
         self._scroll.set(first, last)
 
     def _user_moved(self) -> None:

@@ -46,7 +46,7 @@ class QRWindow:
         self.top.configure(background=theme.SURFACE)
         self.top.resizable(False, False)
         self.top.transient(master.winfo_toplevel())
-        self.image = ImageTk.PhotoImage(picture, master=self.top)  # the reference keeps it alive
+        self.image: ImageTk.PhotoImage | None = ImageTk.PhotoImage(picture, master=self.top)  # kept alive
 
         body = ttk.Frame(self.top, style="Surface.TFrame", padding=20)
         body.pack(fill="both", expand=True)

@@ -20,7 +20,7 @@ from . import chat_format, theme
 class SidePanel(ttk.Frame):
     """Who is online, the shared files (with Download), and the !cmd entry."""
 
-    def __init__(self, master: tk.Misc, download: Callable[[str], None], run: Callable[[str], None]) -> None:
+    def __init__(self, master: tk.Misc, download: Callable[[str], object], run: Callable[[str], object]) -> None:
         super().__init__(master, style="Surface.TFrame", padding=(theme.PAD + 4, theme.PAD + 4))
         self._download = download
         self._run = run

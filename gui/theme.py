@@ -6,6 +6,7 @@ import hashlib
 import sys
 import tkinter as tk
 import tkinter.font as tkfont
+import weakref
 from pathlib import Path
 from tkinter import ttk
 
@@ -54,6 +55,10 @@ def icon_path(size: int) -> Path:
     return resource_dir() / "icons" / f"mmchat-{size}.png"
 
 
+# The icon images of each window: Tk forgets an image once Python drops its last reference.
+_ICONS: weakref.WeakKeyDictionary[tk.Misc, list[tk.PhotoImage]] = weakref.WeakKeyDictionary()
+
+
 def set_icon(window: tk.Tk | tk.Toplevel) -> None:
     """Give the window mmchat's icon, in every size there is (missing icons are not an error)."""
     images = []
@@ -66,7 +71,7 @@ def set_icon(window: tk.Tk | tk.Toplevel) -> None:
                 pass
     if images:
         window.iconphoto(True, *images)
-        window._mmchat_icons = images  # type: ignore[union-attr]  # keep references alive
+        _ICONS[window] = images
 
 
 def apply_theme(root: tk.Tk) -> None:

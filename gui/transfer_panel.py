@@ -9,6 +9,7 @@ every few hundred milliseconds while anything is running, and stops polling
 from __future__ import annotations
 
 import tkinter as tk
+from collections.abc import Callable
 from tkinter import ttk
 
 from mmchat.client import Transfer
@@ -34,7 +35,8 @@ class ProgressCounter:
 class TransferRow(ttk.Frame):
     """Name, progress bar, percent and rate, and a Cancel button for one transfer."""
 
-    def __init__(self, master: tk.Misc, transfer: Transfer, counter: ProgressCounter, on_dismiss) -> None:
+    def __init__(self, master: tk.Misc, transfer: Transfer, counter: ProgressCounter,
+                 on_dismiss: Callable[[TransferRow], object]) -> None:  # fmt: skip
         super().__init__(master, style="Surface.TFrame", padding=(theme.PAD, 4))
         self.transfer = transfer
         self.counter = counter
@@ -65,6 +67,7 @@ class TransferRow(ttk.Frame):
 
     def cancel(self) -> None:
         """Ask the transfer to stop (its thread reports the end)."""
+        # Transfer.cancel() only sets a flag and shuts its socket down: it never waits, so Tk may call it.
         self.transfer.cancel()
         self.status["text"] = "Cancelling…"
         self.button.state(["disabled"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import threading
+import time
 import tkinter as tk
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +15,11 @@ from tkinter import ttk
 import pytest
 from PIL import Image
 
+from gui import chat_window
 from gui.chat_window import ChatWindow
 from gui.transfer_panel import ProgressCounter
-from mmchat.client import Transfer
+from mmchat import protocol
+from mmchat.client import ChatClient, Transfer
 from mmchat.server import ChatServer
 from tests import gui_helpers
 from tests.gui_helpers import pump_for, pump_until, walk
@@ -355,12 +359,6 @@ def test_history_is_marked_as_earlier(tk_root, tk_errors, server, tmp_path) -> N
     assert "history" in _tags_of(bob, "before you came")
 
 
-def test_progress_counter_only_stores_numbers() -> None:
-    counter = ProgressCounter()
-    counter(5, 10)
-    assert (counter.done, counter.total) == (5, 10)
-
-
 def test_widgets_are_ttk_and_the_view_is_read_only(tk_root, tk_errors, server, tmp_path) -> None:
     alice = open_chat(tk_root, server, "alice", tmp_path)
     # Only the Text widgets, the menu and the input box's one-pixel border frame are classic Tk.
@@ -373,3 +371,153 @@ def test_widgets_are_ttk_and_the_view_is_read_only(tk_root, tk_errors, server, t
     alice.master.geometry("1200x900")
     pump_for(tk_root, 0.2)
     assert alice.view.text.winfo_height() > before + 150
+
+
+class StuckClient(ChatClient):
+    """A client whose say() and close() block until `release` is set, like a host that stopped reading."""
+
+    release = threading.Event()
+
+    def say(self, text: str) -> None:
+        assert self.release.wait(20), "the test never released the stuck client"
+        super().say(text)
+
+    def close(self) -> None:
+        assert self.release.wait(20), "the test never released the stuck client"
+        super().close()
+
+
+@pytest.fixture
+def stuck(monkeypatch) -> Iterator[type[StuckClient]]:
+    """Windows opened in the test use StuckClient; released (so its threads end) after the test."""
+    StuckClient.release = threading.Event()
+    monkeypatch.setattr(chat_window, "ChatClient", StuckClient)
+    yield StuckClient
+    StuckClient.release.set()
+
+
+def _timed(action) -> float:
+    started = time.monotonic()
+    action()
+    return time.monotonic() - started
+
+
+def test_sending_and_closing_never_wait_for_the_network(tk_root, tk_errors, server, tmp_path, stuck) -> None:
+    bob = open_chat(tk_root, server, "bob", tmp_path)
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    assert isinstance(alice.client, StuckClient)
+    alice.input.insert("end", "first")
+    assert _timed(alice.send_typed) < 1.5  # today's say() would block the Tk thread right here
+    assert alice.input.get("1.0", "end-1c") == ""
+    alice.input.insert("end", "second")
+    assert _timed(alice.send_typed) < 1.5
+    assert _timed(alice.close) < 1.5  # so would close()
+    assert not _exists(alice.master)
+    assert "first" not in bob.view.content()  # nothing could leave yet: the client is still stuck
+    stuck.release.set()
+    pump_until(tk_root, lambda: "alice left the chat" in bob.view.content(), what="alice's goodbye")
+    content = bob.view.content()
+    # The worker sends in order: both messages, then the goodbye (a clean leave, not a drop).
+    assert content.index("first") < content.index("second") < content.index("alice left the chat")
+    assert "dropped" not in content
+
+
+def test_reconnect_does_not_wait_for_the_old_connection_to_close(tk_root, tk_errors, server, tmp_path, stuck) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    old = alice.client
+    assert _timed(alice.reconnect) < 1.5  # the old client's close() is stuck, and that is fine
+    pump_until(tk_root, lambda: alice.client is not None and alice.client is not old, what="a new connection")
+    assert alice.status["text"] == "●  Connected"
+    stuck.release.set()
+
+
+def test_a_message_that_fails_to_leave_is_said_and_given_back(
+    tk_root, tk_errors, server, tmp_path, monkeypatch
+) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+
+    def lost(text: str) -> None:
+        raise ConnectionError("The connection to the host was lost: Broken pipe")
+
+    monkeypatch.setattr(alice.client, "say", lost)
+    type_and_enter(tk_root, alice, "did this arrive?")
+    pump_until(tk_root, lambda: "was not sent" in alice.view.content(), what="the failure")
+    assert "Your message was not sent: The connection to the host was lost: Broken pipe" in alice.view.content()
+    assert alice.input.get("1.0", "end-1c") == "did this arrive?"  # back in the box, to send again
+
+
+def test_closing_while_the_connection_completes_does_not_wait_for_it(
+    tk_root, tk_errors, server, tmp_path, stuck
+) -> None:
+    window = ChatWindow(tk.Toplevel(tk_root), *server.address, name="frank", downloads=tmp_path)
+    deadline = time.monotonic() + 10
+    while "frank" not in server.online():  # connected, but the window has not heard yet (no Tk update)
+        assert time.monotonic() < deadline, "frank never joined"
+        time.sleep(0.01)
+    time.sleep(0.05)  # the connect thread hands its client to the window's queue
+    assert _timed(window.close) < 1.5
+    stuck.release.set()
+    deadline = time.monotonic() + 10
+    while "frank" in server.online():  # the client that arrived too late is closed, off the Tk thread
+        assert time.monotonic() < deadline, "frank's late connection was never closed"
+        time.sleep(0.01)
+
+
+class DeafHost:
+    """A host on 127.0.0.1 that welcomes one member and then never reads a byte from it."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills up sooner
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen()
+        self.address = self.listener.getsockname()
+        self.member: socket.socket | None = None
+        self.thread = threading.Thread(target=self._welcome, daemon=True)
+        self.thread.start()
+
+    def _welcome(self) -> None:
+        sock, _ = self.listener.accept()
+        self.member = sock
+        conn = protocol.Connection(protocol.Role.HOST)
+        while True:
+            event = conn.next_event()
+            if isinstance(event, protocol.Hello):
+                break
+            if event is protocol.NEED_DATA:
+                conn.receive_data(sock.recv(65536))
+        sock.sendall(conn.send(protocol.Welcome(protocol.PROTOCOL_VERSION, event.member)))
+
+    def stop(self) -> None:
+        member, self.member = self.member, None
+        if member is not None:
+            try:
+                member.shutdown(socket.SHUT_RDWR)  # wakes a sendall blocked on the other end
+            except OSError:
+                pass
+            member.close()
+        self.listener.close()
+
+
+def test_a_host_that_stops_reading_never_freezes_the_window(tk_root, tk_errors, tmp_path) -> None:
+    host = DeafHost()
+    watchdog = threading.Timer(10, host.stop)  # a window that waits for the host is freed (and fails) by this
+    watchdog.start()
+    try:
+        window = ChatWindow(tk.Toplevel(tk_root), *host.address, name="gina", downloads=tmp_path)
+        pump_until(tk_root, lambda: window.client is not None, what="welcomed by the deaf host")
+        line = COOL * protocol.MAX_TEXT_CHARS  # the largest message there is
+        started = time.monotonic()
+        for _ in range(300):  # megabytes: far more than the socket buffers hold
+            window.input.insert("1.0", line)
+            window.send_typed()
+            tk_root.update()
+        assert time.monotonic() - started < 5  # typing never waited for the host
+        assert window.worker is not None
+        pump_until(tk_root, lambda: window.worker.pending() > 0, what="the worker stuck in sendall")
+        pump_for(tk_root, 0.3)
+        assert window.worker.pending() > 0  # really stuck, not just busy
+        assert _timed(window.close) < 1.5
+    finally:
+        watchdog.cancel()
+        host.stop()  # the stuck sendall fails now, and the worker ends

@@ -11,9 +11,11 @@ import pytest
 from gui import qr_window
 from gui.chat_window import ChatWindow
 from gui.qr_window import QRWindow
+from mmchat.protocol import QRImage
 from mmchat.qr import render_png
 from mmchat.server import ChatServer
 from tests import gui_helpers
+from tests.gui_fakes import connected_window
 from tests.gui_helpers import pump_for, pump_until, walk
 
 tk_root = gui_helpers.tk_root  # the fixtures, used by name below
@@ -90,3 +92,27 @@ def test_a_picture_that_is_not_a_png_opens_nothing(tk_root, tk_errors) -> None:
     assert set(tk_root.winfo_children()) == before
     with pytest.raises(ValueError):
         qr_window.decode_png(b"")
+
+
+def test_closing_the_chat_window_closes_its_qr_window_and_timers(tk_root, tk_errors, tmp_path: Path) -> None:
+    window, _ = connected_window(tk_root, tmp_path)
+    before = _after_ids(tk_root)
+    window.events.handle(QRImage("MMC-TESTCODE23", 60, render_png("MMC-TESTCODE23"), ref=5))
+    qr = window.qr_window
+    assert qr is not None and qr.exists() and len(_after_ids(tk_root) - before) == 2
+    window.events.handle(QRImage("MMC-OTHERCODE4", 60, render_png("MMC-OTHERCODE4"), ref=6))
+    assert not qr.exists()  # a new code replaces the old window, timers and all
+    newer = window.qr_window
+    assert newer is not None and newer.code == "MMC-OTHERCODE4"
+    window.close()
+    assert not newer.exists() and newer.after_ids() == []
+    pump_for(tk_root, 0.3)
+    assert not (set(qr.after_ids()) | set(newer.after_ids()))
+
+
+def test_a_bad_qr_picture_from_the_host_is_a_sentence(tk_root, tk_errors, tmp_path: Path) -> None:
+    window, _ = connected_window(tk_root, tmp_path)
+    window.events.handle(QRImage("MMC-X", 60, b"not a png", ref=5))
+    assert window.qr_window is None
+    assert "The host sent a QR image that cannot be shown." in window.view.content()
+    window.close()

@@ -1,0 +1,206 @@
+"""The chat window's widgets: header, banner, messages, transfers, the composer, side panel and menu.
+
+ChatLayout only builds and arranges widgets and keeps the input box within the
+message limit; what the buttons do comes in as `ChatActions`, so the layout
+can be built and clicked in a test without any connection.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+import tkinter.font as tkfont
+from collections.abc import Callable
+from dataclasses import dataclass
+from tkinter import ttk
+
+from mmchat import protocol
+
+from . import chat_format, theme
+from .message_view import MessageView
+from .side_panel import SidePanel
+from .transfer_panel import TransferPanel
+
+ASTRAL_WIDTH = 2 if tk.TkVersion < 9 else 1  # Tk 8 counts an emoji as two characters
+
+
+@dataclass(frozen=True)
+class ChatActions:
+    """What the window's buttons, keys and menu entries do."""
+
+    send: Callable[[], object]
+    attach: Callable[[], object]
+    download: Callable[[str], object]  # a shared file chosen in the side panel
+    download_selected: Callable[[], object]  # the menu's Download… entry
+    request_qr: Callable[[], object]
+    run_command: Callable[[str], object]
+    show_help: Callable[[], object]
+    leave: Callable[[], object]
+
+
+class ChatLayout:
+    """The widgets of one chat window on `master`, wired to `actions`."""
+
+    def __init__(self, master: tk.Tk | tk.Toplevel, actions: ChatActions) -> None:
+        self.master = master
+        self.actions = actions
+        self.banner_label: ttk.Label | None = None
+        self.banner_button: ttk.Button | None = None
+        self.name_entry: ttk.Entry | None = None
+        self.name_error: ttk.Label | None = None
+        master.geometry("1020x680")
+        master.minsize(640, 420)
+        master.columnconfigure(0, weight=1)
+        master.rowconfigure(0, weight=1)
+        self.frame = ttk.Frame(master)
+        self.frame.grid(row=0, column=0, sticky="nsew")
+        self.frame.columnconfigure(0, weight=1)
+        self.frame.rowconfigure(3, weight=1)
+        self.menu = self._build_menu()
+
+        header = ttk.Frame(self.frame, style="Surface.TFrame", padding=(theme.PAD * 2, theme.PAD))
+        header.grid(row=0, column=0, sticky="ew")
+        ttk.Label(header, text="mmchat", style="Title.TLabel", background=theme.SURFACE).pack(side="left")
+        self.where = ttk.Label(header, style="Muted.TLabel", background=theme.SURFACE)
+        self.where.pack(side="left", padx=(theme.PAD * 2, 0), pady=(4, 0))
+        self.status = ttk.Label(header, background=theme.SURFACE)
+        self.status.pack(side="right")
+        ttk.Separator(self.frame).grid(row=1, column=0, sticky="ew")
+        self.banner = ttk.Frame(self.frame, padding=(theme.PAD * 2, theme.PAD))
+        self.banner.grid(row=2, column=0, sticky="ew")
+
+        panes = ttk.Panedwindow(self.frame, orient="horizontal")
+        panes.grid(row=3, column=0, sticky="nsew")
+        left = ttk.Frame(panes)
+        left.columnconfigure(0, weight=1)
+        left.rowconfigure(0, weight=1)
+        self.view = MessageView(left)
+        self.view.frame.grid(row=0, column=0, sticky="nsew")
+        self.transfers = TransferPanel(left)
+        self.transfers.grid(row=1, column=0, sticky="ew", pady=(1, 0))
+        self.transfers.grid_remove()
+        self._build_composer(left)
+        self.side = SidePanel(panes, download=actions.download, run=actions.run_command)
+        panes.add(left, weight=1)
+        panes.add(self.side, weight=0)
+        self.set_status("Not connected", theme.MUTED, connected=False)
+
+    def _build_composer(self, parent: ttk.Frame) -> None:
+        box = ttk.Frame(parent, padding=(theme.PAD + 4, theme.PAD, theme.PAD + 4, 0))
+        box.grid(row=2, column=0, sticky="ew")
+        box.columnconfigure(1, weight=1)
+        self.attach_button = ttk.Button(box, text="📎 Attach", command=self.actions.attach)
+        self.attach_button.grid(row=0, column=0, sticky="sw", padx=(0, theme.PAD))
+        border = tk.Frame(box, background=theme.BORDER, padx=1, pady=1)
+        border.grid(row=0, column=1, sticky="ew")
+        base = tkfont.nametofont("TkTextFont", root=parent)
+        self.input = tk.Text(
+            border, height=3, wrap="word", undo=True, borderwidth=0, highlightthickness=0, padx=8, pady=6,
+            background=theme.SURFACE, foreground=theme.TEXT, insertbackground=theme.TEXT,
+            font=(base.actual("family"), base.actual("size") + 1),
+        )  # fmt: skip
+        self.input.pack(fill="both", expand=True)
+        self.input.bind("<FocusIn>", lambda e: border.configure(background=theme.ACCENT))
+        self.input.bind("<FocusOut>", lambda e: border.configure(background=theme.BORDER))
+        self.input.bind("<Return>", self._on_enter)
+        self.input.bind("<KP_Enter>", self._on_enter)
+        self.input.bind("<Shift-Return>", self._new_line)
+        self.input.bind("<<Modified>>", self._on_input_changed)
+        self.send_button = ttk.Button(box, text="Send", style="Accent.TButton", command=self.actions.send)
+        self.send_button.grid(row=0, column=2, sticky="se", padx=(theme.PAD, 0))
+        hint = ttk.Frame(box)
+        hint.grid(row=1, column=1, columnspan=2, sticky="ew", pady=(2, theme.PAD - 2))
+        ttk.Label(hint, text="Enter: send  ·  Shift+Enter: new line  ·  !help: commands",
+                  style="Muted.TLabel").pack(side="left")  # fmt: skip
+        self.counter = ttk.Label(hint, style="Muted.TLabel")
+        self.counter.pack(side="right")
+
+    def _build_menu(self) -> tk.Menu:
+        menubar = tk.Menu(self.master)
+        chat = tk.Menu(menubar, tearoff=False)
+        chat.add_command(label="Send file…", command=self.actions.attach)
+        chat.add_command(label="Download…", command=self.actions.download_selected)
+        chat.add_command(label="Get QR code", command=self.actions.request_qr)
+        chat.add_command(label="Run command…", command=lambda: self.side.command.focus_set())
+        chat.add_separator()
+        chat.add_command(label="Leave", command=self.actions.leave)
+        helpmenu = tk.Menu(menubar, tearoff=False)
+        helpmenu.add_command(label="Commands", command=self.actions.show_help)
+        menubar.add_cascade(label="Chat", menu=chat)
+        menubar.add_cascade(label="Help", menu=helpmenu)
+        self.master.configure(menu=menubar)
+        return menubar
+
+    # --- what the window shows -------------------------------------------------------
+
+    def show_identity(self, name: str, host: str, port: int, joined: bool) -> None:
+        """Put who we are and where in the title bar and the header ("you are ..." once joined)."""
+        self.master.title(chat_format.window_title(name, host, port))
+        you = f"  ·  you are {chat_format.single_line(name)}" if joined else ""
+        self.where["text"] = f"{host}:{port}{you}"
+
+    def set_status(self, text: str, colour: str, connected: bool) -> None:
+        """The coloured status in the header; Send and Attach work only while connected."""
+        self.status.configure(text=f"●  {text}", foreground=colour)
+        for button in (self.send_button, self.attach_button):
+            button.state(["!disabled"] if connected else ["disabled"])
+
+    def clear_banner(self) -> None:
+        """Remove the banner under the header."""
+        for child in self.banner.winfo_children():
+            child.destroy()
+        self.banner_label = self.banner_button = self.name_entry = self.name_error = None
+        self.banner.grid_remove()
+
+    def show_banner(self, text: str, style: str, button: str = "", command: Callable[[], object] | None = None) -> None:
+        """A line under the header (connecting, why the chat ended), with an optional button."""
+        self.clear_banner()
+        self.banner.grid()
+        self.banner_label = ttk.Label(self.banner, text=text, style=style, wraplength=700)
+        self.banner_label.pack(side="left")
+        if button and command:
+            self.banner_button = ttk.Button(self.banner, text=button, style="Accent.TButton", command=command)
+            self.banner_button.pack(side="right")
+
+    def ask_name(self, submit: Callable[[], object]) -> None:
+        """The name form in the banner; `submit` reads `name_entry` and reports into `name_error`."""
+        self.clear_banner()
+        self.banner.grid()
+        ttk.Label(self.banner, text="Your name in the chat:").pack(side="left")
+        self.name_entry = ttk.Entry(self.banner, width=24)
+        self.name_entry.pack(side="left", padx=theme.PAD)
+        self.name_entry.bind("<Return>", lambda event: submit())
+        ttk.Button(self.banner, text="Join", style="Accent.TButton", command=submit).pack(side="left")
+        self.name_error = ttk.Label(self.banner, style="Error.TLabel")
+        self.name_error.pack(side="left", padx=theme.PAD)
+        self.name_entry.focus_set()
+
+    # --- the input box -------------------------------------------------------------------
+
+    def typed(self) -> str:
+        """What is in the input box."""
+        return self.input.get("1.0", "end-1c")
+
+    def clear_input(self) -> None:
+        """Empty the input box (a line was sent), keeping undo steps apart."""
+        self.input.delete("1.0", "end")
+        self.input.edit_separator()
+
+    def _on_enter(self, event: tk.Event) -> str:
+        self.actions.send()
+        return "break"  # no newline in the box
+
+    def _new_line(self, event: tk.Event) -> str:
+        self.input.insert("insert", "\n")
+        self.input.see("insert")
+        return "break"
+
+    def _on_input_changed(self, event: tk.Event | None = None) -> None:
+        if not self.input.edit_modified():
+            return
+        self.input.edit_modified(False)
+        text = self.typed()
+        limit = protocol.MAX_TEXT_CHARS
+        if len(text) > limit:  # cut at a whole character: never half an emoji
+            self.input.delete(chat_format.tk_index(text, limit, ASTRAL_WIDTH), "end")
+            text = text[:limit]
+        self.counter["text"] = chat_format.input_counter(text)

@@ -1,0 +1,123 @@
+"""The chat window's files: sharing, downloading, inline previews of shared images.
+
+`ChatClient.send_file` and `request_file` return at once and do everything
+that touches the network (the ticket request included) on their own
+transfer thread, so they are safe to call on the Tk thread.  Progress comes
+back through a ProgressCounter that the TransferPanel polls, the end as a
+TransferFinished on the client's queue (`finished`).  Preview copies live in
+the downloads folder's preview folder and are removed when the window closes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mmchat.client import Transfer
+
+from . import chat_format, preview
+from .transfer_panel import ProgressCounter
+
+if TYPE_CHECKING:
+    from .chat_window import ChatWindow
+
+
+class ChatTransfers:
+    """Uploads, downloads and previews for one ChatWindow."""
+
+    def __init__(self, window: ChatWindow) -> None:
+        self.window = window
+        self._previews: set[Transfer] = set()
+        self.preview_paths: dict[str, Path] = {}  # shared name -> its copy in the preview folder
+        self._upload_paths: dict[Transfer, Path] = {}
+
+    def attach(self) -> None:
+        """Pick a file with the window's dialog and share it."""
+        if self.window.require_client() is None:
+            return
+        path = self.window._ask_open_path()
+        if path:
+            self.upload(Path(path))
+
+    def upload(self, path: Path) -> Transfer | None:
+        """Share a local file through the host, with a progress row."""
+        w = self.window
+        client = w.require_client()
+        if client is None:
+            return None
+        if not path.is_file():
+            w.view.system(f"No such file here: {path}", error=True)
+            return None
+        counter = ProgressCounter()
+        t = client.send_file(path, progress=counter)  # returns at once; the transfer thread does the rest
+        self._upload_paths[t] = path
+        w.transfers.add(t, counter)
+        return t
+
+    def download(self, name: str) -> Transfer | None:
+        """Ask where to save a shared file, then download it."""
+        if self.window.require_client() is None:
+            return None
+        path = self.window._ask_save_path(name)
+        return self.start_download(name, save_as=Path(path)) if path else None
+
+    def download_selected(self) -> None:
+        """Download the file chosen in the side panel (the menu's Download…)."""
+        w = self.window
+        name = w.side.selected_file()
+        if name:
+            self.download(name)
+        else:
+            w.view.system("Choose a file in the Shared files list first, then Download.")
+            w.side.files.focus_set()
+
+    def preview(self, name: str) -> Transfer | None:
+        """Download a shared image into the preview folder (once) and show it inline."""
+        w = self.window
+        fetched = self.preview_paths.get(name)
+        if fetched is not None and fetched.is_file():
+            preview.load_in_background(fetched, w.ui_events, title=name)
+            return None
+        t = self.start_download(name, folder=chat_format.preview_folder(w.downloads))
+        if t is not None:
+            self._previews.add(t)
+        return t
+
+    def start_download(self, name: str, save_as: Path | None = None, folder: Path | None = None) -> Transfer | None:
+        """Download `name` with a progress row (no dialog); None when not connected."""
+        w = self.window
+        client = w.require_client()
+        if client is None:
+            return None
+        counter = ProgressCounter()
+        t = client.request_file(name, progress=counter, save_as=save_as, folder=folder)  # returns at once
+        w.transfers.add(t, counter)
+        return t
+
+    def finished(self, t: Transfer) -> None:
+        """A transfer ended: update its row, say how it went, preview a picture."""
+        w = self.window
+        w.transfers.finish(t)
+        is_preview = t in self._previews
+        self._previews.discard(t)
+        local = t.path or self._upload_paths.pop(t, None)  # where the bytes are on this machine
+        if is_preview and t.ok and t.path is not None:
+            if chat_format.is_inside(t.path, chat_format.preview_folder(w.downloads)):
+                self.preview_paths[t.filename] = t.path
+        else:
+            detail = str(t.path) if t.ok else t.error
+            name = t.remote_name or t.filename
+            w.view.system(chat_format.transfer_result(t.direction, t.ok, name, detail), error=not t.ok)
+        if t.ok and local is not None and chat_format.is_image(local.name):
+            preview.load_in_background(local, w.ui_events, title=t.remote_name or t.filename)
+
+    def remove_previews(self) -> None:
+        """Delete the preview copies, and the preview folder if that leaves it empty."""
+        folder = chat_format.preview_folder(self.window.downloads)
+        for path in self.preview_paths.values():
+            if chat_format.is_inside(path, folder):
+                path.unlink(missing_ok=True)
+        try:
+            folder.rmdir()  # only if empty: never anything the person put there
+        except OSError:
+            pass

@@ -1,0 +1,155 @@
+"""ChatLayout: the chat window's widgets, built and clicked with no connection at all."""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable
+
+import pytest
+
+from gui import theme
+from gui.chat_layout import ChatActions, ChatLayout
+from tests import gui_helpers
+from tests.gui_helpers import pump_for
+
+tk_root = gui_helpers.tk_root  # the fixtures, used by name below
+tk_errors = gui_helpers.tk_errors
+
+COOL = "😎"
+
+
+class Recorder:
+    """ChatActions whose every action is written down."""
+
+    def __init__(self) -> None:
+        self.done: list[tuple[str, ...]] = []
+
+    def action(self, name: str) -> Callable[..., None]:
+        return lambda *args: self.done.append((name, *args))
+
+    def actions(self) -> ChatActions:
+        names = ("send", "attach", "download", "download_selected", "request_qr", "run_command", "show_help", "leave")
+        return ChatActions(**{name: self.action(name) for name in names})
+
+
+@pytest.fixture
+def built(tk_root) -> tuple[ChatLayout, Recorder]:
+    recorder = Recorder()
+    layout = ChatLayout(tk.Toplevel(tk_root), recorder.actions())
+    tk_root.update()
+    return layout, recorder
+
+
+def test_buttons_and_keys_run_their_actions(tk_root, tk_errors, built) -> None:
+    layout, recorder = built
+    layout.set_status("Connected", theme.SUCCESS, connected=True)
+    layout.send_button.invoke()
+    layout.attach_button.invoke()
+    layout.input.focus_force()
+    layout.input.insert("end", "hello")
+    tk_root.update()
+    layout.input.event_generate("<Return>")
+    tk_root.update()
+    assert recorder.done == [("send",), ("attach",), ("send",)]
+    assert layout.typed() == "hello"  # Enter sends; it does not put a newline in the box
+
+
+def test_shift_enter_is_a_new_line(tk_root, tk_errors, built) -> None:
+    layout, recorder = built
+    layout.input.focus_force()
+    layout.input.insert("end", "one")
+    tk_root.update()
+    layout.input.event_generate("<Shift-Return>")
+    layout.input.insert("end", "two")
+    tk_root.update()
+    assert layout.typed() == "one\ntwo"
+    assert recorder.done == []
+
+
+def test_the_menu_entries_run_their_actions(tk_root, tk_errors, built) -> None:
+    layout, recorder = built
+    chat = layout.master.nametowidget(layout.menu.entrycget("Chat", "menu"))
+    helpmenu = layout.master.nametowidget(layout.menu.entrycget("Help", "menu"))
+    for label in ("Send file…", "Download…", "Get QR code", "Leave"):
+        chat.invoke(chat.index(label))
+    helpmenu.invoke(helpmenu.index("Commands"))
+    assert recorder.done == [("attach",), ("download_selected",), ("request_qr",), ("leave",), ("show_help",)]
+
+
+def test_the_side_panel_is_wired_to_download_and_run(tk_root, tk_errors, built) -> None:
+    layout, recorder = built
+    layout.side.command.insert(0, "  ls -l ")
+    layout.side.run_button.invoke()
+    assert recorder.done == [("run_command", "ls -l")]
+
+
+def test_send_and_attach_work_only_while_connected(tk_root, tk_errors, built) -> None:
+    layout, _ = built
+    assert layout.send_button.instate(["disabled"]) and layout.attach_button.instate(["disabled"])
+    assert layout.status["text"] == "●  Not connected"
+    layout.set_status("Connected", theme.SUCCESS, connected=True)
+    assert not layout.send_button.instate(["disabled"]) and not layout.attach_button.instate(["disabled"])
+    assert str(layout.status["foreground"]) == theme.SUCCESS
+    layout.set_status("Disconnected", theme.ERROR, connected=False)
+    assert layout.send_button.instate(["disabled"])
+
+
+def test_banner_with_and_without_a_button(tk_root, tk_errors, built) -> None:
+    layout, _ = built
+    pressed: list[str] = []
+    layout.show_banner("The host stopped the chat.", "Error.TLabel", "Reconnect", lambda: pressed.append("x"))
+    tk_root.update()
+    assert layout.banner.winfo_ismapped()
+    assert layout.banner_label is not None and layout.banner_label["text"] == "The host stopped the chat."
+    assert layout.banner_button is not None and layout.banner_button["text"] == "Reconnect"
+    layout.banner_button.invoke()
+    assert pressed == ["x"]
+    layout.show_banner("Connecting…", "Muted.TLabel")
+    assert layout.banner_button is None
+    assert len(layout.banner.winfo_children()) == 1  # the old banner's widgets are gone
+    layout.clear_banner()
+    tk_root.update()
+    assert not layout.banner.winfo_ismapped() and layout.banner_label is None
+
+
+def test_the_name_form_submits_with_enter_and_the_button(tk_root, tk_errors, built) -> None:
+    layout, _ = built
+    submitted: list[str] = []
+    layout.ask_name(lambda: submitted.append(layout.name_entry.get() if layout.name_entry else "?"))
+    assert layout.name_entry is not None and layout.name_error is not None
+    layout.name_entry.insert(0, "erin")
+    tk_root.update()
+    layout.name_entry.event_generate("<Return>")
+    [join] = [w for w in layout.banner.winfo_children() if w.winfo_class() == "TButton"]
+    join.invoke()
+    assert submitted == ["erin", "erin"]
+
+
+def test_identity_in_the_title_and_header(tk_root, tk_errors, built) -> None:
+    layout, _ = built
+    layout.show_identity("alice", "::1", 12002, joined=False)
+    assert layout.master.title() == "alice — mmchat at [::1]:12002"
+    assert layout.where["text"] == "::1:12002"
+    layout.show_identity(f"alice {COOL}", "10.0.0.5", 12002, joined=True)
+    assert layout.where["text"] == f"10.0.0.5:12002  ·  you are alice {COOL}"
+
+
+def test_the_input_box_stops_at_the_limit_on_a_whole_character(tk_root, tk_errors, built) -> None:
+    layout, _ = built
+    layout.input.insert("1.0", "x" * 3999 + COOL + COOL + "tail")
+    tk_root.update()
+    assert layout.typed() == "x" * 3999 + COOL
+    assert layout.counter["text"] == "4,000 / 4,000"
+    layout.clear_input()
+    tk_root.update()
+    assert layout.typed() == "" and layout.counter["text"] == ""
+
+
+def test_messages_take_the_extra_space(tk_root, tk_errors, built) -> None:
+    layout, _ = built
+    pump_for(tk_root, 0.1)
+    before = layout.view.text.winfo_height()
+    layout.master.geometry("1200x900")
+    pump_for(tk_root, 0.2)
+    assert layout.view.text.winfo_height() > before + 150
+    assert not layout.transfers.winfo_ismapped()  # hidden while there are no transfers

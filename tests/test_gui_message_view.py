@@ -1,0 +1,138 @@
+"""MessageView: the read-only conversation, driven directly under Xvfb."""
+
+from __future__ import annotations
+
+import tkinter as tk
+
+import pytest
+from PIL import Image, ImageTk
+
+from gui import message_view
+from gui.message_view import MessageView
+from tests import gui_helpers
+from tests.gui_helpers import pump_for
+
+tk_root = gui_helpers.tk_root  # the fixtures, used by name below
+tk_errors = gui_helpers.tk_errors
+
+TS = 1_700_000_000.0
+
+
+@pytest.fixture
+def view(tk_root) -> MessageView:
+    top = tk.Toplevel(tk_root)
+    top.geometry("600x300")
+    v = MessageView(top)
+    v.frame.pack(fill="both", expand=True)
+    tk_root.update()
+    return v
+
+
+def tags_at(view: MessageView, needle: str) -> tuple[str, ...]:
+    index = view.text.search(needle, "1.0", "end")
+    assert index, f"{needle!r} not shown"
+    return view.text.tag_names(index)
+
+
+def test_one_header_while_a_sender_keeps_talking(tk_root, tk_errors, view) -> None:
+    view.add_message("bob", "one", TS, own=False, history=False)
+    view.add_message("bob", "two", TS + 10, own=False, history=False)
+    view.add_message("alice", "three", TS + 20, own=True, history=False)
+    view.add_message("bob", "four", TS + 30, own=False, history=False)
+    content = view.content()
+    assert content.count("bob") == 2  # a new header only after someone else spoke
+    assert "alice  (you)" in content
+    assert "own" in tags_at(view, "three") and "own" not in tags_at(view, "four")
+    assert "sender" in tags_at(view, "bob")
+
+
+def test_history_sits_between_earlier_and_now(tk_root, tk_errors, view) -> None:
+    view.add_message("bob", "old news", TS, own=False, history=True)
+    view.add_message("bob", "fresh", TS + 5, own=False, history=False)
+    content = view.content()
+    assert content.index("Earlier messages") < content.index("old news") < content.index("Now") < content.index("fresh")
+    assert "history" in tags_at(view, "old news")
+    view.new_connection()  # a reconnect replays history again, with its own markers
+    view.add_message("bob", "old again", TS, own=False, history=True)
+    assert view.content().count("Earlier messages") == 2
+
+
+def test_notices_carry_links_that_run_their_command(tk_root, tk_errors, view) -> None:
+    clicked: list[str] = []
+    link = view.link("Download", lambda: clicked.append("download"))
+    view.add_notice("bob shared cat.png (2 KB)", "share", TS, history=False, links=[link])
+    assert "📎 bob shared cat.png" in view.content()
+    [tag] = view.link_commands
+    start, end = view.text.tag_ranges(tag)[:2]
+    assert view.text.get(start, end) == "Download"
+    view.link_commands[tag]()
+    x, y, _, _ = view.text.bbox(start)
+    view.text.event_generate("<Motion>", x=x + 2, y=y + 2)  # Tk finds the tag under the pointer on motion
+    view.text.event_generate("<Button-1>", x=x + 2, y=y + 2)  # a real click on the link
+    tk_root.update()
+    assert clicked == ["download", "download"]
+
+
+def test_system_lines_errors_and_blocks(tk_root, tk_errors, view) -> None:
+    view.system("Connected.")
+    view.system("Something failed.", error=True)
+    view.block("$ ls", "a.txt\nb.txt\n")
+    view.block("$ cat", "Not allowed.", error=True)
+    assert "system" in tags_at(view, "Connected.")
+    assert "error" in tags_at(view, "Something failed.")
+    assert {"code", "code_head"} <= set(tags_at(view, "$ ls"))
+    assert "code" in tags_at(view, "b.txt")
+    assert "code_error" in tags_at(view, "Not allowed.")
+
+
+def test_long_output_is_shortened(tk_root, tk_errors, view) -> None:
+    view.block("$ big", "x" * (message_view.MAX_BLOCK_CHARS + 500))
+    content = view.content()
+    assert "… (output shortened)" in content
+    assert content.count("x") <= message_view.MAX_BLOCK_CHARS
+
+
+def test_the_view_is_read_only_and_cleans_what_it_shows(tk_root, tk_errors, view) -> None:
+    view.system("bad \ud800 surrogate")
+    assert str(view.text["state"]) == "disabled"
+    assert "\ud800" not in view.content()
+    view.text.insert("end", "typed by someone")  # a disabled Text ignores it
+    assert "typed by someone" not in view.content()
+
+
+def test_old_lines_images_and_links_are_forgotten(tk_root, tk_errors, view, monkeypatch) -> None:
+    monkeypatch.setattr(message_view, "MAX_LINES", 20)
+    photo = ImageTk.PhotoImage(Image.new("RGB", (10, 10)), master=view.text)
+    name = view.add_image(photo, "tiny")
+    view.add_notice("bob shared x", "share", TS, history=False, links=[view.link("Download", lambda: None)])
+    assert view.images == {name: photo} and len(view.link_commands) == 1
+    for n in range(40):
+        view.system(f"line {n}")
+    lines = int(view.text.index("end-1c").split(".")[0])
+    assert lines <= 20
+    assert "line 39" in view.content() and "line 0\n" not in view.content()
+    assert view.images == {} and view.link_commands == {}
+
+
+def test_an_image_is_shown_with_its_caption(tk_root, tk_errors, view) -> None:
+    photo = ImageTk.PhotoImage(Image.new("RGB", (40, 30), "#00ff00"), master=view.text)
+    name = view.add_image(photo, "sunset.png")
+    assert name in view.text.image_names()
+    assert view.images[name] is photo  # kept alive while shown
+    assert "caption" in tags_at(view, "sunset.png")
+
+
+def test_scrolling_up_stops_following_until_the_button(tk_root, tk_errors, view) -> None:
+    for n in range(80):
+        view.system(f"line {n}")
+    tk_root.update()
+    assert view.at_end() and view.following
+    view.text.event_generate("<Button-4>")  # the wheel, upwards (X11)
+    view._scrollbar("moveto", "0")
+    assert not view.following
+    view.system("while away")
+    tk_root.update()
+    assert not view.at_end() and view.jump.winfo_ismapped()
+    view.jump.invoke()
+    pump_for(tk_root, 0.05)
+    assert view.at_end() and view.following and not view.jump.winfo_ismapped()

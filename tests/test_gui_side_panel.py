@@ -1,0 +1,92 @@
+"""SidePanel: who is online, the shared files with Download, and the !cmd entry."""
+
+from __future__ import annotations
+
+import tkinter as tk
+
+import pytest
+
+from gui.side_panel import SidePanel
+from mmchat.protocol import SharedFile
+from tests import gui_helpers
+
+tk_root = gui_helpers.tk_root  # the fixtures, used by name below
+tk_errors = gui_helpers.tk_errors
+
+COOL = "😎"
+
+
+@pytest.fixture
+def panel(tk_root):
+    done: list[tuple[str, str]] = []
+    top = tk.Toplevel(tk_root)
+    side = SidePanel(
+        top, download=lambda name: done.append(("download", name)), run=lambda line: done.append(("run", line))
+    )
+    side.pack(fill="both", expand=True)
+    tk_root.update()
+    return side, done
+
+
+def test_online_list_with_count_and_you(tk_root, tk_errors, panel) -> None:
+    side, _ = panel
+    side.me = "alice"
+    side.set_online(["bob", "alice"])
+    assert side.names() == ["bob", "alice"]  # in the host's order
+    assert side.online_heading["text"] == "ONLINE  ·  2"
+    assert side.online.item("alice", "text").endswith("alice  (you)")
+    side.member_joined(f"carol {COOL}")
+    side.member_joined("bob")  # already there: not twice
+    assert side.names().count("bob") == 1 and f"carol {COOL}" in side.names()
+    assert side.online_heading["text"] == "ONLINE  ·  3"
+    side.member_left("bob")
+    side.member_left("nobody")
+    assert "bob" not in side.names() and side.online_heading["text"] == "ONLINE  ·  2"
+
+
+def test_files_newest_first_keeping_the_selection(tk_root, tk_errors, panel) -> None:
+    side, _ = panel
+    older = SharedFile("old.txt", 10, "bob", 1.0)
+    newer = SharedFile("new.pdf", 2_000_000, "carol", 2.0)
+    assert side.download_button.instate(["disabled"])
+    side.set_files([older, newer])
+    assert list(side.files.get_children()) == ["new.pdf", "old.txt"]
+    assert side.files.item("new.pdf", "values")[1] == "carol"
+    side.files.selection_set("old.txt")
+    tk_root.update()
+    assert not side.download_button.instate(["disabled"])
+    side.set_files([older, newer, SharedFile("newest.png", 5, "bob", 3.0)])
+    assert side.selected_file() == "old.txt"
+    side.set_files([newer])  # the chosen file is gone
+    tk_root.update()
+    assert side.selected_file() == "" and side.download_button.instate(["disabled"])
+
+
+def test_download_by_button_double_click_and_enter(tk_root, tk_errors, panel) -> None:
+    side, done = panel
+    side.download_button.invoke()  # nothing chosen: nothing happens
+    side.set_files([SharedFile("notes.txt", 10, "bob", 1.0)])
+    side.files.selection_set("notes.txt")
+    tk_root.update()
+    side.download_button.invoke()
+    side.files.focus_force()
+    tk_root.update()
+    side.files.event_generate("<Return>")
+    for _ in range(2):  # two clicks in a row are a double click
+        side.files.event_generate("<ButtonPress-1>", x=10, y=35)
+        side.files.event_generate("<ButtonRelease-1>", x=10, y=35)
+    tk_root.update()
+    assert done == [("download", "notes.txt")] * 3
+
+
+def test_the_command_entry_runs_trimmed_lines_and_empties(tk_root, tk_errors, panel) -> None:
+    side, done = panel
+    side.run_button.invoke()  # empty: nothing
+    side.command.insert(0, "  cat notes.txt  ")
+    side.run_button.invoke()
+    assert side.command.get() == ""
+    side.command.insert(0, "pwd")
+    side.command.focus_force()
+    tk_root.update()
+    side.command.event_generate("<Return>")
+    assert done == [("run", "cat notes.txt"), ("run", "pwd")]
