@@ -57,7 +57,7 @@ def run_join(args: argparse.Namespace) -> int:
 
 def run_host(args: argparse.Namespace) -> int:
     """The admin window for --host (the server runs on its own threads)."""
-    from mmchat.headless import make_server
+    from mmchat.hosting import make_server
 
     from .admin_window import AdminWindow
 

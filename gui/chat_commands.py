@@ -1,6 +1,6 @@
 """What a line typed in the chat window does: a message, or a ! command as in the terminal.
 
-The line is parsed by `chat_format.parse_typed` (the one parser for typed
+The line is parsed by `mmchat.typed.parse_typed` (the one parser for typed
 lines); this module only acts on the result.  Anything that writes to the
 host's socket is handed to the connection's ClientWorker and this returns at
 once: a message that then fails comes back as a CallFailed (see ClientEvents),
@@ -13,8 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from mmchat.client import ChatClient
-
-from . import chat_format
+from mmchat.typed import Kind, Typed, local_path, parse_typed
 
 if TYPE_CHECKING:
     from .chat_window import ChatWindow
@@ -40,17 +39,17 @@ class ChatCommands:
     def send_typed(self) -> None:
         """Act on what is in the input box, and empty it unless nothing could be sent."""
         w = self.window
-        typed = chat_format.parse_typed(w.layout.typed())
-        if typed.action == "exit":
+        typed = parse_typed(w.layout.typed())
+        if typed.kind is Kind.EXIT:
             w.close()
             return
-        if typed.action != "nothing" and self.run(typed):
+        if typed.kind is not Kind.NOTHING and self.run(typed):
             w.layout.clear_input()
 
-    def run(self, typed: chat_format.Typed) -> bool:
+    def run(self, typed: Typed) -> bool:
         """Act on a typed line; False keeps it in the input box (nothing was sent)."""
         w = self.window
-        action, arg = typed.action, typed.arg
+        action, arg = typed.kind, typed.arg
         if action in ("usage", "unknown"):
             w.view.system(arg)
             return True
@@ -62,7 +61,7 @@ class ChatCommands:
             return False
         try:
             if action == "send":
-                w.upload(chat_format.local_path(arg))  # starts a thread: no socket touched here
+                w.upload(local_path(arg))  # starts a thread: no socket touched here
                 return True
             if action == "req":
                 w.sharing.start_download(arg)

@@ -22,7 +22,17 @@ from typing import TYPE_CHECKING
 
 from mmchat import describe
 from mmchat.client import Disconnected, Request, TransferFinished
-from mmchat.protocol import ChatMessage, CommandResult, ErrorReply, FileList, Notice, OnlineList, QRImage, VerifyResult
+from mmchat.protocol import (
+    ChatMessage,
+    CommandResult,
+    ErrorReply,
+    FileList,
+    Notice,
+    NoticeKind,
+    OnlineList,
+    QRImage,
+    VerifyResult,
+)
 
 from . import chat_format
 from .client_worker import CallDone, CallFailed
@@ -106,8 +116,8 @@ class ClientEvents:
             self.answers.answered(event.ref, event)
         elif isinstance(event, TransferFinished):
             w.sharing.finished(event.transfer)
-        elif isinstance(event, Disconnected) and not event.by_us:
-            w.end(f"Disconnected: {event.reason}")
+        elif isinstance(event, Disconnected) and (over := describe.chat_over(event, w.name)):
+            w.end(over)
         elif isinstance(event, CallDone) and isinstance(event.result, Request):
             early = self.answers.asked(event.result.ref, event.quiet)
             if early is not None and not event.quiet:
@@ -142,7 +152,7 @@ class ClientEvents:
     def _on_notice(self, event: Notice) -> None:
         w = self.window
         links = []
-        if event.kind == "share" and event.filename:
+        if event.kind == NoticeKind.SHARE and event.filename:
             name = event.filename
             links.append(w.view.link("Download", lambda: w.download(name)))
             if chat_format.is_image(name):
@@ -151,11 +161,11 @@ class ClientEvents:
         w.view.add_notice(text, event.kind, event.ts, event.history, links)
         if event.history:
             return
-        if event.kind == "join":
+        if event.kind == NoticeKind.JOIN:
             w.side.member_joined(event.member)
-        elif event.kind in ("leave", "dropped", "kicked"):
+        elif event.kind in (NoticeKind.LEAVE, NoticeKind.DROPPED, NoticeKind.KICKED):
             w.side.member_left(event.member)
-        if event.kind == "share" and w.client is not None:
+        if event.kind == NoticeKind.SHARE and w.client is not None:
             w.commands.ask("files", quiet=True)
-        if event.kind == "shutdown" or (event.kind == "kicked" and event.member == w.name):
-            w.end(text)
+        if over := describe.chat_over(event, w.name):
+            w.end(over)

@@ -21,20 +21,15 @@ from pathlib import Path
 
 from mmchat import describe, protocol
 from mmchat.address import format_address
-from mmchat.describe import transfer_result as transfer_result
 from mmchat.files import human_size
-from mmchat.typed import Typed as Typed
-from mmchat.typed import clean_text as clean_text
-from mmchat.typed import local_path as local_path
-from mmchat.typed import parse_typed as parse_typed
+from mmchat.typed import clean_text
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
 PREVIEW_FOLDER = ".mmchat-previews"  # inside the downloads folder, never elsewhere
 GROUP_SECONDS = 300  # messages from one sender this close together share one header
 
-# Typed lines are parsed in mmchat.typed (Typed, parse_typed, local_path, clean_text), the one
-# parser for the terminal and this window, and transfer results are worded in mmchat.describe;
-# the names imported above "as" themselves stay importable from here for gui/chat_window.py.
+# Typed lines are parsed in mmchat.typed, the one parser for the terminal and this window, and
+# transfer results are worded in mmchat.describe.
 
 # --- text that Tk counts differently ----------------------------------------------------------
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from tkinter import ttk
 
 from mmchat import protocol
+from mmchat.address import format_address
 
 from . import chat_format, theme
 from .message_view import MessageView
@@ -136,7 +137,7 @@ class ChatLayout:
         """Put who we are and where in the title bar and the header ("you are ..." once joined)."""
         self.master.title(chat_format.window_title(name, host, port))
         you = f"  ·  you are {chat_format.single_line(name)}" if joined else ""
-        self.where["text"] = f"{host}:{port}{you}"
+        self.where["text"] = f"{format_address(host, port)}{you}"
 
     def set_status(self, text: str, colour: str, connected: bool) -> None:
         """The coloured status in the header; Send and Attach work only while connected."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mmchat import describe
 from mmchat.client import Transfer
 
 from . import chat_format, preview
@@ -105,9 +106,7 @@ class ChatTransfers:
             if chat_format.is_inside(t.path, chat_format.preview_folder(w.downloads)):
                 self.preview_paths[t.filename] = t.path
         else:
-            detail = str(t.path) if t.ok else t.error
-            name = t.remote_name or t.filename
-            w.view.system(chat_format.transfer_result(t.direction, t.ok, name, detail), error=not t.ok)
+            w.view.system(describe.transfer_line(t), error=not t.ok)
         if t.ok and local is not None and chat_format.is_image(local.name):
             preview.load_in_background(local, w.ui_events, title=t.remote_name or t.filename)
 

@@ -33,8 +33,10 @@ from pathlib import Path
 from tkinter import filedialog, ttk
 
 from mmchat import describe, protocol
+from mmchat.address import format_address
 from mmchat.client import ChatClient, ConnectError, Transfer
 from mmchat.protocol import QRImage
+from mmchat.typed import Kind, Typed, clean_text
 
 from . import chat_format, preview, theme
 from .chat_commands import ChatCommands
@@ -128,7 +130,7 @@ class ChatWindow:
         entry, error = self.layout.name_entry, self.layout.name_error
         if entry is None or error is None:
             return  # the form is gone (already joining)
-        name = chat_format.clean_text(entry.get())
+        name = clean_text(entry.get())
         try:
             self.name = self.wanted_name = protocol.check_member_name(name)
         except ValueError as exc:
@@ -188,7 +190,7 @@ class ChatWindow:
         self.layout.clear_banner()
         self.layout.show_identity(self.name, self.host, self.port, joined=True)
         self._set_status("Connected", theme.SUCCESS)
-        self.view.system(f"Connected to {self.host}:{self.port} as {self.name}.")
+        self.view.system(f"Connected to {format_address(self.host, self.port)} as {self.name}.")
         if client.renamed:
             self.view.system(f"That name was taken: you are {self.name} in this chat.")
         self._client_pump = QueuePump(self.frame, client.events, self.events.handle)
@@ -240,11 +242,11 @@ class ChatWindow:
 
     def run_command(self, line: str) -> None:
         """Run a !cmd on the host; the output appears as a monospace block."""
-        self.commands.run(chat_format.Typed("cmd", line))
+        self.commands.run(Typed(Kind.CMD, line))
 
     def request_qr(self) -> None:
         """Ask the host for a one-time code (the QR window opens when it arrives)."""
-        self.commands.run(chat_format.Typed("qr"))
+        self.commands.run(Typed(Kind.QR))
 
     def show_qr(self, event: QRImage) -> None:
         """Open the five-second QR window."""

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from tkinter import ttk
 from typing import Protocol
 
+from mmchat.typed import clean_text
+
 from . import chat_format, theme
 
 MAX_LINES = 5000  # the message view forgets its oldest lines beyond this
@@ -105,9 +107,9 @@ class MessageView:
         """Append text runs with their tags, keep the size bounded, and follow the end if we were there."""
         rest: list[str | tuple[str, ...]] = [first[1]]
         for text, tags in more:
-            rest += [chat_format.clean_text(text), tags]
+            rest += [clean_text(text), tags]
         self.text.configure(state="normal")
-        self.text.insert("end", chat_format.clean_text(first[0]), *rest)
+        self.text.insert("end", clean_text(first[0]), *rest)
         self._trim()
         self.text.configure(state="disabled")
         self._follow()
@@ -183,7 +185,7 @@ class MessageView:
         """An inline picture with a caption; returns the image's name in the Text."""
         self._previous = None
         self.text.configure(state="normal")
-        self.text.insert("end", chat_format.clean_text(caption) + "\n", ("caption",))
+        self.text.insert("end", clean_text(caption) + "\n", ("caption",))
         start = self.text.index("end-1c")
         name = self.text.image_create("end", image=photo)
         self.text.insert("end", "\n")

@@ -1,7 +1,7 @@
 """The headless host: `mmchat --host --headless`, a chat with no window that logs to the terminal.
 
-`make_server` is also what the admin window starts its host with, so both
-hosts are built from the same options.
+Both this host and the admin window's are built by `hosting.make_server`,
+from the same options.
 """
 
 from __future__ import annotations
@@ -12,23 +12,11 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TextIO
 
-from .server import ChatServer
+from .hosting import make_server
 
 POLL_SECONDS = 0.5  # how often the wait for a signal also checks that the host still runs
-
-
-def make_server(args: argparse.Namespace) -> ChatServer:
-    """Build (not start) the ChatServer the arguments describe."""
-    return ChatServer(
-        Path(args.share),
-        args.bind,
-        args.port,
-        data_dir=Path(args.data) if args.data else None,
-        password=args.password,
-    )
 
 
 def run_host(

@@ -54,11 +54,6 @@ class Typed:
         object.__setattr__(self, "kind", Kind(kind))
         object.__setattr__(self, "arg", arg)
 
-    @property
-    def action(self) -> Kind:
-        """The kind, under the name gui/chat_window.py reads (until it reads `kind`)."""
-        return self.kind
-
 
 _WITHOUT_ARGUMENT = {
     "!online": Kind.ONLINE,

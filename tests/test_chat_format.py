@@ -7,23 +7,9 @@ from pathlib import Path
 import pytest
 
 from gui import chat_format
-from mmchat import describe, protocol, typed
+from mmchat import protocol, typed
 
 COOL = "😎"  # outside the BMP: two positions in Tk 8.6
-
-
-# --- typed lines (parsed in mmchat.typed: tests/test_typed.py) ------------------------------
-
-
-def test_the_window_parses_typed_lines_with_mmchat_typed() -> None:
-    # gui/chat_window.py reads these names from here: they must be the one parser's own.
-    assert chat_format.Typed is typed.Typed
-    assert chat_format.parse_typed is typed.parse_typed
-    assert chat_format.local_path is typed.local_path
-    assert chat_format.transfer_result is describe.transfer_result
-    line = chat_format.parse_typed("!cmd\tls")
-    assert (line.action, line.arg) == ("cmd", "ls")  # what the window's _run_typed reads
-    assert chat_format.Typed("qr") == typed.Typed(typed.Kind.QR)
 
 
 # --- Tk positions and safe cutting ------------------------------------------------------------
@@ -64,7 +50,7 @@ def test_truncate_with_a_longer_ellipsis() -> None:
 
 
 def test_clean_text_removes_lone_surrogates_only() -> None:
-    assert chat_format.clean_text(f"a\ud83d{COOL}\udcf0b") == f"a{COOL}b"
+    assert typed.clean_text(f"a\ud83d{COOL}\udcf0b") == f"a{COOL}b"
 
 
 def test_single_line_shows_control_characters_as_spaces() -> None:

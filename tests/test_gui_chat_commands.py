@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from gui import chat_commands
-from gui.chat_format import Typed
 from gui.client_worker import ClientWorker
+from mmchat.typed import Typed
 from tests import gui_helpers
 from tests.gui_fakes import connected_window
 

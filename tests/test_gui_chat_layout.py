@@ -129,7 +129,7 @@ def test_identity_in_the_title_and_header(tk_root, tk_errors, built) -> None:
     layout, _ = built
     layout.show_identity("alice", "::1", 12002, joined=False)
     assert layout.master.title() == "alice — mmchat at [::1]:12002"
-    assert layout.where["text"] == "::1:12002"
+    assert layout.where["text"] == "[::1]:12002"  # brackets kept, as in the title
     layout.show_identity(f"alice {COOL}", "10.0.0.5", 12002, joined=True)
     assert layout.where["text"] == f"10.0.0.5:12002  ·  you are alice {COOL}"
 

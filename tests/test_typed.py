@@ -87,7 +87,6 @@ def test_the_kind_compares_as_text_for_the_window() -> None:
     typed = parse_typed("!send a.txt")
     assert typed.kind is Kind.SEND
     assert typed.kind == "send"
-    assert typed.action == "send"  # what gui/chat_window.py reads
     assert Typed("send", "a.txt") == typed
 
 

@@ -215,7 +215,7 @@ def receive_file_body(
     Every buffer is filled completely before it is submitted (but the last),
     which keeps direct writes aligned and makes for fewer, fuller recv calls.
     """
-    first = memoryview(first)[:size]
+    rest = memoryview(first)[:size]  # what of `first` is still to be copied into the buffers
     pipeline = _Pipeline(out)
     done = 0  # bytes received
     last_report = (0, time.monotonic())
@@ -223,9 +223,9 @@ def receive_file_body(
         while done < size and pipeline.error is None:
             buf = pipeline.buffer()
             want = min(RECV_CHUNK, size - done)
-            filled = len(first[:want])
-            buf[:filled] = first[:filled]
-            first = first[filled:]
+            filled = len(rest[:want])
+            buf[:filled] = rest[:filled]
+            rest = rest[filled:]
             with memoryview(buf) as view:
                 while filled < want:
                     if cancelled():

@@ -1,0 +1,41 @@
+"""The host built from the command line's options (mmchat.hosting), started on 127.0.0.1 port 0."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from mmchat.client import ChatClient, ConnectError
+from mmchat.hosting import make_server
+
+
+def host_args(tmp_path: Path, **changes: object) -> argparse.Namespace:
+    args = argparse.Namespace(share=str(tmp_path / "share"), bind="127.0.0.1", port=0, data=None, password="")
+    for key, value in changes.items():
+        setattr(args, key, value)
+    return args
+
+
+def test_make_server_builds_what_the_options_say(tmp_path: Path) -> None:
+    server = make_server(host_args(tmp_path, data=str(tmp_path / "data")))
+    assert server.share == tmp_path / "share"
+    assert server.address == ("127.0.0.1", 0)  # built, not started
+    server.start()
+    server.stop()
+    assert any((tmp_path / "data").iterdir()), "the history is kept in --data"
+    assert not (tmp_path / "share" / ".mmchat").exists()
+
+
+def test_a_host_with_a_password_refuses_a_member_without_it(tmp_path: Path) -> None:
+    server = make_server(host_args(tmp_path, password="pw"))
+    host, port = server.start()
+    try:
+        with pytest.raises(ConnectError):
+            ChatClient(host, port, "alice", downloads=tmp_path / "dl").connect()
+        member = ChatClient(host, port, "alice", downloads=tmp_path / "dl", password="pw")
+        assert member.connect() == "alice"
+        member.close()
+    finally:
+        server.stop()
