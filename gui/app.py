@@ -7,6 +7,8 @@ import os
 import sys
 import tkinter as tk
 
+from mmchat.display import report_no_windows
+
 from . import theme
 
 
@@ -18,7 +20,8 @@ def display_available() -> bool:
         return False
     try:
         probe = tk.Tk()
-    except tk.TclError:
+    except tk.TclError as exc:
+        report_no_windows(exc)  # the real cause (a library, the fonts), not just "no display"
         return False
     probe.destroy()
     return True
