@@ -7,7 +7,7 @@ import os
 import sys
 import tkinter as tk
 
-from mmchat.display import report_no_windows
+from mmchat.display import report_no_windows, tk_start_error
 
 from . import theme
 
@@ -18,12 +18,10 @@ def display_available() -> bool:
         return True
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return False
-    try:
-        probe = tk.Tk()
-    except tk.TclError as exc:
-        report_no_windows(exc)  # the real cause (a library, the fonts), not just "no display"
+    problem = tk_start_error()  # opens a window and measures a font, as the windows will
+    if problem:
+        report_no_windows(problem)  # the real cause (a library, the fonts), not just "no display"
         return False
-    probe.destroy()
     return True
 
 

@@ -8,7 +8,9 @@ python3-tk, and a temporary folder mounted noexec stops the executable loading w
 unpacked.  `diagnose` turns the error text and a few facts about the system (environment,
 which files exist) into a `Diagnosis` (a `Cause` plus its fields), with no Tk import and no
 screen, so every case is testable by feeding it text; `describe` words it, and
-`report_no_windows` prints it for a real failure.
+`report_no_windows` prints it for a real failure.  `tk_start_error` is the probe: it opens a
+window and measures a font, because without a font configuration Tk starts and fails only
+at the first text.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Cause(enum.Enum):
     NO_DISPLAY = "no display"
     DISPLAY_REFUSED = "display refused"
     NO_FONTCONFIG = "no fontconfig configuration"
+    NO_FONTS = "no fonts"
     OTHER = "other"
 
 
@@ -68,6 +71,7 @@ _MISSING_LIBRARY = re.compile(r"([\w.+-]+\.so(?:\.[\w.]+)?): cannot open shared 
 _NO_TKINTER = re.compile(r"No module named '?_?tkinter'?")
 _NOEXEC = re.compile(r"failed to map segment from shared object")
 _DISPLAY_REFUSED = re.compile(r"couldn't connect to display \"?([^\"]*)\"?")
+_FONT_ENGINE = re.compile(r"failed to allocate font|font engine")
 
 
 def fontconfig_file(environ: Mapping[str, str]) -> str:
@@ -104,6 +108,8 @@ def diagnose(
         config = fontconfig_file(environ)
         if not exists(config):
             return Diagnosis(Cause.NO_FONTCONFIG, "fontconfig-config", config)
+        if _FONT_ENGINE.search(error):
+            return Diagnosis(Cause.NO_FONTS, "fonts-dejavu-core")
     return Diagnosis(Cause.OTHER, None, error.strip())
 
 
@@ -135,7 +141,27 @@ def describe(diagnosis: Diagnosis) -> str:
             )
         case Cause.NO_FONTCONFIG:
             return f"There is no font configuration ({diagnosis.detail}), which Tk needs to draw text.{install}"
+        case Cause.NO_FONTS:
+            return f"Tk found no font to draw text with.{install}"
     return f"Tk could not open a window: {diagnosis.detail}"
+
+
+def tk_start_error() -> Exception | None:
+    """Why Tk cannot open a window and draw text here, or None when it can (opens and closes one)."""
+    import tkinter  # here, not at the top: this module must load where tkinter cannot
+
+    try:
+        root = tkinter.Tk()
+    except tkinter.TclError as exc:
+        return exc
+    try:
+        # Without a font configuration Tk still starts; the first font it measures fails.
+        root.tk.call("font", "actual", "TkDefaultFont")
+    except tkinter.TclError as exc:
+        return exc
+    finally:
+        root.destroy()
+    return None
 
 
 def report_no_windows(exc: BaseException) -> Diagnosis:

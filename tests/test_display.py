@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from mmchat.display import Cause, Diagnosis, describe, diagnose, fontconfig_file, report_no_windows
+from mmchat.display import Cause, Diagnosis, describe, diagnose, fontconfig_file, report_no_windows, tk_start_error
 from tests.test_e2e import ROOT
 
 # What the one-file executable's `import tkinter` raised on a minimal Debian 12 without libxcb1.
@@ -129,3 +129,30 @@ def test_a_refused_display_is_explained_by_mmchat_py_before_it_goes_headless():
     )
     assert result.stderr.splitlines()[0].startswith("mmchat: Tk could not connect to the display :9999:"), result.stderr
     assert "Traceback" not in result.stderr
+
+
+# What Tk said in the one-file executable on Debian 12 minbase with libxcb1 but no fontconfig-config.
+FONT_ENGINE = "failed to allocate font due to internal system font engine problem"
+
+
+def test_tk_failing_at_its_first_font_without_a_configuration_names_fontconfig_config():
+    diagnosis = diagnose(FONT_ENGINE, DISPLAY, lambda path: path != "/etc/fonts/fonts.conf", "linux")
+    assert diagnosis == Diagnosis(Cause.NO_FONTCONFIG, "fontconfig-config", "/etc/fonts/fonts.conf")
+
+
+def test_the_font_engine_failing_with_a_configuration_asks_for_a_font():
+    diagnosis = diagnose(FONT_ENGINE, DISPLAY, everything_exists, "linux")
+    assert diagnosis == Diagnosis(Cause.NO_FONTS, "fonts-dejavu-core")
+    assert describe(diagnosis) == (
+        "Tk found no font to draw text with. Install it (Debian/Ubuntu: sudo apt-get install fonts-dejavu-core)."
+    )
+
+
+def test_the_probe_opens_a_window_and_draws_on_the_virtual_display():
+    assert tk_start_error() is None
+
+
+def test_the_probe_returns_tks_error_for_a_display_that_is_not_there(monkeypatch):
+    monkeypatch.setenv("DISPLAY", ":9999")
+    error = tk_start_error()
+    assert error is not None and "couldn't connect to display" in str(error)
