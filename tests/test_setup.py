@@ -151,7 +151,37 @@ def test_ubuntu_22_04_gets_python3_11_from_its_packages(system):
     assert "    python3.11: Python 3.11 (this system's python3 is 3.10.12; mmchat needs 3.11 or newer)" in result.stderr
     assert "    python3.11-venv: Python's venv module" in result.stderr
     assert "    python3.11-tk: Tk, for the windows the tests open" in result.stderr
-    assert "    libpython3.11: Python's shared library" in result.stderr
+    # Its shared library's name is only known once that Python is there (the second round).
+    assert "libpython" not in result.stderr
+
+
+def test_what_the_first_round_installs_can_need_a_second_round(system, tmp_path):
+    # A fake apt-get that "installs" by copying commands from a pool: python3.11 (whose shared
+    # library is missing), make, Xvfb and xauth.
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    scripts = {
+        "python3.11": f'case "$*" in *INSTSONAME*) exit 1 ;; esac\nexec "{sys.executable}" "$@"',
+        "make": "exit 0",
+        "xvfb": "exit 0",
+        "xauth": "exit 0",
+    }
+    for name, body in scripts.items():
+        (pool / name).write_text(f"#!/bin/sh\n{body}\n")
+        (pool / name).chmod(0o755)
+    system.script("python3", 'case "$1" in --version) echo "Python 3.10.12" ;; *) exit 1 ;; esac')
+    system.script("apt-cache", 'case "$2" in python3.11|libpython3.11) exit 0 ;; *) exit 1 ;; esac')
+    system.logging(
+        "apt-get",
+        f'for p in "$@"; do [ ! -e "{pool}/$p" ] || {shutil.which("cp")} "{pool}/$p" "{system.bin}/$p"; done\n'
+        f'[ ! -e "{system.bin}/xvfb" ] || {shutil.which("mv")} "{system.bin}/xvfb" "{system.bin}/Xvfb"',
+    )
+    result = system.run("test")
+    installs = [call for call in system.logged() if call.startswith("apt-get install")]
+    assert installs[0].startswith("apt-get install -y -qq python3.11 python3.11-venv make python3-tk xvfb xauth")
+    assert installs[1:] == ["apt-get install -y -qq libpython3.11"], result.stderr
+    assert result.returncode == 1, "the fake's python3.11 still has no shared library"
+    assert "Still missing after installing:\n    libpython3.11: Python's shared library" in result.stderr
 
 
 def test_too_old_a_python_and_none_in_the_packages_is_one_clear_sentence(system):
