@@ -79,6 +79,7 @@ def test_check_names_each_missing_package_and_why(system):
     assert "    make: make, which runs the build steps in the Makefile" in result.stderr
     assert "    xvfb: a virtual display for the window tests" in result.stderr
     assert "    xauth: the virtual display's access key" in result.stderr
+    assert "    binutils: objdump and strip, which PyInstaller runs on the libraries" in result.stderr
     assert result.stdout == ""
 
 
@@ -157,7 +158,7 @@ def test_ubuntu_22_04_gets_python3_11_from_its_packages(system):
 
 def test_what_the_first_round_installs_can_need_a_second_round(system, tmp_path):
     # A fake apt-get that "installs" by copying commands from a pool: python3.11 (whose shared
-    # library is missing), make, Xvfb and xauth.
+    # library is missing), make, Xvfb, xauth and objdump.
     pool = tmp_path / "pool"
     pool.mkdir()
     scripts = {
@@ -165,6 +166,7 @@ def test_what_the_first_round_installs_can_need_a_second_round(system, tmp_path)
         "make": "exit 0",
         "xvfb": "exit 0",
         "xauth": "exit 0",
+        "binutils": "exit 0",
     }
     for name, body in scripts.items():
         (pool / name).write_text(f"#!/bin/sh\n{body}\n")
@@ -174,7 +176,8 @@ def test_what_the_first_round_installs_can_need_a_second_round(system, tmp_path)
     system.logging(
         "apt-get",
         f'for p in "$@"; do [ ! -e "{pool}/$p" ] || {shutil.which("cp")} "{pool}/$p" "{system.bin}/$p"; done\n'
-        f'[ ! -e "{system.bin}/xvfb" ] || {shutil.which("mv")} "{system.bin}/xvfb" "{system.bin}/Xvfb"',
+        f'[ ! -e "{system.bin}/xvfb" ] || {shutil.which("mv")} "{system.bin}/xvfb" "{system.bin}/Xvfb"\n'
+        f'[ ! -e "{system.bin}/binutils" ] || {shutil.which("mv")} "{system.bin}/binutils" "{system.bin}/objdump"',
     )
     result = system.run("test")
     installs = [call for call in system.logged() if call.startswith("apt-get install")]
