@@ -1,4 +1,6 @@
 # mmchat: set up, run and test.  `make run` hosts a chat, `make test` runs the whole suite.
+# On a fresh machine use ./mmchat-setup run / ./mmchat-setup test instead: they first install
+# (with apt-get) what the system lacks, make included, and then run these targets.
 # Every target that needs Python first builds .venv (Python 3.11+) and installs the pinned
 # requirements; the stamp file makes that happen again only when a requirements file changes.
 
@@ -17,14 +19,14 @@ venv: $(STAMP)
 
 $(VPY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { \
-	  echo "mmchat needs Python 3.11 or newer, and $(PYTHON) was not found (on Debian/Ubuntu: sudo apt-get install python3 python3-venv)." >&2; \
+	  echo "mmchat needs Python 3.11 or newer, and $(PYTHON) was not found; ./mmchat-setup test installs it (or: sudo apt-get install python3 python3-venv)." >&2; \
 	  exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
 	  echo "mmchat needs Python 3.11 or newer, but $(PYTHON) is $$($(PYTHON) --version 2>&1); run e.g. make PYTHON=python3.11 test." >&2; \
 	  exit 1; }
 	@$(PYTHON) -m venv $(VENV) || { \
 	  rm -rf $(VENV); \
-	  echo "Could not create the virtual environment $(VENV): the venv module is missing; on Debian/Ubuntu install it with: sudo apt-get install python3-venv" >&2; \
+	  echo "Could not create the virtual environment $(VENV): the venv module is missing; ./mmchat-setup test installs it (or: sudo apt-get install python3-venv)." >&2; \
 	  exit 1; }
 
 # Order-only on the interpreter, so that only a change to the requirements reinstalls.
@@ -45,9 +47,13 @@ need-addr:
 test: venv
 	$(VPY) -m pytest -q
 
+# All three run even when one fails, so one `make lint` shows everything; it fails if any did.
 lint: venv
-	$(VPY) -m ruff check .
-	$(VPY) -m ruff format --check .
+	@status=0; \
+	$(VPY) -m ruff check . || status=1; \
+	$(VPY) -m ruff format --check . || status=1; \
+	$(VPY) -m mypy mmchat gui || status=1; \
+	exit $$status
 
 # --- the one-file executable (README: "One-file executable") ---------------------------------
 # `make dist` builds dist/mmchat with PyInstaller from mmchat.spec, in its own virtualenv that

@@ -10,7 +10,10 @@ def windows() -> dict[str, FrontEnd]:
     """The Tk front ends, or none when Tk or a display is missing."""
     try:
         from gui.app import front_ends
-    except ImportError:  # a Python built without tkinter: the terminal modes still work
+    except ImportError as exc:  # no tkinter, or a library Tk needs: the terminal modes still work
+        from mmchat.display import report_no_windows
+
+        report_no_windows(exc)
         return {}
     return front_ends()
 

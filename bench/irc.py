@@ -14,6 +14,7 @@ ident and PAM are off so that nothing waits on lookups.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -54,6 +55,62 @@ CONFIG = """\
 def ngircd_path() -> str | None:
     """Where the ngircd binary is, or None when it is not installed."""
     return shutil.which("ngircd") or ("/usr/sbin/ngircd" if Path("/usr/sbin/ngircd").exists() else None)
+
+
+INSTALL_TIMEOUT = 900  # seconds for apt-get update and install together, on a slow mirror
+
+
+def ensure_ngircd() -> str:
+    """Install ngIRCd with apt-get when it is missing and that is possible; say what happened.
+
+    Returns "" when ngIRCd was already there, otherwise one sentence for the benchmark's first
+    line: installed now, or why not (its columns are then empty).  apt-get runs as root, or
+    through `sudo -n` (never a password prompt in the middle of a benchmark).  Installing the
+    Debian package also starts ngIRCd as a system service listening on the network; the
+    benchmark starts its own on 127.0.0.1, so that service is stopped and disabled again.
+    """
+    if ngircd_path():
+        return ""
+    empty = "the benchmark runs without its columns"
+    if not shutil.which("apt-get"):
+        return f"ngIRCd is not installed and there is no apt-get to install it with: {empty}."
+    if os.geteuid() == 0:
+        sudo: list[str] = []
+    elif shutil.which("sudo"):
+        sudo = ["sudo", "-n"]
+    else:
+        return f"ngIRCd is not installed, and installing it needs root: {empty} (sudo apt-get install ngircd first)."
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for step in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "ngircd"]):
+        try:
+            done = subprocess.run(
+                [*sudo, *step],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=INSTALL_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired:
+            return f"ngIRCd is not installed, and `{' '.join(step)}` took more than {INSTALL_TIMEOUT} s: {empty}."
+        if done.returncode != 0:
+            why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+            return f"ngIRCd is not installed, and `{' '.join([*sudo, *step])}` failed ({why}): {empty}."
+    if not ngircd_path():
+        return f"ngIRCd is not installed, and apt-get installed no ngircd program: {empty}."
+    _stop_service(sudo)
+    return f"ngIRCd was not installed: installed it now with {' '.join([*sudo, 'apt-get'])} ({ngircd_version()})."
+
+
+def _stop_service(sudo: list[str]) -> None:
+    """Stop and disable the system service that installing the package started (best effort)."""
+    if Path("/run/systemd/system").is_dir():
+        commands = [["systemctl", "disable", "--now", "ngircd"]]
+    else:
+        commands = [["service", "ngircd", "stop"], ["update-rc.d", "ngircd", "disable"]]
+    for command in commands:
+        if shutil.which(command[0]) or Path("/usr/sbin", command[0]).exists():
+            subprocess.run([*sudo, *command], stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
 
 
 def ngircd_version() -> str:

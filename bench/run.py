@@ -32,7 +32,7 @@ import profile_host
 import scale
 import startup
 from common import BENCH_DIR, PYTHON, ROOT, dump_json, raise_fd_limit, ratio
-from irc import ngircd_path, ngircd_version
+from irc import ensure_ngircd, ngircd_path, ngircd_version
 
 SECTIONS = ("startup", "fanout", "files", "scale", "profile")
 
@@ -434,6 +434,10 @@ def main() -> int:
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    # The peer first, so that its state is the first line, not only a note at the end of the results.
+    peer = ensure_ngircd() if {"fanout", "scale"} & set(sections) else ""
+    if peer:
+        log(peer)
     raise_fd_limit()
     started = time.time()
     meta = {
@@ -446,8 +450,8 @@ def main() -> int:
     }
     notes = meta["notes"]
     kinds = ["mmchat", "naive"] + (["ngircd"] if ngircd_path() else [])
-    if not ngircd_path():
-        notes.append("ngIRCd could not be run: it is not installed (apt-get install ngircd); its columns are empty.")
+    if peer and not ngircd_path():
+        notes.append(peer)
     results: dict = {}
     log(f"mmchat benchmark ({plan_name}): {', '.join(sections)}; load average {meta['load_start']}")
 

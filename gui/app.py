@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 from mmchat.address import format_address, parse_address
 
+from mmchat.display import report_no_windows, tk_start_error
+
 from . import theme
 
 
@@ -19,11 +21,10 @@ def display_available() -> bool:
         return True
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return False
-    try:
-        probe = tk.Tk()
-    except tk.TclError:
+    problem = tk_start_error()  # opens a window and measures a font, as the windows will
+    if problem:
+        report_no_windows(problem)  # the real cause (a library, the fonts), not just "no display"
         return False
-    probe.destroy()
     return True
 
 

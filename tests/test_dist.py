@@ -213,3 +213,15 @@ def test_selftest_opens_every_window(sandbox):
         assert all(path.suffix == ".json" for path in sandbox.config.rglob("*") if path.is_file())
     assert list(sandbox.home.iterdir()) == [], f"written to HOME: {list(sandbox.home.iterdir())}"
     sandbox.assert_cleaned_up()
+
+
+def test_windows_that_cannot_open_say_why_before_the_terminal_takes_over(sandbox):
+    # A display that is named but not there; on a minimal system the same line names libxcb1 or
+    # fontconfig-config instead (mmchat/display.py, tested with those errors in test_display.py).
+    sandbox.env["DISPLAY"] = ":9999"
+    process = sandbox.start("--join", "127.0.0.1:1", "--name", "nobody", stdin=subprocess.DEVNULL)
+    assert process.wait_exit() == 1, process.dump()
+    assert process.err_lines[0].startswith("mmchat: Tk could not connect to the display :9999:"), process.dump()
+    assert "No display for the chat window: using terminal mode." in process.err_lines
+    assert "Traceback" not in process.dump()
+    sandbox.assert_cleaned_up()
