@@ -9,10 +9,25 @@ import tkinter as tk
 from collections.abc import Callable
 
 from mmchat.address import format_address, parse_address
-
-from mmchat.display import report_no_windows, tk_start_error
+from mmchat.display import report_no_windows
 
 from . import theme
+
+
+def tk_start_error() -> Exception | None:
+    """Why Tk cannot open a window and draw text here, or None when it can (opens and closes one)."""
+    try:
+        root = tk.Tk()
+    except tk.TclError as exc:
+        return exc
+    try:
+        # Without a font configuration Tk still starts; the first font it measures fails.
+        root.tk.call("font", "actual", "TkDefaultFont")
+    except tk.TclError as exc:
+        return exc
+    finally:
+        root.destroy()
+    return None
 
 
 def display_available() -> bool:

@@ -8,7 +8,7 @@ python3-tk, and a temporary folder mounted noexec stops the executable loading w
 unpacked.  `diagnose` turns the error text and a few facts about the system (environment,
 which files exist) into a `Diagnosis` (a `Cause` plus its fields), with no Tk import and no
 screen, so every case is testable by feeding it text; `describe` words it, and
-`report_no_windows` prints it for a real failure.  `tk_start_error` is the probe: it opens a
+`report_no_windows` prints it for a real failure.  `gui.app.tk_start_error` is the probe: it opens a
 window and measures a font, because without a font configuration Tk starts and fails only
 at the first text.
 """
@@ -144,24 +144,6 @@ def describe(diagnosis: Diagnosis) -> str:
         case Cause.NO_FONTS:
             return f"Tk found no font to draw text with.{install}"
     return f"Tk could not open a window: {diagnosis.detail}"
-
-
-def tk_start_error() -> Exception | None:
-    """Why Tk cannot open a window and draw text here, or None when it can (opens and closes one)."""
-    import tkinter  # here, not at the top: this module must load where tkinter cannot
-
-    try:
-        root = tkinter.Tk()
-    except tkinter.TclError as exc:
-        return exc
-    try:
-        # Without a font configuration Tk still starts; the first font it measures fails.
-        root.tk.call("font", "actual", "TkDefaultFont")
-    except tkinter.TclError as exc:
-        return exc
-    finally:
-        root.destroy()
-    return None
 
 
 def report_no_windows(exc: BaseException) -> Diagnosis:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from mmchat.display import Cause, Diagnosis, describe, diagnose, fontconfig_file, report_no_windows, tk_start_error
+from mmchat.display import Cause, Diagnosis, describe, diagnose, fontconfig_file, report_no_windows
 from tests.test_e2e import ROOT
 
 # What the one-file executable's `import tkinter` raised on a minimal Debian 12 without libxcb1.
@@ -146,13 +146,3 @@ def test_the_font_engine_failing_with_a_configuration_asks_for_a_font():
     assert describe(diagnosis) == (
         "Tk found no font to draw text with. Install it (Debian/Ubuntu: sudo apt-get install fonts-dejavu-core)."
     )
-
-
-def test_the_probe_opens_a_window_and_draws_on_the_virtual_display():
-    assert tk_start_error() is None
-
-
-def test_the_probe_returns_tks_error_for_a_display_that_is_not_there(monkeypatch):
-    monkeypatch.setenv("DISPLAY", ":9999")
-    error = tk_start_error()
-    assert error is not None and "couldn't connect to display" in str(error)

@@ -96,3 +96,13 @@ def imported_modules(path: Path) -> set[str]:
 def test_gui_never_imports_the_terminal_front_end() -> None:
     for path in sorted(Path(app.__file__).parent.glob("*.py")):
         assert not imported_modules(path) & {"mmchat.cli", "mmchat.terminal"}, path.name
+
+
+def test_the_probe_opens_a_window_and_draws_on_the_virtual_display():
+    assert app.tk_start_error() is None
+
+
+def test_the_probe_returns_tks_error_for_a_display_that_is_not_there(monkeypatch):
+    monkeypatch.setenv("DISPLAY", ":9999")
+    error = app.tk_start_error()
+    assert error is not None and "couldn't connect to display" in str(error)
