@@ -237,28 +237,23 @@ class ChatClient:
     def _read_loop(self) -> None:
         sock, outbox = self._sock, self._outbox
         assert sock is not None and outbox is not None
-        reason = "The host closed the connection."
+        reason = ""
         try:
             while True:
                 # Frames that arrived with the Welcome are already buffered: deliver them first.
-                while True:
-                    with self._conn_lock:
-                        event = self._conn.next_event()
-                    if event is NEED_DATA:
-                        break
-                    self._deliver(event)
-                    if isinstance(event, ErrorReply) and event.fatal:
-                        reason = event.message
+                reason = self._deliver_buffered()
+                if reason:
+                    break  # a fatal error: the chat is over, nothing more may be read or sent
                 try:
                     data = sock.recv(256 * 1024)
                 except TimeoutError:
-                    if outbox.stopped:
-                        break  # the writer gave up and shut the socket down
+                    if outbox.reader_may_stop():
+                        break  # the writer gave up, or the host never hung up after our goodbye
                     continue  # the outbox's short time-out: nothing arrived yet
                 except OSError:
                     data = b""
-                if not data:
-                    break
+                if not data or (outbox.stopped and outbox.reader_may_stop()):
+                    break  # (a host that talks on and never hangs up gets the same deadline)
                 self._conn.receive_data(data)
         except ProtocolError as exc:
             reason = f"The host sent something unreadable ({exc})."
@@ -272,7 +267,19 @@ class ChatClient:
                 pending, self._pending = self._pending, {}
             for request in pending.values():
                 request._resolve(None)  # wait() raises ConnectionError
-            self.events.put(Disconnected(outbox.failure or reason, by_us=self._closing))
+            reason = outbox.failure or reason or "The host closed the connection."
+            self.events.put(Disconnected(reason, by_us=self._closing))
+
+    def _deliver_buffered(self) -> str:
+        """Deliver every complete event buffered; return the reason if one was a fatal error."""
+        while True:
+            with self._conn_lock:
+                event = self._conn.next_event()
+            if event is NEED_DATA:
+                return ""
+            self._deliver(event)
+            if isinstance(event, ErrorReply) and event.fatal:
+                return event.message
 
     def _deliver(self, event: Event) -> None:
         ref = getattr(event, "ref", 0)
@@ -338,6 +345,11 @@ class ChatClient:
     def verify(self, code: str) -> Request:
         """Ask whether a one-time code is valid; the reply is a VerifyResult."""
         return self._request(lambda ref: VerifyCode(code=code.strip()[:128], ref=ref))
+
+    @property
+    def unsent_bytes(self) -> int:
+        """Bytes said or asked but not yet handed to the network (0 when not connected)."""
+        return self._outbox.queued_bytes if self._outbox is not None else 0
 
     # --- leaving --------------------------------------------------------------------
 

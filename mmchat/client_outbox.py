@@ -12,10 +12,12 @@ at once with `OutboxFull` (a sentence) instead of blocking.
 The outbox sets a short time-out on the socket so the writer wakes up while a
 send is stuck.  It gives up when no byte went through for `stall_timeout`
 seconds (the host stopped reading), when `finish()` was called and its flush
-deadline passed, or when `abort()` says the connection is over.  Whenever the
-writer stops it shuts the socket down, which also wakes the reader.  The
-reader shares the socket, so it sees the same short time-out: it treats
-`TimeoutError` from `recv` as "nothing yet".
+deadline passed, or when `abort()` says the connection is over.  When it gives
+up it shuts the socket down, which also wakes the reader; after a goodbye it
+shuts down only the sending half, so that the reader can read on until the host
+hangs up (`reader_may_stop()` says when to stop waiting).  The reader shares
+the socket, so it sees the same short time-out: it treats `TimeoutError` from
+`recv` as "nothing yet".
 """
 
 from __future__ import annotations
@@ -100,10 +102,15 @@ class Outbox:
 
     def run(self) -> None:
         """The writer thread's body: send frames in order until finished, aborted or stuck."""
+        # After a goodbye only our half closes: the reader reads on until the host hangs up.
+        # Closing with unread bytes would reset the connection and drop what is still in
+        # the kernel's send buffer (the last messages, the goodbye itself).
+        how = socket.SHUT_RDWR
         try:
             while True:
                 frame = self._next_frame()
                 if frame is None:
+                    how = socket.SHUT_RDWR if self._aborted else socket.SHUT_WR
                     return
                 self._send(frame)
         except _Stopped as exc:
@@ -114,9 +121,19 @@ class Outbox:
                 self._frames.clear()
                 self._queued = 0
             try:
-                self._sock.shutdown(socket.SHUT_RDWR)
+                self._sock.shutdown(how)
             except OSError:
                 pass  # already shut down or closed
+
+    def reader_may_stop(self) -> bool:
+        """True when the reader should stop waiting for the host to hang up: the writer gave up,
+        or it said goodbye and the flush deadline passed."""
+        with self._cond:
+            if not self.stopped:
+                return False
+            if self.failure or self._aborted or self._flush_deadline is None:
+                return True
+            return time.monotonic() >= self._flush_deadline
 
     def _next_frame(self) -> bytes | None:
         with self._cond:
