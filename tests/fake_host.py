@@ -1,6 +1,7 @@
 """A scripted stand-in for the host, for the member-side tests: 127.0.0.1, port 0, the real protocol core.
 
-Each accepted connection runs `script(peer)` on a thread of its own; the script
+Each accepted connection runs `script(peer)` on a thread of its own, and is
+closed when the script returns; the script
 reads and writes through `Peer`, which pairs the socket with a sans-I/O
 `Connection(Role.HOST)`, so what the fake host sends is what a real one would.
 """
@@ -94,6 +95,7 @@ class FakeHost:
         except BaseException as exc:  # a failed assert in a script must reach the test
             self.errors.append(exc)
         finally:
+            peer.sock.close()  # a host hangs up when it is done with a member
             self.done.set()
 
     def stop_listening(self) -> None:
