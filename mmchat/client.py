@@ -39,13 +39,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import protocol
+from . import client_transfers, protocol
 from .client_outbox import OUTBOX_BYTES, STALL_TIMEOUT, Outbox, OutboxFull
-from .client_socket import ConnectError, open_connection, remaining
+from .client_socket import ConnectError, handshake, open_connection, remaining
 from .client_transfers import DOWNLOAD, UPLOAD, Progress, Transfer, TransferFinished
-from .client_transfers import download as _download
-from .client_transfers import run_transfer as _run_transfer
-from .client_transfers import upload as _upload
 from .protocol import (
     NEED_DATA,
     Connection,
@@ -56,14 +53,12 @@ from .protocol import (
     ListFiles,
     ListOnline,
     ProtocolError,
-    Refused,
     RequestQR,
     Role,
     RunCommand,
     Say,
     TransferReady,
     VerifyCode,
-    Welcome,
 )
 from .transfer import TransferError
 
@@ -151,6 +146,7 @@ class ChatClient:
         self._sock: socket.socket | None = None
         self._conn = Connection(Role.MEMBER)
         self._conn_lock = threading.Lock()  # the reader and the senders share the protocol state
+        self._send_lock = threading.Lock()  # one sender at a time: frames are queued in the order encoded
         self._outbox: Outbox | None = None
         self._refs = itertools.count(1)
         self._pending: dict[int, Request] = {}
@@ -171,23 +167,9 @@ class ChatClient:
         except ValueError as exc:
             raise ConnectError(f"That name cannot be used: {exc}") from None
         sock = open_connection(self.host, self.port, deadline)
-        try:
-            hello = self._conn.send(Hello(protocol.PROTOCOL_VERSION, self.wanted_name, self.password))
-            self._send_hello(sock, hello, deadline)
-            reply = self._read_handshake(sock, deadline)
-        except ConnectError:
-            sock.close()
-            raise
-        if isinstance(reply, Refused):
-            sock.close()
-            raise ConnectError(f"The host refused you: {reply.reason}")
-        if isinstance(reply, ErrorReply):
-            sock.close()
-            raise ConnectError(f"The host refused you: {reply.message}")
-        if not isinstance(reply, Welcome):  # the state table allows nothing else here
-            sock.close()
-            raise ConnectError(f"That does not look like an mmchat host (it answered {reply.TYPE!r}).")
-        self.name, self.renamed = reply.member, reply.renamed
+        hello = Hello(protocol.PROTOCOL_VERSION, self.wanted_name, self.password)
+        welcome = handshake(sock, self._conn, hello, deadline)  # closes the socket when it fails
+        self.name, self.renamed = welcome.member, welcome.renamed
         self._sock = sock
         self._outbox = Outbox(sock, max_bytes=self.outbox_bytes, stall_timeout=self.stall_timeout)
         self.connected = True
@@ -196,41 +178,6 @@ class ChatClient:
         self._writer.start()
         self._reader.start()
         return self.name
-
-    @staticmethod
-    def _send_hello(sock: socket.socket, frame: bytes, deadline: float) -> None:
-        left = remaining(deadline)
-        try:
-            if left <= 0:
-                raise TimeoutError
-            sock.settimeout(left)
-            sock.sendall(frame)
-        except TimeoutError:
-            raise ConnectError("The host did not answer. Is it an mmchat host?") from None
-        except OSError as exc:
-            raise ConnectError(f"The connection failed: {exc.strerror or exc}") from None
-
-    def _read_handshake(self, sock: socket.socket, deadline: float) -> Event:
-        while True:
-            try:
-                event = self._conn.next_event()
-            except ProtocolError as exc:
-                raise ConnectError(f"That does not look like an mmchat host ({exc}).") from None
-            if event is not NEED_DATA:
-                return event
-            left = remaining(deadline)
-            if left <= 0:
-                raise ConnectError("The host did not answer. Is it an mmchat host?")
-            try:
-                sock.settimeout(left)
-                data = sock.recv(65536)
-            except TimeoutError:
-                raise ConnectError("The host did not answer. Is it an mmchat host?") from None
-            except OSError as exc:
-                raise ConnectError(f"The connection failed: {exc.strerror or exc}") from None
-            if not data:
-                raise ConnectError("The host closed the connection. Is it an mmchat host?")
-            self._conn.receive_data(data)
 
     # --- reading --------------------------------------------------------------------
 
@@ -294,17 +241,19 @@ class ChatClient:
 
     # --- sending --------------------------------------------------------------------
 
-    def _send(self, event: Event) -> None:
+    def _send(self, event: Event, wait: float = 0.0) -> None:
         outbox = self._outbox
         if outbox is None or not self.connected or self._closing:
             raise ConnectionError("Not connected to the host.")
-        # Encode and queue under one lock: frames leave in the order they were said.
-        with self._conn_lock:
-            try:
-                frame = self._conn.send(event)
-            except protocol.LocalProtocolError:  # the host ended the chat (a fatal error)
-                raise ConnectionError("Not connected to the host.") from None
-            outbox.put(frame)
+        # Encode and queue under one lock: frames leave in the order they were said.  The
+        # protocol state has a lock of its own, so a sender waiting for room never stops the reader.
+        with self._send_lock:
+            with self._conn_lock:
+                try:
+                    frame = self._conn.send(event)
+                except protocol.LocalProtocolError:  # the host ended the chat (a fatal error)
+                    raise ConnectionError("Not connected to the host.") from None
+            outbox.put(frame, wait)
 
     def _request(self, make: Callable[[int], Event], internal: bool = False) -> Request:
         request = Request(next(self._refs), internal=internal)
@@ -318,11 +267,15 @@ class ChatClient:
             raise
         return request
 
-    def say(self, text: str) -> None:
-        """Queue a chat message for everyone; never blocks. Raises ValueError, OutboxFull, ConnectionError."""
+    def say(self, text: str, wait: float = 0.0) -> None:
+        """Queue a chat message for everyone (the host echoes it back with its sequence number).
+
+        Never blocks unless `wait` > 0: then a full outbox is waited on for up to `wait` s.
+        Raises ValueError (too long), OutboxFull (the host is not reading), ConnectionError.
+        """
         if len(text) > protocol.MAX_TEXT_CHARS:
             raise ValueError(f"A message may have at most {protocol.MAX_TEXT_CHARS} characters.")
-        self._send(Say(text=text))
+        self._send(Say(text=text), wait)
 
     def online(self) -> Request:
         """Ask who is here; the reply is an OnlineList."""
@@ -395,7 +348,8 @@ class ChatClient:
         """Share a local file through the host; returns at once with a Transfer to watch."""
         path = Path(path)
         t = Transfer(UPLOAD, path.name)
-        self._start(t, lambda: _upload(t, path, self._ask_ticket, self._open_transfer_socket, progress))
+        ask, opener = self._ask_ticket, self._open_transfer_socket
+        self._start(t, lambda: client_transfers.upload(t, path, ask, opener, progress))
         return t
 
     def request_file(
@@ -410,7 +364,8 @@ class ChatClient:
         t = Transfer(DOWNLOAD, filename)
         target = Path(save_as) if save_as else None
         where = Path(folder) if folder else self.downloads
-        self._start(t, lambda: _download(t, where, target, self._ask_ticket, self._open_transfer_socket, progress))
+        ask, opener = self._ask_ticket, self._open_transfer_socket
+        self._start(t, lambda: client_transfers.download(t, where, target, ask, opener, progress))
         return t
 
     def _start(self, t: Transfer, work: Callable[[], None]) -> None:
@@ -423,7 +378,7 @@ class ChatClient:
             except ValueError:
                 pass
 
-        _run_transfer(t, work, finished)
+        client_transfers.run_transfer(t, work, finished)
 
     def _ask_ticket(self, make: Callable[[int], Event], cancelled: Callable[[], bool]) -> Event:
         """Ask for a transfer ticket on the chat connection and wait for it (on a transfer thread)."""

@@ -7,7 +7,8 @@ the network.  So they only append an encoded frame to an `Outbox` and return;
 one writer thread per connection (`Outbox.run`) takes the frames off in the
 order they were put and sends them.  The queue is bounded in bytes: when a host
 stops reading, the kernel's buffers fill, then the queue, and `put()` refuses
-at once with `OutboxFull` (a sentence) instead of blocking.
+at once with `OutboxFull` (a sentence) instead of blocking -- unless its caller
+asked to wait for room a while (a terminal reading a pipe may; a window never).
 
 The outbox sets a short time-out on the socket so the writer wakes up while a
 send is stuck.  It gives up when no byte went through for `stall_timeout`
@@ -29,6 +30,7 @@ import time
 
 OUTBOX_BYTES = 1024 * 1024  # about 250 messages of the longest kind, thousands of ordinary ones
 STALL_TIMEOUT = 15.0  # a host that takes no byte for this long has stopped reading
+BATCH_BYTES = 256 * 1024  # the writer joins queued frames into sends of about this size
 POLL_SECONDS = 0.5  # how often a stuck writer (and the idle reader) wakes up to look around
 
 
@@ -69,19 +71,28 @@ class Outbox:
         with self._cond:
             return self._queued
 
-    def put(self, frame: bytes) -> None:
-        """Queue one frame; raise OutboxFull when the host is not reading, ConnectionError once stopped."""
+    def put(self, frame: bytes, wait: float = 0.0) -> None:
+        """Queue one frame; when full, wait up to `wait` s for room, then raise OutboxFull.
+
+        Raises ConnectionError once the writer has stopped or `finish()` was called.
+        """
+        deadline = time.monotonic() + wait
         with self._cond:
-            if self.stopped or self._aborted or self._flush_deadline is not None:
-                raise ConnectionError(self.failure or "Not connected to the host.")
-            # One frame always fits an empty queue, so no frame is refused for its size alone.
-            if self._queued and self._queued + len(frame) > self.max_bytes:
-                raise OutboxFull(
-                    "The host is not taking what you send right now, so this was not sent. Try again in a moment."
-                )
+            while True:
+                if self.stopped or self._aborted or self._flush_deadline is not None:
+                    raise ConnectionError(self.failure or "Not connected to the host.")
+                # One frame always fits an empty queue, so no frame is refused for its size alone.
+                if not self._queued or self._queued + len(frame) <= self.max_bytes:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise OutboxFull(
+                        "The host is not taking what you send right now, so this was not sent. Try again in a moment."
+                    )
+                self._cond.wait(left)
             self._frames.append(frame)
             self._queued += len(frame)
-            self._cond.notify()
+            self._cond.notify_all()  # the writer, and nobody else, waits for frames
 
     def finish(self, last: bytes | None, timeout: float) -> None:
         """Send what is queued and then `last`, within `timeout` seconds; then stop. Never blocks."""
@@ -92,13 +103,13 @@ class Outbox:
                 self._frames.append(last)
                 self._queued += len(last)
             self._flush_deadline = time.monotonic() + timeout
-            self._cond.notify()
+            self._cond.notify_all()
 
     def abort(self) -> None:
         """Stop the writer soon, sending nothing more. Never blocks."""
         with self._cond:
             self._aborted = True
-            self._cond.notify()
+            self._cond.notify_all()
 
     def run(self) -> None:
         """The writer thread's body: send frames in order until finished, aborted or stuck."""
@@ -141,9 +152,16 @@ class Outbox:
                 if self._aborted:
                     return None
                 if self._frames:
-                    frame = self._frames.popleft()
-                    self._queued -= len(frame)
-                    return frame
+                    # Everything queued goes out in one send (up to BATCH_BYTES): one system
+                    # call and as few packets as possible for a burst of messages.
+                    batch = [self._frames.popleft()]
+                    size = len(batch[0])
+                    while self._frames and size < BATCH_BYTES:
+                        batch.append(self._frames.popleft())
+                        size += len(batch[-1])
+                    self._queued -= size
+                    self._cond.notify_all()  # room for put() calls that wait
+                    return batch[0] if len(batch) == 1 else b"".join(batch)
                 if self._flush_deadline is not None:
                     return None  # everything went out, the goodbye included
                 self._cond.wait()

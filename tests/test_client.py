@@ -338,6 +338,22 @@ def test_say_never_blocks_when_the_host_stops_reading(fake) -> None:
     member.close(wait=TIMEOUT)
 
 
+def test_say_may_wait_a_while_for_room(fake) -> None:
+    hold = threading.Event()
+    host = fake(hold_without_reading(hold))
+    member = ChatClient("127.0.0.1", host.port, "alice", outbox_bytes=256 * 1024)
+    member.connect()
+    try:
+        fill_until_stuck(member)
+        started = time.monotonic()
+        with pytest.raises(OutboxFull):
+            member.say(LONG_TEXT, wait=0.3)
+        assert time.monotonic() - started >= 0.3
+    finally:
+        hold.set()
+    member.close(wait=TIMEOUT)
+
+
 def test_close_returns_at_once_when_the_host_stopped_reading(fake) -> None:
     hold = threading.Event()
     host = fake(hold_without_reading(hold))

@@ -162,3 +162,20 @@ def test_finish_twice_keeps_the_first(pair) -> None:
     outbox.finish(b"again", TIMEOUT)
     writer.join(TIMEOUT)
     assert read_all(theirs) == b"bye"
+
+
+def test_put_can_wait_for_room(pair) -> None:
+    ours, theirs = pair
+    outbox = Outbox(ours, max_bytes=64 * 1024)
+    writer = start(outbox)
+    fill(outbox, b"v" * 1000)
+    with pytest.raises(OutboxFull):
+        outbox.put(b"v" * 1000)  # no waiting asked for: refused at once
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(read_all(theirs)), daemon=True)
+    reader.start()  # the peer reads again: room appears
+    outbox.put(b"last", wait=TIMEOUT)
+    outbox.finish(None, TIMEOUT)
+    writer.join(TIMEOUT)
+    reader.join(TIMEOUT)
+    assert received[0].endswith(b"v" * 1000 + b"last") and outbox.failure == ""
