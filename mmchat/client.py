@@ -22,14 +22,15 @@ them, with one deadline for all.  A program that exits right after `close()`
 still says goodbye: an exit hook gives closed clients `CLOSE_TIMEOUT` to finish.
 When the reader ends, a `Disconnected` event is the last one on the queue.
 
-File transfers run on threads of their own with a second TCP connection each;
-see `client_transfers`.
+The rest lives beside this file: `client_socket` (TCP and handshake under one
+deadline), `client_outbox` (the writer), `client_requests` (answers matched to
+requests by ref) and `client_transfers` (each file transfer on a thread and a
+TCP connection of its own).
 """
 
 from __future__ import annotations
 
 import atexit
-import itertools
 import queue
 import socket
 import threading
@@ -41,6 +42,7 @@ from pathlib import Path
 
 from . import client_transfers, protocol
 from .client_outbox import OUTBOX_BYTES, STALL_TIMEOUT, Outbox, OutboxFull
+from .client_requests import REPLY_TIMEOUT, PendingRequests, Request
 from .client_socket import ConnectError, handshake, open_connection, remaining
 from .client_transfers import DOWNLOAD, UPLOAD, Progress, Transfer, TransferFinished
 from .protocol import (
@@ -76,7 +78,6 @@ __all__ = [
 ]
 
 CONNECT_TIMEOUT = 10.0
-REPLY_TIMEOUT = 30.0
 CLOSE_TIMEOUT = 2.0  # after close(), how long the writer may still flush and say goodbye
 _TICKET_POLL = 0.2  # a transfer waiting for its ticket looks at its cancel flag this often
 
@@ -89,33 +90,6 @@ class Disconnected:
 
     reason: str
     by_us: bool = False
-
-
-class Request:
-    """A question sent to the host; `wait()` returns the host's answer event."""
-
-    def __init__(self, ref: int, *, internal: bool = False) -> None:
-        self.ref = ref
-        self.internal = internal  # a transfer's ticket: its errors go to the Transfer, not the queue
-        self.reply: Event | None = None
-        self._done = threading.Event()
-
-    @property
-    def done(self) -> bool:
-        """True once answered or once the connection is gone."""
-        return self._done.is_set()
-
-    def _resolve(self, reply: Event | None) -> None:
-        self.reply = reply
-        self._done.set()
-
-    def wait(self, timeout: float | None = REPLY_TIMEOUT) -> Event:
-        """Block until the answer arrives; raise TimeoutError or ConnectionError."""
-        if not self._done.wait(timeout):
-            raise TimeoutError("The host did not answer in time.")
-        if self.reply is None:
-            raise ConnectionError("The connection to the host was lost.")
-        return self.reply
 
 
 class ChatClient:
@@ -148,12 +122,12 @@ class ChatClient:
         self._conn_lock = threading.Lock()  # the reader and the senders share the protocol state
         self._send_lock = threading.Lock()  # one sender at a time: frames are queued in the order encoded
         self._outbox: Outbox | None = None
-        self._refs = itertools.count(1)
-        self._pending: dict[int, Request] = {}
-        self._pending_lock = threading.Lock()
+        self._pending = PendingRequests()
         self._reader: threading.Thread | None = None
         self._writer: threading.Thread | None = None
         self._closing = False
+        self._close_lock = threading.Lock()
+        self._goodbye_queued = False
         self.connected = False
         self.transfers: list[Transfer] = []
 
@@ -177,6 +151,8 @@ class ChatClient:
         self._reader = threading.Thread(target=self._read_loop, name="mmchat-reader", daemon=True)
         self._writer.start()
         self._reader.start()
+        if self._closing:  # close() ran on another thread while we were connecting
+            self._say_goodbye()
         return self.name
 
     # --- reading --------------------------------------------------------------------
@@ -210,10 +186,7 @@ class ChatClient:
             if self._writer is not None:
                 self._writer.join()  # quick: an aborted writer stops within the outbox's poll time
             sock.close()
-            with self._pending_lock:
-                pending, self._pending = self._pending, {}
-            for request in pending.values():
-                request._resolve(None)  # wait() raises ConnectionError
+            self._pending.fail_all()
             reason = outbox.failure or reason or "The host closed the connection."
             self.events.put(Disconnected(reason, by_us=self._closing))
 
@@ -230,13 +203,11 @@ class ChatClient:
 
     def _deliver(self, event: Event) -> None:
         ref = getattr(event, "ref", 0)
-        if ref:
-            with self._pending_lock:
-                request = self._pending.pop(ref, None)
-            if request is not None:
-                request._resolve(event)
-                if isinstance(event, TransferReady) or (isinstance(event, ErrorReply) and request.internal):
-                    return  # transfer bookkeeping: the Transfer reports the outcome
+        request = self._pending.answer(ref, event) if ref else None
+        if request is not None and (
+            isinstance(event, TransferReady) or (isinstance(event, ErrorReply) and request.internal)
+        ):
+            return  # transfer bookkeeping: the Transfer reports the outcome
         self.events.put(event)
 
     # --- sending --------------------------------------------------------------------
@@ -256,14 +227,11 @@ class ChatClient:
             outbox.put(frame, wait)
 
     def _request(self, make: Callable[[int], Event], internal: bool = False) -> Request:
-        request = Request(next(self._refs), internal=internal)
-        with self._pending_lock:
-            self._pending[request.ref] = request
+        request = self._pending.new(internal=internal)
         try:
             self._send(make(request.ref))
         except BaseException:
-            with self._pending_lock:
-                self._pending.pop(request.ref, None)
+            self._pending.forget(request)
             raise
         return request
 
@@ -311,21 +279,28 @@ class ChatClient:
 
         True if everything has ended by the time it returns (see `join`).
         """
-        if not self._closing:
-            self._closing = True
+        with self._close_lock:
+            first, self._closing = not self._closing, True
+        if first:
             _closed_clients.add(self)
             for t in list(self.transfers):
                 t.cancel()
-            outbox = self._outbox
-            if outbox is not None:
-                with self._conn_lock:
-                    try:
-                        goodbye: bytes | None = self._conn.send(Goodbye())
-                    except protocol.LocalProtocolError:
-                        goodbye = None  # the host already ended the chat
-                # Even with a full outbox the goodbye is queued: the flush deadline bounds the wait.
-                outbox.finish(goodbye, CLOSE_TIMEOUT)
+            self._say_goodbye()
         return self.join(wait) if wait > 0 else self._all_ended()
+
+    def _say_goodbye(self) -> None:
+        with self._close_lock:
+            outbox = self._outbox
+            if outbox is None or self._goodbye_queued:
+                return  # not connected (yet: connect() calls this again when it gets there)
+            self._goodbye_queued = True
+        with self._conn_lock:
+            try:
+                goodbye: bytes | None = self._conn.send(Goodbye())
+            except protocol.LocalProtocolError:
+                goodbye = None  # the host already ended the chat
+        # Even with a full outbox the goodbye is queued: the flush deadline bounds the wait.
+        outbox.finish(goodbye, CLOSE_TIMEOUT)
 
     def join(self, timeout: float) -> bool:
         """Wait up to `timeout` s in all for the connection and transfers to end; True if they did."""

@@ -294,6 +294,14 @@ def test_close_says_goodbye_and_the_others_hear_it(join) -> None:
     assert alice.close() is True  # a second close is harmless
 
 
+def test_a_close_while_connecting_leaves_once_connected(server: ChatServer) -> None:
+    member = ChatClient("127.0.0.1", server.address[1], "late")
+    member.close()  # e.g. the window went away while a worker was connecting
+    assert member.connect() == "late"
+    assert member.join(TIMEOUT)
+    assert next_event(member, Disconnected).by_us
+
+
 def test_goodbye_is_the_last_frame_the_host_gets(fake) -> None:
     got: list[object] = []
 
