@@ -137,8 +137,7 @@ class Outbox:
                 pass  # already shut down or closed
 
     def reader_may_stop(self) -> bool:
-        """True when the reader should stop waiting for the host to hang up: the writer gave up,
-        or it said goodbye and the flush deadline passed."""
+        """True once the reader should stop waiting for the host to hang up (given up, or past the deadline)."""
         with self._cond:
             if not self.stopped:
                 return False
