@@ -2,32 +2,49 @@
 
 How this works
 --------------
-`ChatClient.connect()` opens the chat connection and does the handshake.  A
-reader thread then turns the host's frames into events and puts every one of
-them on `client.events` (a `queue.Queue`); nothing here prints or touches a
-window.  Requests that expect an answer (`online()`, `command()`, ...) carry a
-`ref` and return a `Request` whose `wait()` gives the reply, so a script can
-block on it while a window simply reads the queue.
+`ChatClient.connect()` opens the chat connection and does the handshake; it
+blocks (callers run it on a worker) but all its waits share one deadline.
+Then two threads own the socket:
 
-Each file transfer runs on a thread of its own with a second TCP connection to
-the host, opened with the one-time token the host handed out over the chat
-connection; `send_file()` / `request_file()` return a `Transfer` to watch,
-wait for or cancel.  When it ends, a `TransferFinished` event joins the queue.
+- the reader turns the host's frames into events and puts every one of them on
+  `client.events` (a `queue.Queue`); nothing here prints or touches a window;
+- the writer (`client_outbox.Outbox`) sends the frames that `say()` and the
+  requests queued, in order.  Those calls only encode and queue, so they never
+  block the caller; a host that stops reading fills a bounded queue, and then
+  they refuse with a sentence (`OutboxFull`).
+
+Requests that expect an answer (`online()`, `command()`, ...) carry a `ref` and
+return a `Request` whose `wait()` gives the reply, so a script can block on it
+while a window simply reads the queue.  `close()` queues the goodbye, cancels
+the transfers and returns at once; the threads end on their own, within
+`CLOSE_TIMEOUT` for the goodbye.  `join()` (or `close(wait=...)`) waits for
+them, with one deadline for all.  A program that exits right after `close()`
+still says goodbye: an exit hook gives closed clients `CLOSE_TIMEOUT` to finish.
+When the reader ends, a `Disconnected` event is the last one on the queue.
+
+The rest lives beside this file: `client_socket` (TCP and handshake under one
+deadline), `client_outbox` (the writer), `client_requests` (answers matched to
+requests by ref) and `client_transfers` (each file transfer on a thread and a
+TCP connection of its own).
 """
 
 from __future__ import annotations
 
-import itertools
-import os
+import atexit
 import queue
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import files, protocol, transfer
+from . import client_transfers, protocol
+from .client_outbox import OUTBOX_BYTES, STALL_TIMEOUT, Outbox, OutboxFull
+from .client_requests import REPLY_TIMEOUT, PendingRequests, Request
+from .client_socket import ConnectError, handshake, open_connection, remaining
+from .client_transfers import DOWNLOAD, UPLOAD, Progress, Transfer, TransferFinished
 from .protocol import (
     NEED_DATA,
     Connection,
@@ -37,29 +54,34 @@ from .protocol import (
     Hello,
     ListFiles,
     ListOnline,
-    OfferUpload,
     ProtocolError,
-    Refused,
-    RequestDownload,
     RequestQR,
     Role,
     RunCommand,
     Say,
-    TransferDone,
-    TransferEnd,
-    TransferHello,
     TransferReady,
-    TransferStart,
     VerifyCode,
-    Welcome,
 )
+from .transfer import TransferError
+
+__all__ = [
+    "CLOSE_TIMEOUT",
+    "CONNECT_TIMEOUT",
+    "REPLY_TIMEOUT",
+    "ChatClient",
+    "ConnectError",
+    "Disconnected",
+    "OutboxFull",
+    "Request",
+    "Transfer",
+    "TransferFinished",
+]
 
 CONNECT_TIMEOUT = 10.0
-REPLY_TIMEOUT = 30.0
+CLOSE_TIMEOUT = 2.0  # after close(), how long the writer may still flush and say goodbye
+_TICKET_POLL = 0.2  # a transfer waiting for its ticket looks at its cancel flag this often
 
-
-class ConnectError(Exception):
-    """Joining failed; str() is a sentence for a person."""
+_closed_clients: weakref.WeakSet[ChatClient] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
@@ -68,78 +90,6 @@ class Disconnected:
 
     reason: str
     by_us: bool = False
-
-
-@dataclass(frozen=True)
-class TransferFinished:
-    """A transfer ended, well or badly: look at `transfer.ok` / `transfer.error`."""
-
-    transfer: Transfer
-
-
-class Request:
-    """A question sent to the host; `wait()` returns the host's answer event."""
-
-    def __init__(self, ref: int) -> None:
-        self.ref = ref
-        self.reply: Event | None = None
-        self._done = threading.Event()
-
-    def _resolve(self, reply: Event) -> None:
-        self.reply = reply
-        self._done.set()
-
-    def wait(self, timeout: float | None = REPLY_TIMEOUT) -> Event:
-        """Block until the answer arrives; raise TimeoutError or ConnectionError."""
-        if not self._done.wait(timeout):
-            raise TimeoutError("The host did not answer in time.")
-        if self.reply is None:
-            raise ConnectionError("The connection to the host was lost.")
-        return self.reply
-
-
-class Transfer:
-    """One upload or download, running on its own thread."""
-
-    def __init__(self, direction: str, filename: str, size: int = 0) -> None:
-        self.direction = direction  # "upload" or "download"
-        self.filename = filename  # the name on the host
-        self.size = size
-        self.bytes_done = 0
-        self.started = time.monotonic()
-        self.path: Path | None = None  # downloads: where the file landed
-        self.remote_name = ""  # uploads: the name the host stored it under
-        self.ok = False
-        self.error = ""
-        self._cancelled = threading.Event()
-        self._done = threading.Event()
-        self._sock: socket.socket | None = None
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
-
-    def cancel(self) -> None:
-        """Stop the transfer; nothing is left under the final name."""
-        self._cancelled.set()
-        sock = self._sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the transfer ends; True if it ended (well or badly)."""
-        return self._done.wait(timeout)
-
-    def rate(self) -> float:
-        """Bytes per second so far."""
-        return self.bytes_done / max(time.monotonic() - self.started, 1e-6)
 
 
 class ChatClient:
@@ -153,7 +103,9 @@ class ChatClient:
         *,
         downloads: Path | str = ".",
         password: str = "",
-        events: queue.Queue | None = None,
+        events: queue.Queue[object] | None = None,
+        stall_timeout: float = STALL_TIMEOUT,
+        outbox_bytes: int = OUTBOX_BYTES,
     ) -> None:
         self.host = host
         self.port = port
@@ -162,139 +114,136 @@ class ChatClient:
         self.renamed = False
         self.downloads = Path(downloads)
         self.password = password
-        self.events: queue.Queue = events if events is not None else queue.Queue()
+        self.events: queue.Queue[object] = events if events is not None else queue.Queue()
+        self.stall_timeout = stall_timeout
+        self.outbox_bytes = outbox_bytes
         self._sock: socket.socket | None = None
         self._conn = Connection(Role.MEMBER)
-        self._send_lock = threading.Lock()
-        self._refs = itertools.count(1)
-        self._pending: dict[int, Request] = {}
-        self._pending_lock = threading.Lock()
+        self._conn_lock = threading.Lock()  # the reader and the senders share the protocol state
+        self._send_lock = threading.Lock()  # one sender at a time: frames are queued in the order encoded
+        self._outbox: Outbox | None = None
+        self._pending = PendingRequests()
         self._reader: threading.Thread | None = None
+        self._writer: threading.Thread | None = None
         self._closing = False
+        self._close_lock = threading.Lock()
+        self._goodbye_queued = False
         self.connected = False
         self.transfers: list[Transfer] = []
 
     # --- connecting -----------------------------------------------------------------
 
     def connect(self, timeout: float = CONNECT_TIMEOUT) -> str:
-        """Connect and introduce ourselves; return the name the host gave us. Raises ConnectError."""
+        """Connect and introduce ourselves within `timeout` s in all; return our name. Raises ConnectError."""
+        deadline = time.monotonic() + timeout
         try:
             protocol.check_member_name(self.wanted_name)
         except ValueError as exc:
             raise ConnectError(f"That name cannot be used: {exc}") from None
-        sock = _open(self.host, self.port, timeout)
+        sock = open_connection(self.host, self.port, deadline)
+        hello = Hello(protocol.PROTOCOL_VERSION, self.wanted_name, self.password)
+        welcome = handshake(sock, self._conn, hello, deadline)  # closes the socket when it fails
+        self.name, self.renamed = welcome.member, welcome.renamed
         self._sock = sock
-        try:
-            sock.sendall(self._conn.send(Hello(protocol.PROTOCOL_VERSION, self.wanted_name, self.password)))
-            reply = self._read_handshake(sock)
-        except ConnectError:
-            sock.close()
-            raise
-        if isinstance(reply, Refused):
-            sock.close()
-            raise ConnectError(f"The host refused you: {reply.reason}")
-        if isinstance(reply, ErrorReply):
-            sock.close()
-            raise ConnectError(f"The host refused you: {reply.message}")
-        assert isinstance(reply, Welcome)
-        self.name, self.renamed = reply.member, reply.renamed
-        sock.settimeout(None)
+        self._outbox = Outbox(sock, max_bytes=self.outbox_bytes, stall_timeout=self.stall_timeout)
         self.connected = True
+        self._writer = threading.Thread(target=self._outbox.run, name="mmchat-writer", daemon=True)
         self._reader = threading.Thread(target=self._read_loop, name="mmchat-reader", daemon=True)
+        self._writer.start()
         self._reader.start()
+        if self._closing:  # close() ran on another thread while we were connecting
+            self._say_goodbye()
         return self.name
 
-    def _read_handshake(self, sock: socket.socket) -> Event:
-        while True:
-            try:
-                event = self._conn.next_event()
-            except ProtocolError as exc:
-                raise ConnectError(f"That does not look like an mmchat host ({exc}).") from None
-            if event is not NEED_DATA:
-                return event
-            try:
-                data = sock.recv(65536)
-            except TimeoutError:
-                raise ConnectError("The host did not answer. Is it an mmchat host?") from None
-            except OSError as exc:
-                raise ConnectError(f"The connection failed: {exc.strerror or exc}") from None
-            if not data:
-                raise ConnectError("The host closed the connection. Is it an mmchat host?")
-            self._conn.receive_data(data)
+    # --- reading --------------------------------------------------------------------
 
     def _read_loop(self) -> None:
-        assert self._sock is not None
-        reason = "The host closed the connection."
+        sock, outbox = self._sock, self._outbox
+        assert sock is not None and outbox is not None
+        reason = ""
         try:
             while True:
                 # Frames that arrived with the Welcome are already buffered: deliver them first.
-                for event in self._conn.events():
-                    self._deliver(event)
-                    if isinstance(event, ErrorReply) and event.fatal:
-                        reason = event.message
+                reason = self._deliver_buffered()
+                if reason:
+                    break  # a fatal error: the chat is over, nothing more may be read or sent
                 try:
-                    data = self._sock.recv(256 * 1024)
+                    data = sock.recv(256 * 1024)
+                except TimeoutError:
+                    if outbox.reader_may_stop():
+                        break  # the writer gave up, or the host never hung up after our goodbye
+                    continue  # the outbox's short time-out: nothing arrived yet
                 except OSError:
                     data = b""
-                if not data:
-                    break
+                if not data or (outbox.stopped and outbox.reader_may_stop()):
+                    break  # (a host that talks on and never hangs up gets the same deadline)
                 self._conn.receive_data(data)
         except ProtocolError as exc:
             reason = f"The host sent something unreadable ({exc})."
         finally:
             self.connected = False
-            with self._pending_lock:
-                pending, self._pending = self._pending, {}
-            for request in pending.values():
-                request._done.set()  # reply stays None: wait() raises ConnectionError
+            outbox.abort()
+            if self._writer is not None:
+                self._writer.join()  # quick: an aborted writer stops within the outbox's poll time
+            sock.close()
+            self._pending.fail_all()
+            reason = outbox.failure or reason or "The host closed the connection."
             self.events.put(Disconnected(reason, by_us=self._closing))
+
+    def _deliver_buffered(self) -> str:
+        """Deliver every complete event buffered; return the reason if one was a fatal error."""
+        while True:
+            with self._conn_lock:
+                event = self._conn.next_event()
+            if event is NEED_DATA:
+                return ""
+            self._deliver(event)
+            if isinstance(event, ErrorReply) and event.fatal:
+                return event.message
 
     def _deliver(self, event: Event) -> None:
         ref = getattr(event, "ref", 0)
-        if ref:
-            with self._pending_lock:
-                request = self._pending.pop(ref, None)
-            if request is not None:
-                request._resolve(event)
-                if isinstance(event, TransferReady) or (
-                    isinstance(event, ErrorReply) and getattr(request, "internal", False)
-                ):
-                    return  # transfer bookkeeping: the Transfer reports the outcome
+        request = self._pending.answer(ref, event) if ref else None
+        if request is not None and (
+            isinstance(event, TransferReady) or (isinstance(event, ErrorReply) and request.internal)
+        ):
+            return  # transfer bookkeeping: the Transfer reports the outcome
         self.events.put(event)
 
     # --- sending --------------------------------------------------------------------
 
-    def _send(self, event: Event, leaving: bool = False) -> None:
-        if self._sock is None or not self.connected or (self._closing and not leaving):
+    def _send(self, event: Event, wait: float = 0.0) -> None:
+        outbox = self._outbox
+        if outbox is None or not self.connected or self._closing:
             raise ConnectionError("Not connected to the host.")
+        # Encode and queue under one lock: frames leave in the order they were said.  The
+        # protocol state has a lock of its own, so a sender waiting for room never stops the reader.
         with self._send_lock:
-            try:
-                frame = self._conn.send(event)
-            except protocol.LocalProtocolError:  # the connection closed under us (we said goodbye)
-                raise ConnectionError("Not connected to the host.") from None
-            try:
-                self._sock.sendall(frame)
-            except OSError as exc:
-                raise ConnectionError(f"The connection to the host was lost: {exc.strerror or exc}") from None
+            with self._conn_lock:
+                try:
+                    frame = self._conn.send(event)
+                except protocol.LocalProtocolError:  # the host ended the chat (a fatal error)
+                    raise ConnectionError("Not connected to the host.") from None
+            outbox.put(frame, wait)
 
     def _request(self, make: Callable[[int], Event], internal: bool = False) -> Request:
-        request = Request(next(self._refs))
-        request.internal = internal  # type: ignore[attr-defined]
-        with self._pending_lock:
-            self._pending[request.ref] = request
+        request = self._pending.new(internal=internal)
         try:
             self._send(make(request.ref))
         except BaseException:
-            with self._pending_lock:
-                self._pending.pop(request.ref, None)
+            self._pending.forget(request)
             raise
         return request
 
-    def say(self, text: str) -> None:
-        """Send a chat message to everyone (the host echoes it back with its sequence number)."""
+    def say(self, text: str, wait: float = 0.0) -> None:
+        """Queue a chat message for everyone (the host echoes it back with its sequence number).
+
+        Never blocks unless `wait` > 0: then a full outbox is waited on for up to `wait` s.
+        Raises ValueError (too long), OutboxFull (the host is not reading), ConnectionError.
+        """
         if len(text) > protocol.MAX_TEXT_CHARS:
             raise ValueError(f"A message may have at most {protocol.MAX_TEXT_CHARS} characters.")
-        self._send(Say(text=text))
+        self._send(Say(text=text), wait)
 
     def online(self) -> Request:
         """Ask who is here; the reply is an OnlineList."""
@@ -318,181 +267,115 @@ class ChatClient:
         """Ask whether a one-time code is valid; the reply is a VerifyResult."""
         return self._request(lambda ref: VerifyCode(code=code.strip()[:128], ref=ref))
 
-    def close(self) -> None:
-        """Leave the chat cleanly: say goodbye, cancel transfers, close the connection."""
-        self._closing = True
-        for t in list(self.transfers):
-            if not t.done:
+    @property
+    def unsent_bytes(self) -> int:
+        """Bytes said or asked but not yet handed to the network (0 when not connected)."""
+        return self._outbox.queued_bytes if self._outbox is not None else 0
+
+    # --- leaving --------------------------------------------------------------------
+
+    def close(self, wait: float = 0.0) -> bool:
+        """Leave the chat: queue the goodbye, cancel transfers, return at once (or wait up to `wait` s).
+
+        True if everything has ended by the time it returns (see `join`).
+        """
+        with self._close_lock:
+            first, self._closing = not self._closing, True
+        if first:
+            _closed_clients.add(self)
+            for t in list(self.transfers):
                 t.cancel()
-        if self._sock is not None:
-            if self.connected:
-                try:
-                    self._send(Goodbye(), leaving=True)
-                except (ConnectionError, protocol.LocalProtocolError):
-                    pass
+            self._say_goodbye()
+        return self.join(wait) if wait > 0 else self._all_ended()
+
+    def _say_goodbye(self) -> None:
+        with self._close_lock:
+            outbox = self._outbox
+            if outbox is None or self._goodbye_queued:
+                return  # not connected (yet: connect() calls this again when it gets there)
+            self._goodbye_queued = True
+        with self._conn_lock:
             try:
-                self._sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            self._sock.close()
-        if self._reader is not None and self._reader is not threading.current_thread():
-            self._reader.join(5)
+                goodbye: bytes | None = self._conn.send(Goodbye())
+            except protocol.LocalProtocolError:
+                goodbye = None  # the host already ended the chat
+        # Even with a full outbox the goodbye is queued: the flush deadline bounds the wait.
+        outbox.finish(goodbye, CLOSE_TIMEOUT)
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to `timeout` s in all for the connection and transfers to end; True if they did."""
+        deadline = time.monotonic() + timeout
+        reader = self._reader
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(remaining(deadline))
         for t in list(self.transfers):
-            t.wait(5)
+            t.wait(remaining(deadline))
+        return self._all_ended()
+
+    def _all_ended(self) -> bool:
+        reader = self._reader
+        reader_ended = reader is None or not reader.is_alive() or reader is threading.current_thread()
+        return reader_ended and all(t.done for t in self.transfers)
 
     # --- files ----------------------------------------------------------------------
 
-    def send_file(self, path: Path | str, progress: Callable[[int, int], None] | None = None) -> Transfer:
+    def send_file(self, path: Path | str, progress: Progress | None = None) -> Transfer:
         """Share a local file through the host; returns at once with a Transfer to watch."""
         path = Path(path)
-        t = Transfer("upload", path.name)
-        self._start(t, lambda: self._upload(t, path, progress))
+        t = Transfer(UPLOAD, path.name)
+        ask, opener = self._ask_ticket, self._open_transfer_socket
+        self._start(t, lambda: client_transfers.upload(t, path, ask, opener, progress))
         return t
 
     def request_file(
         self,
         filename: str,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Progress | None = None,
         *,
         save_as: Path | str | None = None,
         folder: Path | str | None = None,
     ) -> Transfer:
         """Download a shared file into the downloads folder (or `save_as`); returns a Transfer."""
-        t = Transfer("download", filename)
+        t = Transfer(DOWNLOAD, filename)
         target = Path(save_as) if save_as else None
-        self._start(t, lambda: self._download(t, Path(folder) if folder else self.downloads, target, progress))
+        where = Path(folder) if folder else self.downloads
+        ask, opener = self._ask_ticket, self._open_transfer_socket
+        self._start(t, lambda: client_transfers.download(t, where, target, ask, opener, progress))
         return t
 
     def _start(self, t: Transfer, work: Callable[[], None]) -> None:
         self.transfers.append(t)
 
-        def run() -> None:
+        def finished(t: Transfer) -> None:
+            self.events.put(TransferFinished(t))
             try:
-                work()
-                t.ok = True
-            except transfer.TransferError as exc:
-                t.error = "The transfer was cancelled." if t.cancelled else str(exc)
-            except (ConnectionError, TimeoutError) as exc:
-                t.error = str(exc)
-            except OSError as exc:
-                t.error = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
-            except ValueError as exc:
-                t.error = str(exc)
-            finally:
-                t._done.set()
-                self.events.put(TransferFinished(t))
-                try:
-                    self.transfers.remove(t)
-                except ValueError:
-                    pass
+                self.transfers.remove(t)
+            except ValueError:
+                pass
 
-        threading.Thread(target=run, name=f"mmchat-{t.direction}", daemon=True).start()
+        client_transfers.run_transfer(t, work, finished)
 
-    def _ticket(self, t: Transfer, make: Callable[[int], Event]) -> TransferReady:
-        reply = self._request(make, internal=True).wait()
-        if isinstance(reply, ErrorReply):
-            raise transfer.TransferError(reply.message)
-        if not isinstance(reply, TransferReady):
-            raise transfer.TransferError(f"The host answered {reply.TYPE!r} to a transfer request.")
-        return reply
+    def _ask_ticket(self, make: Callable[[int], Event], cancelled: Callable[[], bool]) -> Event:
+        """Ask for a transfer ticket on the chat connection and wait for it (on a transfer thread)."""
+        request = self._request(make, internal=True)
+        deadline = time.monotonic() + REPLY_TIMEOUT
+        while not request.done:
+            if cancelled():
+                raise TransferError("The transfer was cancelled.")
+            if remaining(deadline) <= 0:
+                raise TimeoutError("The host did not answer in time.")
+            request._done.wait(min(_TICKET_POLL, remaining(deadline)))
+        return request.wait(0)
 
-    def _open_transfer(self, t: Transfer, ticket: TransferReady) -> tuple[socket.socket, Connection, TransferStart]:
-        sock = _open(self.host, self.port, CONNECT_TIMEOUT)
-        sock.settimeout(transfer.IDLE_TIMEOUT)
-        t._sock = sock
-        if t.cancelled:
-            sock.close()
-            raise transfer.TransferError("The transfer was cancelled.")
-        conn = Connection(Role.MEMBER)
-        try:
-            sock.sendall(conn.send(TransferHello(version=protocol.PROTOCOL_VERSION, token=ticket.token)))
-            start = transfer.read_frame(sock, conn)
-        except BaseException:
-            sock.close()
-            raise
-        if not isinstance(start, TransferStart):
-            sock.close()
-            raise transfer.TransferError(f"The host answered {start.TYPE!r} instead of starting the transfer.")
-        return sock, conn, start
-
-    def _upload(self, t: Transfer, path: Path, progress: Callable[[int, int], None] | None) -> None:
-        with open(path, "rb") as fileobj:  # open first: a missing file fails before anything is sent
-            size = os.fstat(fileobj.fileno()).st_size
-            t.size = size
-            ticket = self._ticket(t, lambda ref: OfferUpload(filename=path.name, size=size, ref=ref))
-
-            def report(done: int, total: int) -> None:
-                t.bytes_done = done
-                if progress:
-                    progress(done, total)
-
-            sock, conn, _ = self._open_transfer(t, ticket)
-            with sock:
-                t.started = time.monotonic()
-                hasher = transfer.FileHasher(fileobj, size)  # hashes beside sendfile, on another core
-                try:
-                    transfer.send_file_body(sock, fileobj, size, progress=report, cancelled=lambda: t.cancelled)
-                    digest = hasher.hexdigest()
-                finally:
-                    hasher.close()
-                if size == 0:
-                    report(0, 0)
-                try:
-                    sock.sendall(conn.send(TransferEnd(sha256=digest)))
-                except OSError as exc:
-                    raise transfer.TransferError(f"The connection failed: {exc.strerror or exc}") from None
-                done = transfer.read_frame(sock, conn)
-        if not isinstance(done, TransferDone):
-            raise transfer.TransferError("The host did not confirm the upload.")
-        if done.sha256 != digest or done.size != size:
-            raise transfer.TransferError("The host confirmed a different file than the one sent.")
-        t.remote_name = done.filename
-
-    def _download(
-        self, t: Transfer, folder: Path, save_as: Path | None, progress: Callable[[int, int], None] | None
-    ) -> None:
-        files.check_filename(t.filename)
-        folder = save_as.parent if save_as else folder
-        folder.mkdir(parents=True, exist_ok=True)
-        ticket = self._ticket(t, lambda ref: RequestDownload(filename=t.filename, ref=ref))
-        sock, conn, start = self._open_transfer(t, ticket)
-        # Trust only the base name we asked for: the host's reply must not steer where we write.
-        if start.filename != t.filename:
-            sock.close()
-            raise transfer.TransferError("The host sent a different file than the one asked for.")
-        t.size = start.size
-
-        def report(done: int, total: int) -> None:
-            t.bytes_done = done
-            if progress:
-                progress(done, total)
-
-        with sock:
-            t.started = time.monotonic()
-            t.path = transfer.receive_to_folder(
-                sock,
-                conn.take_buffered(),
-                folder,
-                t.filename,
-                start.size,
-                start.sha256,
-                save_as=save_as,
-                progress=report,
-                cancelled=lambda: t.cancelled,
-            )
+    def _open_transfer_socket(self) -> socket.socket:
+        return open_connection(self.host, self.port, time.monotonic() + CONNECT_TIMEOUT)
 
 
-def _open(host: str, port: int, timeout: float) -> socket.socket:
-    """Open a TCP connection with readable errors."""
-    try:
-        sock = socket.create_connection((host, port), timeout=timeout)
-    except socket.gaierror:
-        raise ConnectError(f"Unknown host: {host}") from None
-    except ConnectionRefusedError:
-        raise ConnectError(f"Nobody is hosting a chat at {host}:{port} (connection refused).") from None
-    except TimeoutError:
-        raise ConnectError(f"No answer from {host}:{port}: is the address right and the host running?") from None
-    except OSError as exc:
-        raise ConnectError(f"Cannot reach {host}:{port}: {exc.strerror or exc}") from None
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
+@atexit.register
+def _finish_closed_clients() -> None:
+    """At exit, give clients that were closed a moment to say goodbye and clean up their transfers."""
+    # Daemon threads still run while exit hooks do; without this, a program that
+    # calls close() and exits at once would drop the goodbye (and leave temporary files).
+    deadline = time.monotonic() + CLOSE_TIMEOUT
+    for client in list(_closed_clients):
+        client.join(remaining(deadline))

@@ -1,0 +1,111 @@
+"""Getting a member connected: TCP to the host and the chat handshake, under one deadline, errors as sentences.
+
+`socket.create_connection(timeout=...)` gives each address the host name
+resolves to the whole timeout again, so a name with an IPv6 and an IPv4 address
+that both stay silent waits twice as long as asked.  `open_connection` takes a
+deadline (a `time.monotonic()` value) instead, and every attempt gets only what
+is left of it.  Name resolution itself (`getaddrinfo`) cannot be given a
+time-out; it is usually answered from a local cache or a literal address.
+`handshake` then sends the Hello and reads the answer within what is left.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from .protocol import NEED_DATA, Connection, ErrorReply, Event, Hello, ProtocolError, Refused, Welcome
+
+NO_ANSWER = "The host did not answer. Is it an mmchat host?"
+
+
+class ConnectError(Exception):
+    """Joining failed; str() is a sentence for a person."""
+
+
+def remaining(deadline: float) -> float:
+    """Seconds left until `deadline` (a time.monotonic() value), never below zero."""
+    return max(deadline - time.monotonic(), 0.0)
+
+
+def open_connection(host: str, port: int, deadline: float) -> socket.socket:
+    """Open a TCP connection to host:port before `deadline` (time.monotonic()); raise ConnectError."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise ConnectError(f"Unknown host: {host}") from None
+    last: OSError = TimeoutError()
+    for family, kind, proto, _, address in addresses:
+        left = remaining(deadline)
+        if left <= 0:
+            last = TimeoutError()
+            break
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(left)
+            sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    # Like create_connection, report the last address's failure.
+    if isinstance(last, ConnectionRefusedError):
+        raise ConnectError(f"Nobody is hosting a chat at {host}:{port} (connection refused).")
+    if isinstance(last, TimeoutError):
+        raise ConnectError(f"No answer from {host}:{port}: is the address right and the host running?")
+    raise ConnectError(f"Cannot reach {host}:{port}: {last.strerror or last}")
+
+
+def handshake(sock: socket.socket, conn: Connection, hello: Hello, deadline: float) -> Welcome:
+    """Send `hello` and return the host's Welcome before `deadline`; else close `sock`, raise ConnectError."""
+    try:
+        _send_before(sock, conn.send(hello), deadline)
+        reply = _read_before(sock, conn, deadline)
+        if isinstance(reply, Refused):
+            raise ConnectError(f"The host refused you: {reply.reason}")
+        if isinstance(reply, ErrorReply):
+            raise ConnectError(f"The host refused you: {reply.message}")
+        if not isinstance(reply, Welcome):  # the state table allows nothing else here
+            raise ConnectError(f"That does not look like an mmchat host (it answered {reply.TYPE!r}).")
+    except ConnectError:
+        sock.close()
+        raise
+    return reply
+
+
+def _send_before(sock: socket.socket, frame: bytes, deadline: float) -> None:
+    left = remaining(deadline)
+    try:
+        if left <= 0:
+            raise TimeoutError
+        sock.settimeout(left)
+        sock.sendall(frame)
+    except TimeoutError:
+        raise ConnectError(NO_ANSWER) from None
+    except OSError as exc:
+        raise ConnectError(f"The connection failed: {exc.strerror or exc}") from None
+
+
+def _read_before(sock: socket.socket, conn: Connection, deadline: float) -> Event:
+    while True:
+        try:
+            event = conn.next_event()
+        except ProtocolError as exc:
+            raise ConnectError(f"That does not look like an mmchat host ({exc}).") from None
+        if event is not NEED_DATA:
+            return event
+        left = remaining(deadline)
+        try:
+            if left <= 0:
+                raise TimeoutError
+            sock.settimeout(left)
+            data = sock.recv(65536)
+        except TimeoutError:
+            raise ConnectError(NO_ANSWER) from None
+        except OSError as exc:
+            raise ConnectError(f"The connection failed: {exc.strerror or exc}") from None
+        if not data:
+            raise ConnectError("The host closed the connection. Is it an mmchat host?")
+        conn.receive_data(data)
