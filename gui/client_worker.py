@@ -32,7 +32,7 @@ LEAVE_GRACE = 6.0  # seconds a closing program waits for the goodbye to leave
 class Closable(Protocol):
     """What the worker needs of a ChatClient to leave the chat."""
 
-    def close(self) -> None: ...
+    def close(self, wait: float = 0.0) -> object: ...
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from typing import TextIO
 from . import describe, protocol
 from .address import parse_address
 from .client import (
+    CLOSE_TIMEOUT,
     ChatClient,
     ConnectError,
     Disconnected,
@@ -34,6 +35,7 @@ from .client import (
     Transfer,
     TransferFinished,
 )
+from .client_outbox import STALL_TIMEOUT
 from .protocol import (
     ChatMessage,
     CommandResult,
@@ -182,11 +184,11 @@ class TerminalChat:
                 if not any(not t.done for t in self.client.transfers):
                     if self._qr_deadline:
                         continue  # let the code be seen for its five seconds
-                    self.client.close()
+                    self.client.close(wait=CLOSE_TIMEOUT)
                     return self.exit_code
 
     def _unblock(self) -> None:
-        if isinstance(self.blocker, Request) and self.blocker._done.is_set():
+        if isinstance(self.blocker, Request) and self.blocker.done:
             if self.blocker.reply is None:
                 self.blocker = None
         elif isinstance(self.blocker, Transfer) and self.blocker.done:
@@ -248,7 +250,7 @@ class TerminalChat:
         if kind is Kind.NOTHING:
             pass
         elif kind is Kind.SAY:
-            client.say(arg)
+            client.say(arg, wait=STALL_TIMEOUT)  # a pipe goes at the host's pace, no line lost
         elif kind is Kind.EXIT:
             self.leaving = True
         elif kind is Kind.HELP:
@@ -332,5 +334,5 @@ def run_join(
     try:
         return chat.run()
     except KeyboardInterrupt:
-        client.close()
+        client.close(wait=CLOSE_TIMEOUT)
         return 0
