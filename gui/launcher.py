@@ -67,6 +67,7 @@ class Launcher:
         self._probe_results: queue.Queue = queue.Queue()
         self._poll_id: str | None = None
         self.probing = False
+        self.errors: dict[ttk.Entry, ttk.Label] = {}  # each field's problem, shown under it
         master.title("mmchat")
         master.resizable(False, False)
         self._build()
@@ -110,8 +111,9 @@ class Launcher:
         entry.insert(0, value)
         entry.grid(row=row + 1, column=0, sticky="ew", pady=(2, 0))
         # Under the entry, wrapped, so a long sentence never widens the window.
-        entry.error = ttk.Label(parent, style="Error.TLabel", wraplength=240)  # type: ignore[attr-defined]
-        entry.error.grid(row=row + 2, column=0, columnspan=2, sticky="w", pady=(0, theme.PAD // 2))  # type: ignore[attr-defined]
+        error = ttk.Label(parent, style="Error.TLabel", wraplength=240)
+        error.grid(row=row + 2, column=0, columnspan=2, sticky="w", pady=(0, theme.PAD // 2))
+        self.errors[entry] = error
         return entry
 
     # --- checks ---------------------------------------------------------------------
@@ -128,11 +130,11 @@ class Launcher:
 
     def _tell(self, entry: ttk.Entry, text: str, style: str = "Error.TLabel") -> None:
         """Show `text` under `entry` (a problem unless `style` says otherwise)."""
-        entry.error.configure(text=text, style=style)  # type: ignore[attr-defined]
+        self.errors[entry].configure(text=text, style=style)
 
     def error_text(self, entry: ttk.Entry) -> str:
         """The problem shown beside a field ('' when none)."""
-        return str(entry.error.cget("text"))  # type: ignore[attr-defined]
+        return str(self.errors[entry].cget("text"))
 
     def browse_share(self) -> None:
         path = self.ask_directory()

@@ -132,12 +132,12 @@ def test_one_join_check_at_a_time(tk_root, launcher):
     fill(launcher.name, "alice")
     launcher.choose_join()
     assert launcher.error_text(launcher.address).startswith("Looking for the chat at 127.0.0.1:")
-    assert launcher.address.error.cget("style") == "Muted.TLabel"  # news, not a problem
+    assert launcher.errors[launcher.address].cget("style") == "Muted.TLabel"  # news, not a problem
     launcher.name.event_generate("<Return>")  # Enter while the first check runs
     launcher.choose_join()
     pump_until(tk_root, lambda: "Nobody is hosting" in launcher.error_text(launcher.address))
     assert len(probes) == 1
-    assert launcher.address.error.cget("style") == "Error.TLabel"
+    assert launcher.errors[launcher.address].cget("style") == "Error.TLabel"
     assert launcher.join_button.instate(["!disabled"])
 
 
