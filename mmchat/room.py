@@ -290,15 +290,18 @@ class Room:
         actions.append(self._count(now))
         return actions + self._announce(NoticeKind.JOIN, now, name)
 
-    def _on_say(self, who: ConnectionId, event: Say, now: float) -> list[Action]:
+    def say(self, who: ConnectionId, text: str, now: float) -> list[Action]:
+        """A chat line from connection `who` (what `receive` does for a Say, without the dispatch)."""
         member = self._by_id.get(who)
-        text = event.text
         if member is None or not text.strip():
             return []
         self._seq += 1
         entry = HistoryEntry(self._seq, now, "message", member.name, text)
         self._recent.append(entry)
         return [Broadcast(protocol.encode_chat_message(entry.seq, now, member.name, text)), Record(entry)]
+
+    def _on_say(self, who: ConnectionId, event: Say, now: float) -> list[Action]:
+        return self.say(who, event.text, now)
 
     def _on_online(self, who: ConnectionId, event: ListOnline, now: float) -> list[Action]:
         return [Send(who, protocol.encode_trusted(OnlineList(members=tuple(self._members), ref=event.ref)))]

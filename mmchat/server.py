@@ -50,7 +50,7 @@ from .host_jobs import JobResult, Workers
 from .host_transfers import Ticket, TransferDesk
 from .hostlog import LogBus, LogEvent, LogKind
 from .outbox import FLUSH_PASSES, ConnectionInfo, Outboxes, Peer
-from .protocol import ErrorReply, OfferUpload, ProtocolError, RequestDownload, TransferHello
+from .protocol import ErrorReply, OfferUpload, ProtocolError, RequestDownload, Say, TransferHello
 from .qr import CodeBook
 from .room import Room
 from .storage import Storage
@@ -61,6 +61,7 @@ __all__ = ["ChatServer", "ConnectionInfo", "LogEvent", "LogKind"]
 CLOSE_GRACE = 2.0
 RECV_SIZE = 256 * 1024
 TICK = 1.0  # seconds between time-outs checks
+TRANSFER_EVENTS = (OfferUpload, RequestDownload, TransferHello)  # for the transfer desk
 SHUTDOWN_POLL = 0.05  # while stopping, how often the loop looks whether everyone is gone
 
 
@@ -250,14 +251,18 @@ class ChatServer:
         if peer.closing_deadline:
             return  # we are hanging up on them: ignore what they still say
         peer.conn.receive_data(data)
-        room, apply = self.room, self._apply
+        room, apply, who, now = self.room, self._apply, peer.id, time.time()
         try:
             for event in peer.conn.events():
-                if isinstance(event, OfferUpload | RequestDownload | TransferHello):
+                if isinstance(event, Say):  # the hot path: most of what arrives is chat
+                    apply(room.say(who, event.text, now))
+                elif isinstance(event, TRANSFER_EVENTS):
                     self._on_transfer_event(peer, event)
+                    if isinstance(event, TransferHello):
+                        return  # the socket is a transfer thread's now
                 else:
-                    apply(room.receive(peer.id, event, time.time()))
-                if peer.closed or peer.closing_deadline or isinstance(event, TransferHello):
+                    apply(room.receive(who, event, now))
+                if peer.closed or peer.closing_deadline:
                     return
         except ProtocolError as exc:
             self._protocol_error(peer, str(exc))
