@@ -81,6 +81,7 @@ class ChatLayout:
         self.transfers.grid_remove()
         self._build_composer(left)
         self.side = SidePanel(panes, download=actions.download, run=actions.run_command)
+        self.view.colour_for = self.side.colours.colour  # the conversation and the list agree on colours
         panes.add(left, weight=1)
         panes.add(self.side, weight=0)
         self.set_status("Not connected", theme.MUTED, connected=False)
