@@ -361,9 +361,11 @@ def test_history_is_marked_as_earlier(tk_root, tk_errors, server, tmp_path) -> N
 
 def test_widgets_are_ttk_and_the_view_is_read_only(tk_root, tk_errors, server, tmp_path) -> None:
     alice = open_chat(tk_root, server, "alice", tmp_path)
-    # Only the Text widgets, the menu and the input box's one-pixel border frame are classic Tk.
+    # Only the Text widgets, the menu, the input box's one-pixel border frame and the
+    # transfers' scrolling canvas are classic Tk.
     classic = [w for w in walk(alice.master) if not isinstance(w, ttk.Widget)]
-    assert {type(w).__name__ for w in classic} <= {"Text", "Menu", "Frame"}
+    assert {type(w).__name__ for w in classic} <= {"Text", "Menu", "Frame", "Canvas"}
+    assert [w for w in classic if type(w) is tk.Canvas] == [alice.transfers.canvas]
     assert [w for w in classic if type(w) is tk.Frame] == [alice.input.master]
     assert str(alice.view.text["state"]) == "disabled"
     # The message view takes the extra space when the window grows.
