@@ -3,6 +3,11 @@
 ChatLayout only builds and arranges widgets and keeps the input box within the
 message limit; what the buttons do comes in as `ChatActions`, so the layout
 can be built and clicked in a test without any connection.
+
+The side panel gives way before the conversation does: whenever the messages'
+column changes size (the window narrowed, the divider dragged), the divider is
+put back so that column keeps at least MIN_MESSAGES_WIDTH pixels, and the side
+panel can be folded away with the header's button.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from .side_panel import SidePanel
 from .transfer_panel import TransferPanel
 
 ASTRAL_WIDTH = 2 if tk.TkVersion < 9 else 1  # Tk 8 counts an emoji as two characters
+MIN_WIDTH, MIN_HEIGHT = 640, 420  # the smallest window: the messages and the box must still work there
+MIN_MESSAGES_WIDTH = 400  # the conversation's column never gets narrower (the side panel gives way)
+MIN_SIDE_WIDTH = 160  # narrower than this, the side panel is no use: fold it instead
 
 
 @dataclass(frozen=True)
@@ -49,11 +57,13 @@ class ChatLayout:
         self.name_entry: ttk.Entry | None = None
         self.name_error: ttk.Label | None = None
         master.geometry("1020x680")
-        master.minsize(640, 420)
+        master.minsize(MIN_WIDTH, MIN_HEIGHT)
+        self._fit_id: str | None = None  # the pending after_idle that puts the divider back
         master.columnconfigure(0, weight=1)
         master.rowconfigure(0, weight=1)
         self.frame = ttk.Frame(master)
         self.frame.grid(row=0, column=0, sticky="nsew")
+        self.frame.bind("<Destroy>", self._on_destroy, add="+")
         self.frame.columnconfigure(0, weight=1)
         self.frame.rowconfigure(3, weight=1)
         self.menu = self._build_menu()
@@ -65,13 +75,16 @@ class ChatLayout:
         self.where.pack(side="left", padx=(theme.PAD * 2, 0), pady=(4, 0))
         self.status = ttk.Label(header, background=theme.SURFACE)
         self.status.pack(side="right")
+        self.panel_button = ttk.Button(header, text="Hide panel", command=self.toggle_side_panel)
+        self.panel_button.pack(side="right", padx=(0, theme.PAD * 2))
+        self.where.pack_configure(after=self.panel_button)  # the address is clipped first, never the status
         ttk.Separator(self.frame).grid(row=1, column=0, sticky="ew")
         self.banner = ttk.Frame(self.frame, padding=(theme.PAD * 2, theme.PAD))
         self.banner.grid(row=2, column=0, sticky="ew")
 
-        panes = ttk.Panedwindow(self.frame, orient="horizontal")
+        self.panes = panes = ttk.Panedwindow(self.frame, orient="horizontal")
         panes.grid(row=3, column=0, sticky="nsew")
-        left = ttk.Frame(panes)
+        self.messages_column = left = ttk.Frame(panes)
         left.columnconfigure(0, weight=1)
         left.rowconfigure(0, weight=1)
         self.view = MessageView(left)
@@ -84,19 +97,21 @@ class ChatLayout:
         self.view.colour_for = self.side.colours.colour  # the conversation and the list agree on colours
         panes.add(left, weight=1)
         panes.add(self.side, weight=0)
+        left.bind("<Configure>", lambda event: self._fit_soon(), add="+")
+        for sequence in ("<B1-Motion>", "<ButtonRelease-1>"):
+            panes.bind(sequence, lambda event: self._fit_soon(), add="+")
         self.set_status("Not connected", theme.MUTED, connected=False)
 
     def _build_composer(self, parent: ttk.Frame) -> None:
+        # The box takes the width; Send and Attach stack beside it, so a narrow column still has room to type.
         box = ttk.Frame(parent, padding=(theme.PAD + 4, theme.PAD, theme.PAD + 4, 0))
         box.grid(row=2, column=0, sticky="ew")
-        box.columnconfigure(1, weight=1)
-        self.attach_button = ttk.Button(box, text="📎 Attach", command=self.actions.attach)
-        self.attach_button.grid(row=0, column=0, sticky="sw", padx=(0, theme.PAD))
+        box.columnconfigure(0, weight=1)
         border = tk.Frame(box, background=theme.BORDER, padx=1, pady=1)
-        border.grid(row=0, column=1, sticky="ew")
+        border.grid(row=0, column=0, rowspan=2, sticky="nsew")
         base = tkfont.nametofont("TkTextFont", root=parent)
         self.input = tk.Text(
-            border, height=3, wrap="word", undo=True, borderwidth=0, highlightthickness=0, padx=8, pady=6,
+            border, height=3, width=20, wrap="word", undo=True, borderwidth=0, highlightthickness=0, padx=8, pady=6,
             background=theme.SURFACE, foreground=theme.TEXT, insertbackground=theme.TEXT,
             font=(base.actual("family"), base.actual("size") + 1),
         )  # fmt: skip
@@ -107,14 +122,17 @@ class ChatLayout:
         self.input.bind("<KP_Enter>", self._on_enter)
         self.input.bind("<Shift-Return>", self._new_line)
         self.input.bind("<<Modified>>", self._on_input_changed)
-        self.send_button = ttk.Button(box, text="Send", style="Accent.TButton", command=self.actions.send)
-        self.send_button.grid(row=0, column=2, sticky="se", padx=(theme.PAD, 0))
+        self.send_button = ttk.Button(box, text="Send", style="Accent.TButton", command=self.actions.send, width=8)
+        self.send_button.grid(row=0, column=1, sticky="new", padx=(theme.PAD, 0))
+        self.attach_button = ttk.Button(box, text="📎 Attach", command=self.actions.attach, width=8)
+        self.attach_button.grid(row=1, column=1, sticky="sew", padx=(theme.PAD, 0), pady=(4, 0))
         hint = ttk.Frame(box)
-        hint.grid(row=1, column=1, columnspan=2, sticky="ew", pady=(2, theme.PAD - 2))
-        ttk.Label(hint, text="Enter: send  ·  Shift+Enter: new line  ·  !help: commands",
-                  style="Muted.TLabel").pack(side="left")  # fmt: skip
+        hint.grid(row=2, column=0, columnspan=2, sticky="ew", pady=(2, theme.PAD - 2))
+        # The counter is packed first: in a narrow window the hint is clipped, never the counter.
         self.counter = ttk.Label(hint, style="Muted.TLabel")
         self.counter.pack(side="right")
+        ttk.Label(hint, text="Enter: send  ·  Shift+Enter: new line  ·  Tab: next  ·  !help: commands",
+                  style="Muted.TLabel").pack(side="left")  # fmt: skip
 
     def _build_menu(self) -> tk.Menu:
         menubar = tk.Menu(self.master)
@@ -131,6 +149,44 @@ class ChatLayout:
         menubar.add_cascade(label="Help", menu=helpmenu)
         self.master.configure(menu=menubar)
         return menubar
+
+    # --- the side panel gives way --------------------------------------------------------
+
+    def side_panel_shown(self) -> bool:
+        """Whether the side panel is in the window (not folded away)."""
+        return str(self.side) in self.panes.panes()
+
+    def toggle_side_panel(self) -> None:
+        """Fold the side panel away, or bring it back (as wide as the messages allow)."""
+        if self.side_panel_shown():
+            self.panes.forget(self.side)
+            self.panel_button["text"] = "Show panel"
+        else:
+            self.panes.add(self.side, weight=0)
+            self.panel_button["text"] = "Hide panel"
+            self._fit_soon()
+
+    def _fit_soon(self) -> None:
+        if self._fit_id is None:
+            self._fit_id = self.frame.after_idle(self.fit_side_panel)
+
+    def _on_destroy(self, event: tk.Event) -> None:
+        if event.widget is self.frame and self._fit_id is not None:
+            self.frame.after_cancel(self._fit_id)
+            self._fit_id = None
+
+    def fit_side_panel(self) -> None:
+        """Move the divider so the messages keep MIN_MESSAGES_WIDTH and the panel at most the rest."""
+        self._fit_id = None
+        if not self.frame.winfo_exists() or not self.side_panel_shown():
+            return
+        width = self.panes.winfo_width()
+        if width <= 1:
+            return  # not laid out yet
+        sash = self.panes.sashpos(0)
+        keep = min(max(sash, MIN_MESSAGES_WIDTH), max(width - MIN_SIDE_WIDTH, MIN_MESSAGES_WIDTH))
+        if keep != sash:
+            self.panes.sashpos(0, keep)
 
     # --- what the window shows -------------------------------------------------------
 

@@ -37,7 +37,7 @@ class SidePanel(ttk.Frame):
         self.files.heading("#0", text="Name", anchor="w")
         self.files.heading("size", text="Size", anchor="e")
         self.files.heading("who", text="From", anchor="w")
-        self.files.column("#0", width=80, minwidth=40, stretch=True)
+        self.files.column("#0", width=120, minwidth=40, stretch=True)
         self.files.column("size", width=64, minwidth=40, anchor="e", stretch=False)
         self.files.column("who", width=60, minwidth=30, stretch=False)
         self.files.bind("<Double-1>", lambda event: self.download_selected())

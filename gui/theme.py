@@ -27,14 +27,14 @@ PAD = 8
 
 # Sender colours: nine hues at least ~20 degrees apart (most ~40), each readable on white
 # (contrast >= 4.5) and none near the accent blue, so a name never looks like a link.
-NAME_COLOURS = (
+NAME_COLOURS = (  # in an order where neighbours are far apart: a collision step lands on another hue
     "#c2410c",  # orange
-    "#a16207",  # amber
-    "#4d7c0f",  # olive green
-    "#047857",  # emerald
     "#0e7490",  # cyan
-    "#6d28d9",  # violet
     "#a21caf",  # magenta
+    "#4d7c0f",  # olive green
+    "#6d28d9",  # violet
+    "#a16207",  # amber
+    "#047857",  # emerald
     "#be123c",  # rose
     "#57534e",  # stone grey
 )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import tkinter as tk
+import tkinter.font
 from collections.abc import Callable
 
 import pytest
 
-from gui import theme
+from gui import chat_layout, theme
 from gui.chat_layout import ChatActions, ChatLayout
 from tests import gui_helpers
 from tests.gui_helpers import pump_for
@@ -153,3 +154,65 @@ def test_messages_take_the_extra_space(tk_root, tk_errors, built) -> None:
     pump_for(tk_root, 0.2)
     assert layout.view.text.winfo_height() > before + 150
     assert not layout.transfers.winfo_ismapped()  # hidden while there are no transfers
+
+
+def _usable(layout: ChatLayout) -> None:
+    """The message box, Send and a few lines of chat are on screen and wide enough to use."""
+    top = layout.master
+    line = tk.font.Font(font=layout.view.text["font"]).metrics("linespace")
+    assert layout.input.winfo_width() >= 200, layout.input.winfo_width()
+    assert layout.view.text.winfo_height() >= 4 * line
+    for widget in (layout.input, layout.send_button, layout.counter.master):
+        right = widget.winfo_rootx() + widget.winfo_width() - top.winfo_rootx()
+        bottom = widget.winfo_rooty() + widget.winfo_height() - top.winfo_rooty()
+        assert widget.winfo_ismapped() and right <= top.winfo_width() and bottom <= top.winfo_height()
+
+
+def _drag_divider(tk_root: tk.Tk, layout: ChatLayout, to_x: int) -> None:
+    panes = layout.panes
+    x, y = panes.sashpos(0) + 2, panes.winfo_height() // 2
+    panes.event_generate("<ButtonPress-1>", x=x, y=y)
+    for step in range(1, 6):
+        panes.event_generate("<B1-Motion>", x=x + (to_x - x) * step // 5, y=y)
+        tk_root.update()
+    panes.event_generate("<ButtonRelease-1>", x=to_x, y=y)
+    pump_for(tk_root, 0.1)
+
+
+@pytest.mark.parametrize("size", ["640x420", "700x480", "800x600", "1000x700"])
+def test_the_message_box_stays_usable_at_every_size(tk_root, tk_errors, built, size) -> None:
+    layout, _ = built
+    layout.master.geometry(size)
+    pump_for(tk_root, 0.2)
+    assert layout.master.winfo_width() == int(size.split("x")[0])
+    _usable(layout)
+    assert layout.side.winfo_ismapped()  # narrower, but still there
+
+
+def test_dragging_the_divider_then_narrowing_never_hides_the_box(tk_root, tk_errors, built) -> None:
+    layout, _ = built
+    layout.master.geometry("1000x700")
+    pump_for(tk_root, 0.2)
+    _drag_divider(tk_root, layout, 20)  # the side panel as wide as it will go
+    assert layout.messages_column.winfo_width() >= chat_layout.MIN_MESSAGES_WIDTH
+    layout.master.geometry("640x420")
+    pump_for(tk_root, 0.2)
+    _usable(layout)
+    _drag_divider(tk_root, layout, 635)  # and the other way: the panel keeps a usable width
+    assert layout.side.winfo_width() >= chat_layout.MIN_SIDE_WIDTH - 8
+    _usable(layout)
+
+
+def test_the_side_panel_folds_behind_a_button(tk_root, tk_errors, built) -> None:
+    layout, _ = built
+    layout.master.geometry("640x420")
+    pump_for(tk_root, 0.2)
+    narrow = layout.input.winfo_width()
+    layout.panel_button.invoke()
+    pump_for(tk_root, 0.2)
+    assert not layout.side.winfo_ismapped() and layout.panel_button["text"] == "Show panel"
+    assert layout.input.winfo_width() > narrow + 150
+    layout.panel_button.invoke()
+    pump_for(tk_root, 0.2)
+    assert layout.side.winfo_ismapped()
+    _usable(layout)
