@@ -26,7 +26,6 @@ from .message_view import MessageView
 from .side_panel import SidePanel
 from .transfer_panel import TransferPanel
 
-ASTRAL_WIDTH = 2 if tk.TkVersion < 9 else 1  # Tk 8 counts an emoji as two characters
 MIN_WIDTH, MIN_HEIGHT = 640, 420  # the smallest window: the messages and the box must still work there
 MIN_MESSAGES_WIDTH = 400  # the conversation's column never gets narrower (the side panel gives way)
 MIN_SIDE_WIDTH = 160  # narrower than this, the side panel is no use: fold it instead
@@ -56,6 +55,7 @@ class ChatLayout:
         self.banner_button: ttk.Button | None = None
         self.name_entry: ttk.Entry | None = None
         self.name_error: ttk.Label | None = None
+        self.over_limit_shown = False  # the banner offers to send a too-long message as a file
         master.geometry("1020x680")
         master.minsize(MIN_WIDTH, MIN_HEIGHT)
         self._fit_id: str | None = None  # the pending after_idle that puts the divider back
@@ -67,6 +67,7 @@ class ChatLayout:
         self.frame.columnconfigure(0, weight=1)
         self.frame.rowconfigure(3, weight=1)
         self.menu = self._build_menu()
+        self._bind_shortcuts()
 
         header = ttk.Frame(self.frame, style="Surface.TFrame", padding=(theme.PAD * 2, theme.PAD))
         header.grid(row=0, column=0, sticky="ew")
@@ -121,6 +122,12 @@ class ChatLayout:
         self.input.bind("<Return>", self._on_enter)
         self.input.bind("<KP_Enter>", self._on_enter)
         self.input.bind("<Shift-Return>", self._new_line)
+        # Tab moves on, as in every other field; Ctrl+Tab puts a tab in the message.
+        self.input.bind("<Tab>", lambda e: self._move_focus(self.input.tk_focusNext()))
+        for sequence in ("<Shift-Tab>", "<ISO_Left_Tab>"):
+            self.input.bind(sequence, lambda e: self._move_focus(self.input.tk_focusPrev()))
+        self.input.bind("<Control-Tab>", lambda e: self._insert("\t"))
+        self.input.bind("<Control-o>", lambda e: self._shortcut(self.actions.attach))  # Text's own Ctrl+O opens a line
         self.input.bind("<<Modified>>", self._on_input_changed)
         self.send_button = ttk.Button(box, text="Send", style="Accent.TButton", command=self.actions.send, width=8)
         self.send_button.grid(row=0, column=1, sticky="new", padx=(theme.PAD, 0))
@@ -134,15 +141,57 @@ class ChatLayout:
         ttk.Label(hint, text="Enter: send  ·  Shift+Enter: new line  ·  Tab: next  ·  !help: commands",
                   style="Muted.TLabel").pack(side="left")  # fmt: skip
 
+    def _bind_shortcuts(self) -> None:
+        # On the window, so they work wherever the focus is inside it.
+        keys: dict[str, Callable[[], object]] = {
+            "<Control-o>": self.actions.attach,
+            "<Control-w>": self.actions.leave,
+            "<Control-C>": self.copy_selection,  # Ctrl+Shift+C: Ctrl+C stays the widgets' own copy
+            "<Escape>": self.escape,
+        }
+        for sequence, action in keys.items():
+            self.master.bind(sequence, self._shortcut_handler(action))
+
+    def _shortcut_handler(self, action: Callable[[], object]) -> Callable[[tk.Event], str]:
+        return lambda event: self._shortcut(action)
+
+    def _shortcut(self, action: Callable[[], object]) -> str:
+        action()
+        return "break"
+
+    def _move_focus(self, widget: tk.Misc | None) -> str:
+        if widget is not None:
+            widget.focus_set()
+        return "break"
+
+    def _insert(self, text: str) -> str:
+        self.input.insert("insert", text)
+        return "break"
+
+    def copy_selection(self) -> None:
+        """Put the text selected in the conversation (or else in the box) on the clipboard."""
+        for text in (self.view.text, self.input):
+            if text.tag_ranges("sel"):
+                self.master.clipboard_clear()
+                self.master.clipboard_append(text.get("sel.first", "sel.last"))
+                return
+
+    def escape(self) -> None:
+        """Escape: withdraw the too-long offer if it is shown, else empty the box."""
+        if self.over_limit_shown:
+            self.clear_banner()
+        else:
+            self.clear_input()
+
     def _build_menu(self) -> tk.Menu:
         menubar = tk.Menu(self.master)
         chat = tk.Menu(menubar, tearoff=False)
-        chat.add_command(label="Send file…", command=self.actions.attach)
+        chat.add_command(label="Send file…", command=self.actions.attach, accelerator="Ctrl+O")
         chat.add_command(label="Download…", command=self.actions.download_selected)
         chat.add_command(label="Get QR code", command=self.actions.request_qr)
         chat.add_command(label="Run command…", command=lambda: self.side.command.focus_set())
         chat.add_separator()
-        chat.add_command(label="Leave", command=self.actions.leave)
+        chat.add_command(label="Leave", command=self.actions.leave, accelerator="Ctrl+W")
         helpmenu = tk.Menu(menubar, tearoff=False)
         helpmenu.add_command(label="Commands", command=self.actions.show_help)
         menubar.add_cascade(label="Chat", menu=chat)
@@ -207,6 +256,7 @@ class ChatLayout:
         for child in self.banner.winfo_children():
             child.destroy()
         self.banner_label = self.banner_button = self.name_entry = self.name_error = None
+        self.over_limit_shown = False
         self.banner.grid_remove()
 
     def show_banner(self, text: str, style: str, button: str = "", command: Callable[[], object] | None = None) -> None:
@@ -257,8 +307,20 @@ class ChatLayout:
             return
         self.input.edit_modified(False)
         text = self.typed()
+        # Never cut what the person typed: over the limit the counter turns red, and Send offers a file.
+        over = len(text) > protocol.MAX_TEXT_CHARS
+        counter = chat_format.input_counter(text)
+        self.counter.configure(text=f"{counter}  ·  too long" if over else counter,
+                               style="Error.TLabel" if over else "Muted.TLabel")  # fmt: skip
+        if self.over_limit_shown and not over:
+            self.clear_banner()
+
+    def offer_as_file(self, length: int, send_as_file: Callable[[], object]) -> None:
+        """Say the message is over the limit, and offer to share it as a text file instead."""
         limit = protocol.MAX_TEXT_CHARS
-        if len(text) > limit:  # cut at a whole character: never half an emoji
-            self.input.delete(chat_format.tk_index(text, limit, ASTRAL_WIDTH), "end")
-            text = text[:limit]
-        self.counter["text"] = chat_format.input_counter(text)
+        self.show_banner(
+            f"This message has {length:,} characters, more than the {limit:,} one message may have. "
+            "Shorten it, or send it as a text file everyone can open.",
+            "Error.TLabel", "Send as file", send_as_file,
+        )  # fmt: skip
+        self.over_limit_shown = True

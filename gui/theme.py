@@ -135,12 +135,17 @@ def apply_theme(root: tk.Tk) -> None:
     style.configure("Error.TLabel", foreground=ERROR)
     style.configure("Success.TLabel", foreground=SUCCESS)
     style.configure("TButton", padding=(10, 4))
-    style.configure("Accent.TButton", background=ACCENT, foreground="#ffffff", bordercolor=ACCENT_DARK)
+    # The default focus ring is drawn in the accent colour: on a blue button it would not show.
+    style.configure(
+        "Accent.TButton", background=ACCENT, foreground="#ffffff", bordercolor=ACCENT_DARK, focuscolor="#ffffff"
+    )
     style.map(
         "Accent.TButton",
         background=[("disabled", BORDER), ("pressed", ACCENT_DARK), ("active", ACCENT_DARK)],
         foreground=[("disabled", MUTED)],
+        bordercolor=[("focus", TEXT)],
     )
+    style.map("TButton", bordercolor=[("focus", ACCENT)])
     style.configure("Link.TButton", foreground=ACCENT, background=SURFACE, borderwidth=0, padding=(2, 0))
     style.map("Link.TButton", foreground=[("active", ACCENT_DARK)], background=[("active", SURFACE)])
     style.configure("TEntry", padding=4, fieldbackground=SURFACE)

@@ -320,14 +320,25 @@ def test_typed_commands_work_as_in_the_terminal(tk_root, tk_errors, server, tmp_
     assert not _exists(alice.master)
 
 
-def test_input_limit_never_cuts_an_emoji_in_half(tk_root, tk_errors, server, tmp_path) -> None:
+def test_a_message_over_the_limit_is_never_cut_and_goes_as_a_file(tk_root, tk_errors, server, tmp_path) -> None:
     alice = open_chat(tk_root, server, "alice", tmp_path)
-    alice.input.insert("1.0", "x" * 3999 + COOL + COOL + "tail")
+    long = "x" * 3999 + COOL + COOL + "tail"
+    alice.input.insert("1.0", long)
     tk_root.update()
-    text = alice.input.get("1.0", "end-1c")
-    assert text == "x" * 3999 + COOL
-    text.encode("utf-8")
-    assert alice.counter["text"] == "4,000 / 4,000"
+    alice.input.focus_force()
+    alice.input.event_generate("<Return>")
+    tk_root.update()
+    assert alice.input.get("1.0", "end-1c") == long  # nothing cut, not even silently
+    assert alice.counter["text"] == "4,005 / 4,000  ·  too long"
+    assert alice.banner_label is not None and "4,005 characters" in alice.banner_label["text"]
+    assert alice.banner_button is not None and alice.banner_button["text"] == "Send as file"
+    alice.banner_button.invoke()
+    shared = pump_until(
+        tk_root, lambda: [n for n in alice.side.files.get_children() if n.startswith("message-alice")], what="the .txt"
+    )
+    assert alice.layout.typed() == "" and alice.banner_label is None
+    assert "being shared as" in alice.view.content()
+    assert (tmp_path / "share" / shared[0]).read_text(encoding="utf-8") == long  # every character, as typed
 
 
 def test_view_follows_new_lines_unless_scrolled_up(tk_root, tk_errors, server, tmp_path) -> None:
