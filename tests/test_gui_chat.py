@@ -229,9 +229,69 @@ def test_host_going_away_is_shown_with_reconnect(tk_root, tk_errors, server, tmp
     alice = open_chat(tk_root, server, "alice", tmp_path)
     server.stop()
     pump_until(tk_root, lambda: alice.ended, what="alice noticing the host stopped")
-    assert "The host stopped the chat." in alice.view.content()
+    pump_for(tk_root, 0.3)  # the connection's own end arrives too
+    assert alice.view.content().count("The host stopped the chat.") == 1  # said once, not twice
     assert alice.banner_button["text"] == "Reconnect"
-    assert alice.send_button.instate(["disabled"])
+    assert alice.send_button.instate(["disabled"]) and alice.attach_button.instate(["disabled"])
+    assert alice.side.online_heading["text"] == "ONLINE  ·  0" and alice.side.names() == []
+    assert alice.side.download_button.instate(["disabled"]) and alice.side.run_button.instate(["disabled"])
+
+
+def test_the_window_reconnects_by_itself_with_back_off(tk_root, tk_errors, server, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(chat_window, "RETRY_FIRST_S", 0.1)
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    bob = open_chat(tk_root, server, "bob", tmp_path)
+    type_and_enter(tk_root, bob, "before the break")
+    pump_until(tk_root, lambda: "before the break" in alice.view.content(), what="the first message")
+    bob.close()
+    port = server.address[1]
+    server.stop()
+    pump_until(tk_root, lambda: alice.ended, what="alice noticing the host stopped")
+    delays = {alice.retry_delay}
+    pump_until(tk_root, lambda: delays.add(alice.retry_delay) or alice.retry_delay >= 0.8, what="the waits growing")
+    assert {0.1, 0.2, 0.4, 0.8} <= delays  # it doubled after each refused try
+    again = ChatServer(tmp_path / "share", "127.0.0.1", port)
+    again.start()
+    try:
+        pump_until(tk_root, lambda: alice.client is not None and "alice" in alice.side.names(), what="alice back")
+        assert alice.retry_delay == 0 and alice.banner_label is None and not alice.ended
+        assert alice.send_button.instate(["!disabled"]) and alice.side.run_button.instate(["!disabled"])
+        type_and_enter(tk_root, alice, "after the break")
+        pump_until(tk_root, lambda: "after the break" in alice.view.content(), what="a message after reconnecting")
+        assert alice.view.content().count("before the break") == 1
+    finally:
+        alice.close()
+        again.stop()
+
+
+def test_a_dropped_connection_catches_up_without_repeats(tk_root, tk_errors, server, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(chat_window, "RETRY_FIRST_S", 0.1)
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    bob = open_chat(tk_root, server, "bob", tmp_path)
+    type_and_enter(tk_root, bob, "said before the drop")
+    pump_until(tk_root, lambda: "said before the drop" in alice.view.content(), what="the first message")
+    assert alice.client is not None and alice.client._sock is not None
+    alice.client._sock.shutdown(socket.SHUT_RDWR)  # the network goes away under alice; the host stays
+    pump_until(tk_root, lambda: alice.ended, what="alice noticing the drop")
+    type_and_enter(tk_root, bob, "said while alice was away")
+    pump_until(tk_root, lambda: alice.client is not None and not alice.ended, what="alice back by herself")
+    pump_until(tk_root, lambda: "said while alice was away" in alice.view.content(), what="the history catching up")
+    pump_for(tk_root, 0.3)
+    assert alice.view.content().count("said before the drop") == 1  # replayed by the host, skipped by the window
+    assert alice.view.content().count("said while alice was away") == 1
+    bob.close()
+
+
+def test_closing_stops_the_automatic_reconnect(tk_root, tk_errors, server, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(chat_window, "RETRY_FIRST_S", 30.0)
+    before = _after_ids(tk_root)
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    server.stop()
+    pump_until(tk_root, lambda: alice._retry_id is not None, what="a reconnect planned")
+    assert alice._retry_id in _after_ids(tk_root)
+    alice.close()
+    pump_for(tk_root, 0.1)
+    assert _after_ids(tk_root) - before == set()
 
 
 def test_closing_a_window_says_goodbye_to_the_others(tk_root, tk_errors, server, tmp_path) -> None:
