@@ -594,3 +594,29 @@ def test_a_host_that_stops_reading_never_freezes_the_window(tk_root, tk_errors, 
     finally:
         watchdog.cancel()
         host.stop()  # the stuck sendall fails now, and the worker ends
+
+
+def _sender_colour(window: ChatWindow, name: str) -> str:
+    """The colour the conversation draws `name`'s message header in."""
+    text = window.view.text
+    start = text.search(f"^{name}  ", "1.0", stopindex="end", regexp=True)
+    tags = [tag for tag in text.tag_names(start) if tag.startswith("colour")]
+    assert tags, f"no colour on {name}"
+    return str(text.tag_cget(tags[0], "foreground"))
+
+
+def test_members_online_together_have_different_colours(tk_root, tk_errors, server, tmp_path) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    bob = open_chat(tk_root, server, "bob", tmp_path)
+    carol = open_chat(tk_root, server, "carol", tmp_path)  # carol's hash colour is bob's: she steps on
+    pump_until(tk_root, lambda: len(alice.side.names()) == 3, what="all three online")
+    for window, text in ((bob, "from bob"), (carol, "from carol"), (alice, "from alice")):
+        type_and_enter(tk_root, window, text)
+    pump_until(tk_root, lambda: "from alice" in alice.view.content() and "from carol" in alice.view.content())
+    colours = {name: _sender_colour(alice, name) for name in ("alice", "bob", "carol")}
+    assert len(set(colours.values())) == 3, colours
+    listed = {name: str(alice.side.online.tag_configure(alice.side.online.item(name, "tags")[0], "foreground"))
+              for name in ("alice", "bob", "carol")}  # fmt: skip
+    assert listed == colours  # the list and the conversation agree
+    for window in (bob, carol):
+        window.close()
