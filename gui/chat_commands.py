@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from mmchat import protocol
 from mmchat.client import ChatClient
 from mmchat.typed import Kind, Typed, local_path, parse_typed
 
@@ -43,8 +44,21 @@ class ChatCommands:
         if typed.kind is Kind.EXIT:
             w.close()
             return
+        if typed.kind is Kind.SAY and len(typed.arg) > protocol.MAX_TEXT_CHARS:
+            if w.require_client() is not None:  # never cut it: offer a file instead, and keep it in the box
+                w.layout.offer_as_file(len(typed.arg), lambda: self.send_as_file(typed.arg))
+            return
         if typed.kind is not Kind.NOTHING and self.run(typed):
             w.layout.clear_input()
+
+    def send_as_file(self, text: str) -> None:
+        """Share a too-long message as a .txt file (the offer's button), and empty the box."""
+        w = self.window
+        t = w.sharing.upload_text(text)
+        if t is not None:
+            w.layout.clear_banner()
+            w.layout.clear_input()
+            w.view.system(f"Your message was too long for one message: it is being shared as {t.filename}.")
 
     def run(self, typed: Typed) -> bool:
         """Act on a typed line; False keeps it in the input box (nothing was sent)."""

@@ -168,4 +168,4 @@ class ClientEvents:
         if event.kind == NoticeKind.SHARE and w.client is not None:
             w.commands.ask("files", quiet=True)
         if over := describe.chat_over(event, w.name):
-            w.end(over)
+            w.end(over, retry=event.kind != NoticeKind.KICKED)  # a kicked member is not pushed back in

@@ -10,6 +10,8 @@ the downloads folder's preview folder and are removed when the window closes.
 
 from __future__ import annotations
 
+import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +33,20 @@ class ChatTransfers:
         self._previews: set[Transfer] = set()
         self.preview_paths: dict[str, Path] = {}  # shared name -> its copy in the preview folder
         self._upload_paths: dict[Transfer, Path] = {}
+        self._text_folder: tempfile.TemporaryDirectory[str] | None = None  # too-long messages, as files
+
+    def upload_text(self, text: str) -> Transfer | None:
+        """Share `text` as a UTF-8 .txt file named after the sender and the time."""
+        w = self.window
+        if w.require_client() is None:
+            return None
+        if self._text_folder is None:
+            self._text_folder = tempfile.TemporaryDirectory(prefix="mmchat-text-")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        sender = chat_format.default_save_name(chat_format.single_line(w.name)) or "message"
+        path = Path(self._text_folder.name) / f"message-{sender}-{stamp}.txt"
+        path.write_text(text, encoding="utf-8")
+        return self.upload(path)
 
     def attach(self) -> None:
         """Pick a file with the window's dialog and share it."""
@@ -111,7 +127,10 @@ class ChatTransfers:
             preview.load_in_background(local, w.ui_events, title=t.remote_name or t.filename)
 
     def remove_previews(self) -> None:
-        """Delete the preview copies, and the preview folder if that leaves it empty."""
+        """Delete the preview copies (the preview folder if that leaves it empty) and the text files."""
+        if self._text_folder is not None:
+            self._text_folder.cleanup()
+            self._text_folder = None
         folder = chat_format.preview_folder(self.window.downloads)
         for path in self.preview_paths.values():
             if chat_format.is_inside(path, folder):

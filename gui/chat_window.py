@@ -17,8 +17,14 @@ Each ChatClient has its own event queue, drained by a second QueuePump, so a
 reconnect never mixes the old connection's events with the new one's.
 Transfer threads only bump a ProgressCounter that the TransferPanel polls.
 
-Every `after` id belongs to a QueuePump, the TransferPanel or the QRWindow, and
-each cancels its own when its widget is destroyed.  Closing the window (or
+When the chat ends by itself (the host stopped or went away, not a kick), the
+window tries again after RETRY_FIRST_S seconds, doubling the wait after each
+failure up to RETRY_MAX_S; a connection, a click on Reconnect or closing the
+window stops the timer.  The host replays its history on join: ClientEvents
+skips the seqs already shown, so the conversation catches up without repeats.
+
+Every `after` id belongs to a QueuePump, the TransferPanel, the QRWindow or the
+reconnect timer, and each is cancelled when its widget is destroyed.  Closing the window (or
 destroying its master) says goodbye to the host from the worker, so the others
 see "<name> left the chat" while this window is already gone.
 """
@@ -46,6 +52,14 @@ from .chat_transfers import ChatTransfers
 from .client_worker import ClientWorker, close_in_background
 from .pump import QueuePump
 from .qr_window import QRWindow
+
+RETRY_FIRST_S = 1.0  # the first automatic reconnect, after the chat ended by itself
+RETRY_MAX_S = 30.0  # the wait doubles after each failed try, up to this
+
+
+def next_retry_delay(delay: float) -> float:
+    """The wait before the next automatic try: twice the last one, at most RETRY_MAX_S."""
+    return min(delay * 2, RETRY_MAX_S)
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,8 @@ class ChatWindow:
         self.ui_events: queue.Queue[object] = queue.Queue()
         self._lock = threading.Lock()
         self._client_pump: QueuePump | None = None
+        self._retry_id: str | None = None  # the pending automatic reconnect
+        self.retry_delay = 0.0  # the wait before the next automatic try; 0 when none is planned
         self.commands = ChatCommands(self)
         self.sharing = ChatTransfers(self)
         self.events = ClientEvents(self)
@@ -167,6 +183,7 @@ class ChatWindow:
 
     def reconnect(self) -> None:
         """Start over with a new connection (after a failure, a kick, or the host going away)."""
+        self._cancel_retry()
         self._drop_connection()
         self.view.new_connection()
         self.connect()
@@ -185,8 +202,11 @@ class ChatWindow:
         self.client, self.name = client, client.name
         self.worker = ClientWorker(client, client.events)
         self.events.new_connection()
+        self._cancel_retry()
+        self.retry_delay = 0.0
         self.side.me = client.name
         self.side.set_online([])
+        self.side.set_connected(True)
         self.layout.clear_banner()
         self.layout.show_identity(self.name, self.host, self.port, joined=True)
         self._set_status("Connected", theme.SUCCESS)
@@ -199,15 +219,42 @@ class ChatWindow:
         self.commands.ask("files", quiet=True)
         self.input.focus_set()
 
-    def end(self, reason: str) -> None:
-        """The chat is over for us: say why and offer to reconnect."""
+    def end(self, reason: str, retry: bool = True) -> None:
+        """The chat is over for us: say why (once), clear what no longer holds, and try again by itself."""
         if self.ended:
             return
         self.ended = reason
         self.side.set_online([])  # we no longer know who is there
+        self.side.set_connected(False)
         self._set_status("Disconnected", theme.ERROR)
-        self.layout.show_banner(reason, "Error.TLabel", "Reconnect", self.reconnect)
-        self.view.system(reason, error=True)
+        if not self._last_line_says(reason):  # the host's own notice may have said it already
+            self.view.system(reason, error=True)
+        if retry:
+            self.retry_delay = RETRY_FIRST_S
+            self._plan_retry(reason)
+        else:
+            self.layout.show_banner(reason, "Error.TLabel", "Reconnect", self.reconnect)
+
+    def _last_line_says(self, reason: str) -> bool:
+        last = self.view.text.get("end-3l linestart", "end")  # the line just written, and its newline
+        return reason in last
+
+    def _plan_retry(self, reason: str) -> None:
+        """Show why, and reconnect by itself after `retry_delay` seconds."""
+        self._cancel_retry()
+        self.layout.show_banner(
+            f"{reason} Trying again in {self.retry_delay:g} s…", "Error.TLabel", "Reconnect", self.reconnect
+        )
+        self._retry_id = self.frame.after(int(self.retry_delay * 1000), self._retry)
+
+    def _retry(self) -> None:
+        self._retry_id = None
+        self.reconnect()
+
+    def _cancel_retry(self) -> None:
+        if self._retry_id is not None:
+            self.frame.after_cancel(self._retry_id)
+            self._retry_id = None
 
     def require_client(self) -> ChatClient | None:
         """The live client, or None after telling the person they are not connected."""
@@ -221,6 +268,10 @@ class ChatWindow:
             self._connected(item.client)
         elif isinstance(item, _ConnectFailed):
             self._set_status("Not connected", theme.ERROR)
+            if self.retry_delay:  # trying by itself: wait longer, and say it in the banner only
+                self.retry_delay = next_retry_delay(self.retry_delay)
+                self._plan_retry(item.reason)
+                return
             self.layout.show_banner(item.reason, "Error.TLabel", "Retry", self.connect)
             self.view.system(item.reason, error=True)
         elif isinstance(item, preview.PreviewReady):
@@ -308,6 +359,7 @@ class ChatWindow:
         with self._lock:
             self.closed = True
         self._ui_pump.stop()
+        self._cancel_retry()
         if self.qr_window is not None:
             self.qr_window.close()
         while True:  # a connection that completed just as we closed

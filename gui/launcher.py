@@ -46,6 +46,13 @@ def port_in_use(port: int) -> bool:
     return False
 
 
+def _select_all(entry: ttk.Entry) -> str:
+    """Select the whole field (Ctrl+A)."""
+    entry.select_range(0, "end")
+    entry.icursor("end")
+    return "break"
+
+
 @dataclass(frozen=True)
 class LaunchChoice:
     """What the person chose: host on `port` sharing `share`, or join `address`:`port` as `name`."""
@@ -109,6 +116,7 @@ class Launcher:
         ttk.Label(parent, text=label).grid(row=row, column=0, columnspan=2, sticky="w")
         entry = ttk.Entry(parent, width=28)
         entry.insert(0, value)
+        entry.bind("<Control-a>", lambda e: _select_all(entry))  # on X11, Ctrl+A would go to the start
         entry.grid(row=row + 1, column=0, sticky="ew", pady=(2, 0))
         # Under the entry, wrapped, so a long sentence never widens the window.
         error = ttk.Label(parent, style="Error.TLabel", wraplength=240)

@@ -59,6 +59,7 @@ class MessageView:
         self.jump = ttk.Button(self.frame, text="↓  New messages", style="Accent.TButton", command=self.scroll_to_end)
         self.images: dict[str, Picture] = {}  # image name in the Text -> PhotoImage (kept alive while shown)
         self.link_commands: dict[str, Callable[[], object]] = {}
+        self.colour_for: Callable[[str], str] = theme.colour_for  # the window shares its SenderColours here
         self._link_ids = itertools.count(1)
         self._previous: tuple[str, float] | None = None  # (sender, ts) of the last message, for grouping
         self._history_shown = False
@@ -143,7 +144,7 @@ class MessageView:
         self._mark_history(history)
         parts: list[Run] = []
         if chat_format.starts_group(sender, ts, self._previous):
-            colour = theme.colour_for(sender)
+            colour = self.colour_for(sender)
             self.text.tag_configure(f"colour{colour}", foreground=colour)
             name = chat_format.single_line(sender) + ("  (you)" if own else "")
             parts += [(name, ("header", "sender", f"colour{colour}"))]

@@ -25,9 +25,11 @@ class SidePanel(ttk.Frame):
         self._download = download
         self._run = run
         self.me = ""
+        self.colours = theme.SenderColours()  # shared with the message view: one colour per name
+        self.connected = True  # Download and Run work only while connected
         self.online_heading = ttk.Label(self, text="ONLINE", style="Heading.TLabel", background=theme.SURFACE)
         self.online = ttk.Treeview(self, show="tree", selectmode="none", height=4)
-        self.online.column("#0", width=220)
+        self.online.column("#0", width=150)  # narrow requests: the panel gives way to the messages
         ttk.Label(self, text="SHARED FILES", style="Heading.TLabel", background=theme.SURFACE).grid(
             row=2, column=0, columnspan=2, sticky="w", pady=(theme.PAD * 2, 4)
         )
@@ -35,9 +37,9 @@ class SidePanel(ttk.Frame):
         self.files.heading("#0", text="Name", anchor="w")
         self.files.heading("size", text="Size", anchor="e")
         self.files.heading("who", text="From", anchor="w")
-        self.files.column("#0", width=130, stretch=True)
-        self.files.column("size", width=64, anchor="e", stretch=False)
-        self.files.column("who", width=70, stretch=False)
+        self.files.column("#0", width=120, minwidth=40, stretch=True)
+        self.files.column("size", width=64, minwidth=40, anchor="e", stretch=False)
+        self.files.column("who", width=60, minwidth=30, stretch=False)
         self.files.bind("<Double-1>", lambda event: self.download_selected())
         self.files.bind("<Return>", lambda event: self.download_selected())
         self.files.bind("<<TreeviewSelect>>", lambda event: self._update_button())
@@ -45,7 +47,7 @@ class SidePanel(ttk.Frame):
         ttk.Label(self, text="COMMAND ON THE HOST", style="Heading.TLabel", background=theme.SURFACE).grid(
             row=5, column=0, columnspan=2, sticky="w", pady=(theme.PAD * 2, 4)
         )
-        self.command = ttk.Entry(self, font=theme.monospace(self))
+        self.command = ttk.Entry(self, font=theme.monospace(self), width=8)
         self.command.bind("<Return>", lambda event: self.run_command())
         self.run_button = ttk.Button(self, text="Run", command=self.run_command, width=5)
 
@@ -61,16 +63,21 @@ class SidePanel(ttk.Frame):
         self._update_button()
 
     def set_online(self, names: Iterable[str]) -> None:
-        """Show exactly these members, in this order."""
+        """Show exactly these members, in this order (and the count, even of nobody)."""
+        names = list(names)
         self.online.delete(*self.online.get_children())
+        self.colours.set_online(names)
         for name in names:
             self.member_joined(name)
+        self._count()
 
     def member_joined(self, name: str) -> None:
         """Add one member (no-op if listed)."""
         if self.online.exists(name):
             return
-        colour = theme.colour_for(name)
+        if name not in self.colours.online:
+            self.colours.online.append(name)
+        colour = self.colours.colour(name)
         self.online.tag_configure(colour, foreground=colour)
         label = "●  " + chat_format.single_line(name) + ("  (you)" if name == self.me else "")
         self.online.insert("", "end", iid=name, text=label, tags=(colour,))
@@ -80,6 +87,8 @@ class SidePanel(ttk.Frame):
         """Remove one member (no-op if absent)."""
         if self.online.exists(name):
             self.online.delete(name)
+        if name in self.colours.online:
+            self.colours.online.remove(name)
         self._count()
 
     def names(self) -> list[str]:
@@ -106,16 +115,24 @@ class SidePanel(ttk.Frame):
         selection = self.files.selection()
         return selection[0] if selection else ""
 
-    def download_selected(self) -> None:
-        name = self.selected_file()
-        if name:
-            self._download(name)
+    def set_connected(self, connected: bool) -> None:
+        """Enable Download, Run and the command entry only while there is a host to ask."""
+        self.connected = connected
+        for widget in (self.run_button, self.command):
+            widget.state(["!disabled"] if connected else ["disabled"])
+        self._update_button()
 
     def _update_button(self) -> None:
-        self.download_button.state(["!disabled"] if self.selected_file() else ["disabled"])
+        usable = self.connected and self.selected_file()
+        self.download_button.state(["!disabled"] if usable else ["disabled"])
+
+    def download_selected(self) -> None:
+        name = self.selected_file()
+        if name and self.connected:
+            self._download(name)
 
     def run_command(self) -> None:
         line = self.command.get().strip()
-        if line:
+        if line and self.connected:
             self.command.delete(0, "end")
             self._run(line)

@@ -7,6 +7,7 @@ import sys
 import tkinter as tk
 import tkinter.font as tkfont
 import weakref
+from collections.abc import Iterable
 from pathlib import Path
 from tkinter import ttk
 
@@ -24,25 +25,59 @@ SYSTEM = "#6b7280"
 HISTORY = "#9ca3af"
 PAD = 8
 
-# Sender colours: readable on white, distinct from each other and from the accent.
-NAME_COLOURS = (
-    "#b45309",
-    "#047857",
-    "#7c3aed",
-    "#be185d",
-    "#0e7490",
-    "#a16207",
-    "#4d7c0f",
-    "#c2410c",
-    "#6d28d9",
-    "#0f766e",
+# Sender colours: nine hues at least ~20 degrees apart (most ~40), each readable on white
+# (contrast >= 4.5) and none near the accent blue, so a name never looks like a link.
+NAME_COLOURS = (  # in an order where neighbours are far apart: a collision step lands on another hue
+    "#c2410c",  # orange
+    "#0e7490",  # cyan
+    "#a21caf",  # magenta
+    "#4d7c0f",  # olive green
+    "#6d28d9",  # violet
+    "#a16207",  # amber
+    "#047857",  # emerald
+    "#be123c",  # rose
+    "#57534e",  # stone grey
 )
 
 
-def colour_for(name: str) -> str:
-    """A stable colour for a sender's name (the same every run, unlike hash())."""
+def colour_index(name: str) -> int:
+    """Where a name starts in the palette: a stable hash (the same every run, unlike hash())."""
     digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).digest()
-    return NAME_COLOURS[digest[0] % len(NAME_COLOURS)]
+    return int.from_bytes(digest[:4], "big") % len(NAME_COLOURS)
+
+
+def colour_for(name: str, taken: Iterable[str] = ()) -> str:
+    """A stable colour for a name, stepping past the colours in `taken` while any is free."""
+    busy = set(taken)
+    start = colour_index(name)
+    for step in range(len(NAME_COLOURS)):
+        colour = NAME_COLOURS[(start + step) % len(NAME_COLOURS)]
+        if colour not in busy:
+            return colour
+    return NAME_COLOURS[start]  # more people than colours: share, but stay stable
+
+
+class SenderColours:
+    """The colours of one window: members online together differ, and a name keeps its first colour."""
+
+    def __init__(self) -> None:
+        self._given: dict[str, str] = {}
+        self.online: list[str] = []
+
+    def set_online(self, names: Iterable[str]) -> None:
+        """Who is online now; each gets a colour none of the others (already coloured) has."""
+        self.online = list(names)
+        for name in self.online:
+            self.colour(name)
+
+    def colour(self, name: str) -> str:
+        """The name's colour: the one it was given, else its hash colour stepped past the online ones."""
+        given = self._given.get(name)
+        if given is not None:
+            return given
+        taken = [self._given[other] for other in self.online if other in self._given and other != name]
+        colour = self._given[name] = colour_for(name, taken)
+        return colour
 
 
 def resource_dir() -> Path:
@@ -100,12 +135,17 @@ def apply_theme(root: tk.Tk) -> None:
     style.configure("Error.TLabel", foreground=ERROR)
     style.configure("Success.TLabel", foreground=SUCCESS)
     style.configure("TButton", padding=(10, 4))
-    style.configure("Accent.TButton", background=ACCENT, foreground="#ffffff", bordercolor=ACCENT_DARK)
+    # The default focus ring is drawn in the accent colour: on a blue button it would not show.
+    style.configure(
+        "Accent.TButton", background=ACCENT, foreground="#ffffff", bordercolor=ACCENT_DARK, focuscolor="#ffffff"
+    )
     style.map(
         "Accent.TButton",
         background=[("disabled", BORDER), ("pressed", ACCENT_DARK), ("active", ACCENT_DARK)],
         foreground=[("disabled", MUTED)],
+        bordercolor=[("focus", TEXT)],
     )
+    style.map("TButton", bordercolor=[("focus", ACCENT)])
     style.configure("Link.TButton", foreground=ACCENT, background=SURFACE, borderwidth=0, padding=(2, 0))
     style.map("Link.TButton", foreground=[("active", ACCENT_DARK)], background=[("active", SURFACE)])
     style.configure("TEntry", padding=4, fieldbackground=SURFACE)

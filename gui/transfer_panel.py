@@ -4,6 +4,11 @@ Transfer threads never touch Tk: their progress callback is a `ProgressCounter`
 that only stores two numbers.  The panel reads the counters from `after()`
 every few hundred milliseconds while anything is running, and stops polling
 (and cancels its `after` id) when nothing is running or the panel is destroyed.
+
+A row that finished well goes away by itself after DISMISS_DONE_MS (a failure
+stays until dismissed, so it cannot be missed).  The rows sit in a canvas that
+is never taller than MAX_SHARE of the panel's parent; beyond that it scrolls,
+so transfers never push the conversation or the message box out of the window.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from . import chat_format, theme
 
 POLL_MS = 150
 KEEP_FINISHED = 4  # finished rows kept on screen (older ones are removed)
+DISMISS_DONE_MS = 5000  # a row that finished well goes away by itself after this
+MAX_SHARE = 1 / 3  # of the parent's height, at most; the rows scroll beyond it
 
 
 class ProgressCounter:
@@ -95,11 +102,42 @@ class TransferPanel(ttk.Frame):
         super().__init__(master, style="Surface.TFrame", padding=(0, 2))
         self.rows: dict[Transfer, TransferRow] = {}
         self._after_id: str | None = None
+        self._dismiss_ids: dict[TransferRow, str] = {}
+        self.canvas = tk.Canvas(self, highlightthickness=0, borderwidth=0, background=theme.SURFACE, height=1)
+        self.scrollbar = ttk.Scrollbar(self, orient="vertical", command=self.canvas.yview)
+        self.canvas.configure(yscrollcommand=self.scrollbar.set)
+        self.inner = ttk.Frame(self.canvas, style="Surface.TFrame")
+        self._window = self.canvas.create_window(0, 0, window=self.inner, anchor="nw")
+        self.canvas.grid(row=0, column=0, sticky="nsew")
+        self.columnconfigure(0, weight=1)
+        self.inner.bind("<Configure>", lambda event: self._fit(), add="+")
+        self.canvas.bind("<Configure>", self._on_canvas_resize, add="+")
+        master.bind("<Configure>", lambda event: self._fit(), add="+")
         self.bind("<Destroy>", self._on_destroy, add="+")
+
+    def max_height(self) -> int:
+        """The tallest the rows may be: a share of the parent's height (never the whole of it)."""
+        return max(int(self.master.winfo_height() * MAX_SHARE), 40)
+
+    def _fit(self) -> None:
+        """Show every row if they fit in the share, else scroll."""
+        wanted = self.inner.winfo_reqheight()
+        height = min(wanted, self.max_height())
+        if int(self.canvas["height"]) != height:
+            self.canvas.configure(height=height)
+        self.canvas.configure(scrollregion=(0, 0, 0, wanted))
+        if wanted > height:
+            self.scrollbar.grid(row=0, column=1, sticky="ns")
+        else:
+            self.scrollbar.grid_remove()
+            self.canvas.yview_moveto(0)
+
+    def _on_canvas_resize(self, event: tk.Event) -> None:
+        self.canvas.itemconfigure(self._window, width=event.width)
 
     def add(self, transfer: Transfer, counter: ProgressCounter) -> TransferRow:
         """Show a row for a transfer that has just started."""
-        row = TransferRow(self, transfer, counter, self.dismiss)
+        row = TransferRow(self.inner, transfer, counter, self.dismiss)
         row.pack(fill="x")
         self.rows[transfer] = row
         self.grid()
@@ -107,18 +145,23 @@ class TransferPanel(ttk.Frame):
         return row
 
     def finish(self, transfer: Transfer) -> None:
-        """The transfer ended: show the result; forget the oldest finished rows."""
+        """The transfer ended: show the result; a success goes by itself, older finished rows go now."""
         row = self.rows.get(transfer)
-        if row is None:
+        if row is None or row.finished:
             return
         row.refresh()
         row.finish()
+        if transfer.ok:
+            self._dismiss_ids[row] = self.after(DISMISS_DONE_MS, lambda: self.dismiss(row))
         finished = [r for r in self.rows.values() if r.finished]
         for old in finished[:-KEEP_FINISHED]:
             self.dismiss(old)
 
     def dismiss(self, row: TransferRow) -> None:
         """Remove a row (the transfer itself is not touched)."""
+        after_id = self._dismiss_ids.pop(row, None)
+        if after_id is not None:
+            self.after_cancel(after_id)
         self.rows.pop(row.transfer, None)
         row.destroy()
         if not self.rows:
@@ -141,6 +184,11 @@ class TransferPanel(ttk.Frame):
         self._schedule()
 
     def _on_destroy(self, event: tk.Event) -> None:
-        if event.widget is self and self._after_id is not None:
+        if event.widget is not self:
+            return
+        if self._after_id is not None:
             self.after_cancel(self._after_id)
             self._after_id = None
+        for after_id in self._dismiss_ids.values():
+            self.after_cancel(after_id)
+        self._dismiss_ids.clear()

@@ -229,9 +229,69 @@ def test_host_going_away_is_shown_with_reconnect(tk_root, tk_errors, server, tmp
     alice = open_chat(tk_root, server, "alice", tmp_path)
     server.stop()
     pump_until(tk_root, lambda: alice.ended, what="alice noticing the host stopped")
-    assert "The host stopped the chat." in alice.view.content()
+    pump_for(tk_root, 0.3)  # the connection's own end arrives too
+    assert alice.view.content().count("The host stopped the chat.") == 1  # said once, not twice
     assert alice.banner_button["text"] == "Reconnect"
-    assert alice.send_button.instate(["disabled"])
+    assert alice.send_button.instate(["disabled"]) and alice.attach_button.instate(["disabled"])
+    assert alice.side.online_heading["text"] == "ONLINE  ·  0" and alice.side.names() == []
+    assert alice.side.download_button.instate(["disabled"]) and alice.side.run_button.instate(["disabled"])
+
+
+def test_the_window_reconnects_by_itself_with_back_off(tk_root, tk_errors, server, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(chat_window, "RETRY_FIRST_S", 0.1)
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    bob = open_chat(tk_root, server, "bob", tmp_path)
+    type_and_enter(tk_root, bob, "before the break")
+    pump_until(tk_root, lambda: "before the break" in alice.view.content(), what="the first message")
+    bob.close()
+    port = server.address[1]
+    server.stop()
+    pump_until(tk_root, lambda: alice.ended, what="alice noticing the host stopped")
+    delays = {alice.retry_delay}
+    pump_until(tk_root, lambda: delays.add(alice.retry_delay) or alice.retry_delay >= 0.8, what="the waits growing")
+    assert {0.1, 0.2, 0.4, 0.8} <= delays  # it doubled after each refused try
+    again = ChatServer(tmp_path / "share", "127.0.0.1", port)
+    again.start()
+    try:
+        pump_until(tk_root, lambda: alice.client is not None and "alice" in alice.side.names(), what="alice back")
+        assert alice.retry_delay == 0 and alice.banner_label is None and not alice.ended
+        assert alice.send_button.instate(["!disabled"]) and alice.side.run_button.instate(["!disabled"])
+        type_and_enter(tk_root, alice, "after the break")
+        pump_until(tk_root, lambda: "after the break" in alice.view.content(), what="a message after reconnecting")
+        assert alice.view.content().count("before the break") == 1
+    finally:
+        alice.close()
+        again.stop()
+
+
+def test_a_dropped_connection_catches_up_without_repeats(tk_root, tk_errors, server, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(chat_window, "RETRY_FIRST_S", 0.1)
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    bob = open_chat(tk_root, server, "bob", tmp_path)
+    type_and_enter(tk_root, bob, "said before the drop")
+    pump_until(tk_root, lambda: "said before the drop" in alice.view.content(), what="the first message")
+    assert alice.client is not None and alice.client._sock is not None
+    alice.client._sock.shutdown(socket.SHUT_RDWR)  # the network goes away under alice; the host stays
+    pump_until(tk_root, lambda: alice.ended, what="alice noticing the drop")
+    type_and_enter(tk_root, bob, "said while alice was away")
+    pump_until(tk_root, lambda: alice.client is not None and not alice.ended, what="alice back by herself")
+    pump_until(tk_root, lambda: "said while alice was away" in alice.view.content(), what="the history catching up")
+    pump_for(tk_root, 0.3)
+    assert alice.view.content().count("said before the drop") == 1  # replayed by the host, skipped by the window
+    assert alice.view.content().count("said while alice was away") == 1
+    bob.close()
+
+
+def test_closing_stops_the_automatic_reconnect(tk_root, tk_errors, server, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(chat_window, "RETRY_FIRST_S", 30.0)
+    before = _after_ids(tk_root)
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    server.stop()
+    pump_until(tk_root, lambda: alice._retry_id is not None, what="a reconnect planned")
+    assert alice._retry_id in _after_ids(tk_root)
+    alice.close()
+    pump_for(tk_root, 0.1)
+    assert _after_ids(tk_root) - before == set()
 
 
 def test_closing_a_window_says_goodbye_to_the_others(tk_root, tk_errors, server, tmp_path) -> None:
@@ -320,14 +380,25 @@ def test_typed_commands_work_as_in_the_terminal(tk_root, tk_errors, server, tmp_
     assert not _exists(alice.master)
 
 
-def test_input_limit_never_cuts_an_emoji_in_half(tk_root, tk_errors, server, tmp_path) -> None:
+def test_a_message_over_the_limit_is_never_cut_and_goes_as_a_file(tk_root, tk_errors, server, tmp_path) -> None:
     alice = open_chat(tk_root, server, "alice", tmp_path)
-    alice.input.insert("1.0", "x" * 3999 + COOL + COOL + "tail")
+    long = "x" * 3999 + COOL + COOL + "tail"
+    alice.input.insert("1.0", long)
     tk_root.update()
-    text = alice.input.get("1.0", "end-1c")
-    assert text == "x" * 3999 + COOL
-    text.encode("utf-8")
-    assert alice.counter["text"] == "4,000 / 4,000"
+    alice.input.focus_force()
+    alice.input.event_generate("<Return>")
+    tk_root.update()
+    assert alice.input.get("1.0", "end-1c") == long  # nothing cut, not even silently
+    assert alice.counter["text"] == "4,005 / 4,000  ·  too long"
+    assert alice.banner_label is not None and "4,005 characters" in alice.banner_label["text"]
+    assert alice.banner_button is not None and alice.banner_button["text"] == "Send as file"
+    alice.banner_button.invoke()
+    shared = pump_until(
+        tk_root, lambda: [n for n in alice.side.files.get_children() if n.startswith("message-alice")], what="the .txt"
+    )
+    assert alice.layout.typed() == "" and alice.banner_label is None
+    assert "being shared as" in alice.view.content()
+    assert (tmp_path / "share" / shared[0]).read_text(encoding="utf-8") == long  # every character, as typed
 
 
 def test_view_follows_new_lines_unless_scrolled_up(tk_root, tk_errors, server, tmp_path) -> None:
@@ -361,9 +432,11 @@ def test_history_is_marked_as_earlier(tk_root, tk_errors, server, tmp_path) -> N
 
 def test_widgets_are_ttk_and_the_view_is_read_only(tk_root, tk_errors, server, tmp_path) -> None:
     alice = open_chat(tk_root, server, "alice", tmp_path)
-    # Only the Text widgets, the menu and the input box's one-pixel border frame are classic Tk.
+    # Only the Text widgets, the menu, the input box's one-pixel border frame and the
+    # transfers' scrolling canvas are classic Tk.
     classic = [w for w in walk(alice.master) if not isinstance(w, ttk.Widget)]
-    assert {type(w).__name__ for w in classic} <= {"Text", "Menu", "Frame"}
+    assert {type(w).__name__ for w in classic} <= {"Text", "Menu", "Frame", "Canvas"}
+    assert [w for w in classic if type(w) is tk.Canvas] == [alice.transfers.canvas]
     assert [w for w in classic if type(w) is tk.Frame] == [alice.input.master]
     assert str(alice.view.text["state"]) == "disabled"
     # The message view takes the extra space when the window grows.
@@ -521,3 +594,29 @@ def test_a_host_that_stops_reading_never_freezes_the_window(tk_root, tk_errors, 
     finally:
         watchdog.cancel()
         host.stop()  # the stuck sendall fails now, and the worker ends
+
+
+def _sender_colour(window: ChatWindow, name: str) -> str:
+    """The colour the conversation draws `name`'s message header in."""
+    text = window.view.text
+    start = text.search(f"^{name}  ", "1.0", stopindex="end", regexp=True)
+    tags = [tag for tag in text.tag_names(start) if tag.startswith("colour")]
+    assert tags, f"no colour on {name}"
+    return str(text.tag_cget(tags[0], "foreground"))
+
+
+def test_members_online_together_have_different_colours(tk_root, tk_errors, server, tmp_path) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    bob = open_chat(tk_root, server, "bob", tmp_path)
+    carol = open_chat(tk_root, server, "carol", tmp_path)  # carol's hash colour is bob's: she steps on
+    pump_until(tk_root, lambda: len(alice.side.names()) == 3, what="all three online")
+    for window, text in ((bob, "from bob"), (carol, "from carol"), (alice, "from alice")):
+        type_and_enter(tk_root, window, text)
+    pump_until(tk_root, lambda: "from alice" in alice.view.content() and "from carol" in alice.view.content())
+    colours = {name: _sender_colour(alice, name) for name in ("alice", "bob", "carol")}
+    assert len(set(colours.values())) == 3, colours
+    listed = {name: str(alice.side.online.tag_configure(alice.side.online.item(name, "tags")[0], "foreground"))
+              for name in ("alice", "bob", "carol")}  # fmt: skip
+    assert listed == colours  # the list and the conversation agree
+    for window in (bob, carol):
+        window.close()

@@ -106,3 +106,26 @@ def test_the_side_panel_and_menu_run_commands_too(tk_root, tk_errors, chat) -> N
     assert window.commands.run(Typed("cmd", "ls"))
     client.wait_for_calls(len(ASKED_ON_JOIN) + 3)
     assert client.calls[len(ASKED_ON_JOIN) :] == [("cmd", "pwd"), ("qr",), ("cmd", "ls")]
+
+
+def test_a_too_long_message_is_offered_as_a_file_never_cut(tk_root, tk_errors, chat) -> None:
+    window, client = chat
+    long = "word " * 900
+    type_line(window, long)
+    assert window.layout.typed() == long  # kept whole, and nothing was said to the host
+    assert not [call for call in client.calls if call[0] == "say"]
+    assert window.banner_button is not None and window.banner_button["text"] == "Send as file"
+    window.input.focus_force()
+    tk_root.update()
+    window.input.event_generate("<Escape>")  # Escape withdraws the offer, the text stays
+    tk_root.update()
+    assert window.banner_label is None and window.layout.typed() == long
+    window.send_typed()
+    assert window.banner_button is not None
+    window.banner_button.invoke()
+    [(_, path)] = [call for call in client.calls if call[0] == "send_file"]
+    assert path.suffix == ".txt" and path.read_text(encoding="utf-8") == long.rstrip()
+    assert window.layout.typed() == "" and window.banner_label is None
+    assert f"being shared as {path.name}" in window.view.content()
+    window.close()
+    assert not path.exists()  # the temporary copy goes with the window

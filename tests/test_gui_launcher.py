@@ -167,3 +167,14 @@ def test_hosting_on_a_port_in_use_is_explained(launcher, tmp_path):
         f"Port {server.address[1]} is already in use on this computer. Is a chat running? Try another port."
     )
     assert launcher.choice is None
+
+
+def test_ctrl_a_selects_the_whole_field(launcher, tk_root) -> None:
+    for entry in (launcher.address, launcher.join_port, launcher.name, launcher.host_port):
+        fill(entry, "some text")
+        entry.focus_force()
+        entry.icursor(4)
+        tk_root.update()
+        entry.event_generate("<Control-a>")
+        tk_root.update()
+        assert entry.selection_present() and entry.selection_get() == "some text"

@@ -90,3 +90,33 @@ def test_the_command_entry_runs_trimmed_lines_and_empties(tk_root, tk_errors, pa
     tk_root.update()
     side.command.event_generate("<Return>")
     assert done == [("run", "cat notes.txt"), ("run", "pwd")]
+
+
+def test_members_online_together_get_different_colours(tk_root, tk_errors, panel) -> None:
+    panel, _ = panel
+    panel.set_online(["bob", "carol", "alice"])  # bob and carol hash to the same colour
+    tags = [panel.online.item(name, "tags")[0] for name in ("bob", "carol", "alice")]
+    assert len(set(tags)) == 3
+    assert all(str(panel.online.tag_configure(tag, "foreground")) == tag for tag in tags)
+    panel.member_left("bob")
+    panel.member_joined("dave")
+    assert panel.online.item("dave", "tags")[0] not in {tags[1], tags[2]}
+
+
+def test_the_empty_list_says_nobody_and_disconnected_disables(tk_root, tk_errors, panel) -> None:
+    panel, done = panel
+    panel.set_online(["alice", "bob"])
+    panel.set_online([])
+    assert panel.online_heading["text"] == "ONLINE  ·  0"  # not the old count over an empty list
+    panel.set_files([SharedFile("a.txt", 1, "bob", 0.0)])
+    panel.files.selection_set("a.txt")
+    tk_root.update()
+    panel.set_connected(False)
+    tk_root.update()
+    assert panel.download_button.instate(["disabled"]) and panel.run_button.instate(["disabled"])
+    assert panel.command.instate(["disabled"])
+    panel.download_selected()
+    assert done == []
+    panel.set_connected(True)
+    tk_root.update()
+    assert panel.download_button.instate(["!disabled"]) and panel.run_button.instate(["!disabled"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import colorsys
 import sys
 import tkinter as tk
 import tkinter.font as tkfont
@@ -20,8 +21,40 @@ def test_sender_colours_are_stable_and_from_the_palette() -> None:
     colours = [theme.colour_for(name) for name in names]
     assert all(c in theme.NAME_COLOURS for c in colours)
     assert colours == [theme.colour_for(name) for name in names]  # the same every time, unlike hash()
-    assert theme.colour_for("alice") == "#7c3aed"  # and the same every run
+    assert theme.colour_for("alice") == "#047857"  # and the same every run
+    assert theme.colour_for("alice") != theme.colour_for("bob")
     assert len(set(colours)) > 1
+
+
+def _hue_and_saturation(colour: str) -> tuple[float, float]:
+    r, g, b = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    hue, _, saturation = colorsys.rgb_to_hls(r, g, b)
+    return hue * 360, saturation
+
+
+def test_the_palette_has_no_two_near_identical_colours() -> None:
+    assert len(set(theme.NAME_COLOURS)) == len(theme.NAME_COLOURS)
+    for i, first in enumerate(theme.NAME_COLOURS):
+        for second in theme.NAME_COLOURS[i + 1 :]:
+            (h1, s1), (h2, s2) = _hue_and_saturation(first), _hue_and_saturation(second)
+            apart = min(abs(h1 - h2), 360 - abs(h1 - h2))
+            assert apart >= 15 or abs(s1 - s2) >= 0.5, (first, second)  # another hue, or grey beside a colour
+
+
+def test_a_collision_steps_to_a_free_colour_and_a_name_keeps_its_colour() -> None:
+    book = theme.SenderColours()
+    # carol and bob start on the same colour: whoever comes second steps on.
+    assert theme.colour_index("carol") == theme.colour_index("bob")
+    book.set_online(["bob", "carol", "alice"])
+    colours = [book.colour(name) for name in ("bob", "carol", "alice")]
+    assert len(set(colours)) == 3
+    assert colours[0] == theme.colour_for("bob")
+    book.set_online(["carol"])  # bob left: carol keeps the colour she was given
+    assert book.colour("carol") == colours[1]
+    crowd = [f"member{n}" for n in range(len(theme.NAME_COLOURS))]
+    book = theme.SenderColours()
+    book.set_online(crowd)
+    assert {book.colour(name) for name in crowd} == set(theme.NAME_COLOURS)  # all different while they last
 
 
 def test_apply_theme_configures_the_styles(tk_root, tk_errors) -> None:

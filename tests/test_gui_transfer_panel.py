@@ -96,19 +96,64 @@ def test_only_the_last_finished_rows_stay(tk_root, tk_errors, panel) -> None:
     assert running in panel.rows  # never removed while it runs
 
 
-def test_polling_stops_when_nothing_runs_and_on_destroy(tk_root, tk_errors, panel) -> None:
+def test_polling_stops_when_nothing_runs_and_on_destroy(tk_root, tk_errors, panel, monkeypatch) -> None:
+    monkeypatch.setattr(transfer_panel, "DISMISS_DONE_MS", 50)
     before = _after_ids(tk_root)
     t = Transfer("download", "x")
     row = panel.add(t, ProgressCounter())
     assert panel._after_id in _after_ids(tk_root)
     _end(t, True)  # its TransferFinished is still queued somewhere: the poll notices by itself
     pump_until(tk_root, lambda: row.finished, what="the row finished by the poll")
+    pump_until(tk_root, lambda: not panel.rows, what="the finished row going by itself")
     pump_for(tk_root, transfer_panel.POLL_MS / 1000 * 2)
     assert panel._after_id is None and _after_ids(tk_root) - before == set()
     panel.add(Transfer("download", "y"), ProgressCounter())
     assert _after_ids(tk_root) - before
+    quick = Transfer("download", "z")
+    panel.add(quick, ProgressCounter())
+    _end(quick, True)
+    panel.finish(quick)  # a dismiss timer is waiting: destroying the panel cancels it too
     panel.destroy()
     assert _after_ids(tk_root) - before == set()
+
+
+def test_finished_rows_go_by_themselves_failures_stay(tk_root, tk_errors, panel, monkeypatch) -> None:
+    monkeypatch.setattr(transfer_panel, "DISMISS_DONE_MS", 100)
+    good, bad, cancelled = Transfer("upload", "good"), Transfer("upload", "bad"), Transfer("download", "stop")
+    for t in (good, bad, cancelled):
+        panel.add(t, ProgressCounter())
+    _end(good, True)
+    _end(bad, False, "The host refused the file.")
+    cancelled.cancel()
+    _end(cancelled, False, "Cancelled.")
+    for t in (good, bad, cancelled):
+        panel.finish(t)
+    assert good in panel.rows  # still there for a moment, showing Done
+    pump_until(tk_root, lambda: good not in panel.rows, what="the finished row going by itself")
+    pump_for(tk_root, 0.3)
+    assert set(panel.rows) == {bad, cancelled}  # failures wait for the person
+    panel.rows[bad].button.invoke()
+    assert set(panel.rows) == {cancelled}
+
+
+def test_the_rows_never_take_more_than_a_third_of_the_height(tk_root, tk_errors) -> None:
+    top = tk.Toplevel(tk_root)
+    top.geometry("600x420")
+    top.rowconfigure(0, weight=1)
+    top.columnconfigure(0, weight=1)
+    messages = tk.Text(top, height=4)
+    messages.grid(row=0, column=0, sticky="nsew")
+    p = TransferPanel(top)
+    p.grid(row=1, column=0, sticky="ew")
+    for n in range(12):
+        p.add(Transfer("download", f"big{n}.iso"), ProgressCounter())
+    pump_for(tk_root, 0.3)
+    assert p.winfo_height() <= top.winfo_height() / 3 + 8  # the padding of the frame around the rows
+    assert messages.winfo_height() >= top.winfo_height() / 2
+    assert p.scrollbar.winfo_ismapped()  # the rest scrolls
+    top.geometry("600x700")
+    pump_for(tk_root, 0.3)
+    assert p.winfo_height() <= 700 / 3 + 8
 
 
 def test_progress_counter_only_stores_numbers() -> None:
