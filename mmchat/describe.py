@@ -143,6 +143,7 @@ HELP = """Commands:
   !online         who is here
   !send PATH      share a file with everyone (it goes to the host's shared folder)
   !req NAME       download a shared file
+                  (quote a name as a shell would: !send "my file .txt ", !req "it's.txt")
   !files          list the shared files
   !cmd COMMAND    run a command on the host's shared folder: ls, cd, pwd, cat, echo, date, help
   !get QRcode     get a one-time code as a QR image (also !qr)
