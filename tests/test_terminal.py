@@ -341,3 +341,22 @@ def test_a_message_cannot_print_a_fake_line_from_someone_else(host: ChatServer, 
         "          The host stopped the chat.\\x0d[bob] again\\u2028[bob] more",
     ]
     assert not any(line.startswith(("[bob]", "The host")) for line in lines)
+
+
+def test_a_look_alike_of_an_online_name_joins_under_a_free_variant(host: ChatServer, tmp_path: Path) -> None:
+    alice = ChatClient("127.0.0.1", host.address[1], "alice", downloads=tmp_path / "alice")
+    alice.connect()
+    try:
+        code, out, err = chat(join_args(host, tmp_path, name="\u0430lice"), io.StringIO("!online\n"))  # Cyrillic а
+    finally:
+        alice.close()
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "Connected to" in lines[1] and " as \u0430lice-2." in lines[1], lines
+    assert lines.index("  alice") < lines.index("  \u0430lice-2")
+
+
+def test_a_name_with_an_invisible_joiner_is_refused_with_a_sentence(host: ChatServer, tmp_path: Path) -> None:
+    code, _, err = chat(join_args(host, tmp_path, name="al\u200dice"), io.StringIO(""))
+    assert code != 0
+    assert "A name may not contain invisible characters." in err
