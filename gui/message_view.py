@@ -6,6 +6,12 @@ blocks for command output and inline images.  It keeps itself bounded to
 MAX_LINES lines, follows new lines while the end is in view, and offers a
 "New messages" button once the person has scrolled up.  It never touches the
 network: ChatWindow feeds it on the Tk thread.
+
+What a member sent never passes for someone else's line or a room notice: a
+message's every line, wrapped or after a new line, carries a bar of its
+sender's colour in the left margin (tag `from<colour>`), under the sender's
+bold header; notices have their own arrow and style; controls, bidi controls
+and line separators are shown as escapes (mmchat.describe.visible).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from collections.abc import Callable, Iterable
 from tkinter import ttk
 from typing import Protocol
 
+from mmchat.describe import visible
 from mmchat.typed import clean_text
 
 from . import chat_format, theme
@@ -143,15 +150,17 @@ class MessageView:
         """A chat message, with a name header unless it continues the sender's last one."""
         self._mark_history(history)
         parts: list[Run] = []
+        colour = self.colour_for(sender)  # the window's SenderColours: clear of the others online
+        # The margin bar marks every line of the message as the sender's (tags made later win).
+        self.text.tag_configure(f"from{colour}", lmargincolor=colour)
         if chat_format.starts_group(sender, ts, self._previous):
-            colour = self.colour_for(sender)
             self.text.tag_configure(f"colour{colour}", foreground=colour)
             name = chat_format.single_line(sender) + ("  (you)" if own else "")
             parts += [(name, ("header", "sender", f"colour{colour}"))]
             parts += [("  " + chat_format.clock(ts), ("header", "time")), ("\n", ("header",))]
         self._previous = (sender, ts)
-        body = ("body", *(("own",) if own else ()), *(("history",) if history else ()))
-        self._write(*parts, (text.rstrip("\n") + "\n", body))
+        body = ("body", f"from{colour}", *(("own",) if own else ()), *(("history",) if history else ()))
+        self._write(*parts, (visible(text).rstrip("\n") + "\n", body))
 
     def add_notice(self, text: str, kind: str, ts: float, history: bool, links: Iterable[Run] = ()) -> None:
         """A join, leave, share or other room notice, with optional links after it."""
@@ -180,7 +189,8 @@ class MessageView:
         if len(body) > MAX_BLOCK_CHARS:
             body = chat_format.truncate(body, MAX_BLOCK_CHARS, "\n… (output shortened)")
         extra = ("code_error",) if error else ()
-        self._write((title + "\n", ("code", "code_head", *extra)), (body.rstrip("\n") + "\n", ("code", *extra)))
+        head, shown = visible(title), visible(body).rstrip("\n")
+        self._write((head + "\n", ("code", "code_head", *extra)), (shown + "\n", ("code", *extra)))
 
     def add_image(self, photo: Picture, caption: str) -> str:
         """An inline picture with a caption; returns the image's name in the Text."""

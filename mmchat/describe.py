@@ -2,10 +2,20 @@
 
 Also the one rule for when the chat is over (`chat_over`), so the terminal and
 the window end at the same events.
+
+Nothing a member sends may pass for someone else's line or a host notice.  The
+rule: a message's first line starts with its sender, `[alice] `, and its other
+lines are indented under it (`message_lines`); the terminal indents listings
+(!online, !files, !cmd output) by `INDENT` too, so column 0 only ever holds a
+sender in brackets (names may not contain brackets) or a sentence of the host
+or of mmchat itself.  Control characters, bidi controls and line separators a
+member sent are shown as escapes such as \x1b or \u202e (`visible`); in a name
+or a file name a new line or a tab is one too (`one_line`).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Protocol
@@ -32,14 +42,44 @@ def clock(ts: float) -> str:
     return time.strftime("%d %b %H:%M", local)
 
 
+INDENT = "  "  # before each line of a listing in the terminal
+
+# C0 and C1 controls but new line and tab, bidi embeddings, overrides, isolates and marks, and
+# the line and paragraph separators: what could move or hide text, or start a line unseen.
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+_BREAKS = re.compile("[\t\n]")
+
+
+def _escape(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: str) -> str:
+    """`text` with controls, bidi controls and line separators as escapes ('\\x1b', '\\u202e'); new lines kept."""
+    return _HIDDEN.sub(_escape, text.replace("\r\n", "\n"))
+
+
+def one_line(text: str) -> str:
+    """`visible(text)` with new lines and tabs shown as escapes too: for a name or a file name."""
+    return _BREAKS.sub(_escape, visible(text))
+
+
+def message_lines(event: ChatMessage, lead: str = "") -> list[str]:
+    """'[alice] first line' then the message's other lines indented under it (after `lead`)."""
+    first = f"{lead}[{one_line(event.sender)}] "
+    lines = visible(event.text).split("\n")
+    return [first + lines[0], *(" " * len(first) + line for line in lines[1:])]
+
+
 def message_line(event: ChatMessage) -> str:
-    """'[alice] hello 😎'."""
-    return f"[{event.sender}] {event.text}"
+    """'[alice] hello 😎' (a message of several lines: its other lines indented)."""
+    return "\n".join(message_lines(event))
 
 
 def notice_line(event: Notice, me: str = "") -> str:
     """A join, leave, share or shutdown notice as a sentence."""
-    who = event.member
+    who = one_line(event.member)
     if event.kind == "join":
         return f"{who} has joined the chat"
     if event.kind == "leave":
@@ -49,7 +89,7 @@ def notice_line(event: Notice, me: str = "") -> str:
     if event.kind == "kicked":
         return "You were removed from the chat by the host." if who == me else f"{who} was removed by the host"
     if event.kind == "share":
-        return f"{who} shared {event.filename} ({human_size(event.size)})"
+        return f"{who} shared {one_line(event.filename)} ({human_size(event.size)})"
     if event.kind == "shutdown":
         return "The host stopped the chat."
     return f"{who}: {event.kind}"
@@ -57,12 +97,12 @@ def notice_line(event: Notice, me: str = "") -> str:
 
 def online_lines(event: OnlineList) -> list[str]:
     """One name a line, in join order."""
-    return list(event.members)
+    return [one_line(name) for name in event.members]
 
 
 def file_line(entry: SharedFile) -> str:
     """'holiday.mp4  58.7 MB  shared by alice, 21 Nov 23:10'."""
-    return f"{entry.filename}  {human_size(entry.size)}  shared by {entry.owner}, {clock(entry.ts)}"
+    return f"{one_line(entry.filename)}  {human_size(entry.size)}  shared by {one_line(entry.owner)}, {clock(entry.ts)}"
 
 
 def file_lines(event: FileList) -> list[str]:
@@ -74,12 +114,15 @@ def file_lines(event: FileList) -> list[str]:
 
 def command_lines(event: CommandResult) -> list[str]:
     """The output of a !cmd."""
-    return event.output.splitlines() or [""]
+    lines = visible(event.output).split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the end of the last line, not an empty line after it
+    return lines or [""]
 
 
 def verify_line(event: VerifyResult) -> str:
     """'verified (issued to alice)' or 'invalid or expired'."""
-    return f"verified (issued to {event.owner})" if event.valid else "invalid or expired"
+    return f"verified (issued to {one_line(event.owner)})" if event.valid else "invalid or expired"
 
 
 def error_line(event: ErrorReply) -> str:
@@ -111,7 +154,7 @@ def transfer_result(direction: str, ok: bool, name: str, detail: str) -> str:
 def transfer_line(t: FinishedTransfer) -> str:
     """The line shown when transfer `t` ends: the name the host keeps, where it landed, or why it failed."""
     detail = str(t.path) if t.ok else t.error
-    return transfer_result(t.direction, t.ok, t.remote_name or t.filename, detail)
+    return transfer_result(t.direction, t.ok, one_line(t.remote_name or t.filename), detail)
 
 
 def chat_over(event: object, me: str) -> str:
@@ -143,6 +186,7 @@ HELP = """Commands:
   !online         who is here
   !send PATH      share a file with everyone (it goes to the host's shared folder)
   !req NAME       download a shared file
+                  (quote a name as a shell would: !send "my file .txt ", !req "it's.txt")
   !files          list the shared files
   !cmd COMMAND    run a command on the host's shared folder: ls, cd, pwd, cat, echo, date, help
   !get QRcode     get a one-time code as a QR image (also !qr)

@@ -53,6 +53,7 @@ from .actions import (
 )
 from .commands import CommandOutcome
 from .hostlog import LogEvent, LogKind
+from .names import skeleton
 from .protocol import (
     ChatMessage,
     CommandResult,
@@ -367,8 +368,10 @@ class Room:
         ]
 
     def _free_variant(self, wanted: str) -> str:
+        # Compared by TR 39 skeleton: "аlice" (Cyrillic а) is taken while "alice" is online.
+        taken = {skeleton(online) for online in self._members}
         name, n = wanted, 2
-        while name in self._members:
+        while skeleton(name) in taken:
             suffix = f"-{n}"
             name = wanted[: protocol.MAX_NAME_CHARS - len(suffix)] + suffix
             n += 1

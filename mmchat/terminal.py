@@ -199,7 +199,8 @@ class TerminalChat:
         me = self.client.name
         if isinstance(event, ChatMessage):
             prefix = f"(history {describe.clock(event.ts)}) " if event.history else ""
-            self.say(prefix + describe.message_line(event))
+            for line in describe.message_lines(event, prefix):  # its other lines indented under the sender
+                self.say(line)
         elif isinstance(event, Notice):
             prefix = f"(history {describe.clock(event.ts)}) " if event.history else ""
             self.say(prefix + describe.notice_line(event, me))
@@ -207,13 +208,13 @@ class TerminalChat:
                 self.exit_code = 1  # the connection closing next ends the session
         elif isinstance(event, OnlineList):
             for line in describe.online_lines(event):
-                self.say(line)
+                self.say(describe.INDENT + line)  # column 0 is for senders and sentences
         elif isinstance(event, FileList):
             for line in describe.file_lines(event):
-                self.say(line)
+                self.say(describe.INDENT + line)  # column 0 is for senders and sentences
         elif isinstance(event, CommandResult):
             for line in describe.command_lines(event):
-                self.say(line)
+                self.say(describe.INDENT + line)  # column 0 is for senders and sentences
         elif isinstance(event, QRImage):
             self.show_qr(event)
         elif isinstance(event, VerifyResult):

@@ -1,4 +1,4 @@
-"""What a person typed: the one parser for a line in the terminal chat and the chat window's input box.
+r"""What a person typed: the one parser for a line in the terminal chat and the chat window's input box.
 
 How this works
 --------------
@@ -9,6 +9,13 @@ rest, trimmed, is its argument: `!cmd<TAB>ls` is `!cmd` with `ls`, as
 needs an argument and has none, or an unknown word, becomes a `Typed` whose
 kind is USAGE or UNKNOWN and whose argument is the sentence to show; so each
 front end only acts on the kind and never words a reply itself.
+
+A file name after `!send` or `!req` is taken as typed (spaces inside and
+backslashes kept: `!send C:\Users\me\my notes.txt`), except that a name
+which starts with a quote is read as a POSIX shell reads a word (`shlex`):
+`!send "my file .txt "` keeps its trailing space, `!send "it's.txt"` or
+`!send 'say "hi".txt'` their quotes, and `\"` or `\\` inside double quotes
+stand for `"` and `\`.  The quoted word must be the whole argument.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import enum
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,16 +99,26 @@ def parse_typed(text: str) -> Typed:
         return Typed(Kind.QR) if rest.lower() == "qrcode" else Typed(Kind.USAGE, GET_USAGE)
     if word in _WITH_ARGUMENT:
         kind, usage = _WITH_ARGUMENT[word]
-        if kind in (Kind.SEND, Kind.REQ):
-            rest = unquote(rest)
+        if kind in (Kind.SEND, Kind.REQ) and rest:
+            rest, problem = file_argument(rest)
+            if problem:
+                return Typed(Kind.USAGE, f"{usage} ({problem})")
         return Typed(kind, rest) if rest else Typed(Kind.USAGE, usage)
     shown = word if len(word) <= MAX_SHOWN_WORD else word[: MAX_SHOWN_WORD - 1] + "…"
     return Typed(Kind.UNKNOWN, f"Unknown command: {shown} (type !help for the list)")
 
 
-def unquote(name: str) -> str:
-    """A file name as typed, without the double quotes around it ('"my notes.txt"' -> 'my notes.txt')."""
-    return name.strip('"')
+def file_argument(typed: str) -> tuple[str, str]:
+    """The file name a `!send` or `!req` argument names, and '' or what is wrong with its quotes."""
+    if not typed.startswith(("'", '"')):
+        return typed, ""
+    try:
+        words = shlex.split(typed, posix=True)
+    except ValueError:  # shlex: "No closing quotation" (or an escape at the very end)
+        return "", "a quote is not closed"
+    if len(words) != 1:
+        return "", 'one name; quote it if it has spaces: "my file.txt"'
+    return words[0], ""
 
 
 def local_path(arg: str) -> Path:

@@ -120,3 +120,70 @@ def test_progress_bar() -> None:
 def test_help_lists_every_command() -> None:
     for word in ("!online", "!send", "!req", "!files", "!cmd", "!get QRcode", "!verify", "!help", "!exit"):
         assert word in describe.HELP
+
+
+# --- nothing a member sends passes for someone else's line or a host notice ---------------------
+
+
+def message(text: str, sender: str = "mallory") -> ChatMessage:
+    return ChatMessage(seq=1, ts=NOW, sender=sender, text=text)
+
+
+HOSTILE_TEXTS = [
+    "hi\n[bob] I owe alice 100€",
+    "hi\nalice has joined the chat",
+    "hi\nThe host stopped the chat.",
+    "hi\r\n[bob] crlf",
+    "hi\r[bob] carriage return overwrites the line",
+    "hi\x0b[bob] vertical tab",
+    "hi\x0c[bob] form feed",
+    "hi\x85[bob] next line",
+    "hi\u2028[bob] line separator",
+    "hi\u2029[bob] paragraph separator",
+    "\u202e]bob[ reversed",
+    "hi\n\n\n[bob] after empty lines",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_a_message_never_makes_a_line_that_starts_like_another(text):
+    lines = describe.message_lines(message(text))
+    assert lines[0].startswith("[mallory] ")
+    for line in lines[1:]:
+        assert line.startswith(" " * len("[mallory] ")), lines  # under the sender, never at column 0
+    joined = "\n".join(lines)
+    for hidden in ("\r", "\x0b", "\x0c", "\x85", "\u2028", "\u2029", "\u202e"):
+        assert hidden not in joined
+
+
+def test_a_message_of_several_lines_is_indented_under_its_sender():
+    assert describe.message_lines(message("hi\n[bob] I owe alice 100€")) == [
+        "[mallory] hi",
+        "          [bob] I owe alice 100€",
+    ]
+    lead = "(history 23:10) "
+    assert describe.message_lines(message("a\nb"), lead) == [lead + "[mallory] a", " " * len(lead + "[mallory] ") + "b"]
+    assert describe.message_line(message("a\nb", "al")) == "[al] a\n     b"
+
+
+def test_controls_and_bidi_controls_are_shown_as_escapes():
+    assert describe.visible("a\x1b[2Jb\u202ec\u2066d\x07\r\n") == "a\\x1b[2Jb\\u202ec\\u2066d\\x07\n"
+    assert describe.visible("👩\u200d💻 ❤️ tab\tkept") == "👩\u200d💻 ❤️ tab\tkept"  # emoji joiners are not controls
+    assert describe.one_line("evil\nThe host stopped the chat.\t") == "evil\\x0aThe host stopped the chat.\\x09"
+
+
+def test_file_names_and_names_in_notices_and_lists_stay_on_one_line():
+    fake = "x.txt (1 kB)\nThe host stopped the chat."
+    line = describe.notice_line(notice("share", "bob", filename=fake, size=1000))
+    assert "\n" not in line and line.startswith("bob shared x.txt (1 kB)\\x0aThe host")
+    entry = SharedFile(filename="a\n[bob] hi", size=1, owner="bo\u202eb", ts=NOW)
+    assert "\n" not in describe.file_line(entry) and "\u202e" not in describe.file_line(entry)
+    assert describe.online_lines(OnlineList(members=("a\nb",), ref=1)) == ["a\\x0ab"]
+
+
+def test_command_output_cannot_hide_or_move_text():
+    output = "[bob] fake\r\nline\x1b[1A\u202eevil\n"
+    assert describe.command_lines(CommandResult(line="cat x", output=output, allowed=True, ref=1)) == [
+        "[bob] fake",
+        "line\\x1b[1A\\u202eevil",
+    ]

@@ -139,6 +139,7 @@ def test_bundle_holds_icons_and_tk_image_glue(binary):
     for size in (16, 32, 48, 64, 128, 256):
         assert f"icons/mmchat-{size}.png" in contents
     assert "PIL._tkinter_finder" in contents, "ImageTk would fail: invalid command name PyImagingPhoto"
+    assert "mmchat/data/confusables.txt" in contents, "look-alike names could not be compared"
     for module in ("gui.app", "gui.chat_window", "gui.qr_window", "mmchat.cli", "mmchat.server"):
         assert module in contents
     for unwanted in ("pytest", "hypothesis", "zxingcpp"):
@@ -179,6 +180,13 @@ def test_host_and_two_members_chat_share_and_download(sandbox, tmp_path):
     bob.wait_for(r"^\[alice\] hello from the one-file build 😎$")
     bob.send("hi alice")
     alice.wait_for(r"^\[bob\] hi alice$")
+    # Unicode's look-alike table travels inside: a Cyrillic "аlice" joins as a free variant.
+    look_alike = sandbox.start(
+        "--join", f"127.0.0.1:{port}", "--cli", "--name", "\u0430lice", "--downloads", str(tmp_path / "dl_look")
+    )
+    look_alike.wait_for(rf"^Connected to 127\.0\.0\.1:{port} as \u0430lice-2\.")
+    look_alike.send("!exit")
+    assert look_alike.wait_exit() == 0, look_alike.dump()
 
     share_and_fetch(alice, bob, original, size, tmp_path / "dl_bob")
     assert _sha256(share / "film.bin") == _sha256(original)

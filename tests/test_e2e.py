@@ -214,16 +214,16 @@ def test_two_members_chat_share_and_leave(host, spawn, tmp_path):
 
     start = bob.mark()
     bob.send("!online")
-    last, _ = bob.wait_for(r"^alice$", start)
-    assert bob.lines[last - 1] == "bob", "!online must list members in join order\n" + bob.dump()
+    last, _ = bob.wait_for(r"^  alice$", start)  # listings are indented: column 0 is for senders
+    assert bob.lines[last - 1] == "  bob", "!online must list members in join order\n" + bob.dump()
 
     share_and_fetch(alice, bob, original, size, tmp_path / "dl_bob")
 
     start = alice.mark()
     alice.send("!cmd ls")
-    alice.wait_for(r"^sample\.bin\b", start)
+    alice.wait_for(r"^  sample\.bin\b", start)
     alice.send("!cmd rm x")
-    alice.wait_for(r"^No privileges to run the command: rm x$", start)
+    alice.wait_for(r"^  No privileges to run the command: rm x$", start)
 
     start = alice.mark()
     alice.send("!qr")

@@ -136,3 +136,33 @@ def test_scrolling_up_stops_following_until_the_button(tk_root, tk_errors, view)
     view.jump.invoke()
     pump_for(tk_root, 0.05)
     assert view.at_end() and view.following and not view.jump.winfo_ismapped()
+
+
+HOSTILE = "hi\nbob  10:00\n[bob] I owe alice 100€\n→ alice has joined the chat\r\u2028\u202eevil\x1b[2J"
+
+
+def test_every_line_of_a_message_is_marked_as_its_senders(tk_root, tk_errors, view) -> None:
+    view.add_message("bob", "real", TS, own=False, history=False)
+    view.add_notice("alice has joined the chat", "join", TS, history=False)
+    view.add_message("mallory", HOSTILE, TS + 5, own=False, history=False)
+    bar = f"from{message_view.theme.colour_for('mallory')}"
+    assert str(view.text.tag_cget(bar, "lmargincolor")) == message_view.theme.colour_for("mallory")
+    lines = view.content().split("\n")
+    start = lines.index("hi")
+    for number, line in enumerate(lines[start : start + 4], start=start + 1):
+        tags = view.text.tag_names(f"{number}.0")
+        assert bar in tags and "body" in tags, (line, tags)
+        assert not {"header", "sender", "notice", "join"} & set(tags), (line, tags)
+    # The real header and notice carry what no message can.
+    assert "sender" in tags_at(view, "bob") and "notice" in tags_at(view, "→ alice has joined")
+    assert bar not in tags_at(view, "→ alice has joined")
+
+
+def test_controls_and_bidi_controls_a_member_sent_are_shown_as_escapes(tk_root, tk_errors, view) -> None:
+    view.add_message("mallory", HOSTILE, TS, own=False, history=False)
+    view.block("$ cat x", "line\r\nfake\u202e\x1b[1A\n")
+    content = view.content()
+    for hidden in ("\r", "\u2028", "\u202e", "\x1b"):
+        assert hidden not in content
+    assert "\\x0d\\u2028\\u202eevil\\x1b[2J" in content
+    assert "fake\\u202e\\x1b[1A" in content

@@ -120,6 +120,45 @@ def test_a_taken_name_gets_a_free_variant_and_the_log_says_what_was_asked(room):
 
 
 @pytest.mark.parametrize(
+    "look_alike",
+    [
+        "\u0430lice",  # Cyrillic а
+        "\u0430l\u0456\u0441\u0435",  # four of five letters Cyrillic
+        "\uff41\uff4c\uff49\uff43\uff45",  # fullwidth
+        "aIice",  # capital I for l
+        "a1ice",  # digit one for l
+    ],
+)
+def test_a_name_that_only_looks_like_an_online_name_gets_a_free_variant(room, look_alike):
+    join(room, 1, "alice")
+    welcome = of(join(room, 2, look_alike), Reply)[0].event
+    assert welcome.renamed and welcome.member == look_alike + "-2"
+    assert room.online() == ["alice", look_alike + "-2"]
+
+
+def test_a_look_alike_of_a_free_variant_is_renamed_again(room):
+    join(room, 1, "alice")
+    join(room, 2, "alice")  # alice-2
+    assert of(join(room, 3, "\u0430lice-2"), Reply)[0].event.member == "\u0430lice-2-2"
+
+
+def test_names_that_differ_in_what_a_person_sees_are_both_kept(room):
+    for who, name in enumerate(["alice", "alicé", "Alice", "bob"], start=1):
+        assert not of(join(room, who, name), Reply)[0].event.renamed
+    assert room.online() == ["alice", "alicé", "Alice", "bob"]
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    ["al\u200dice", "al\u200cice", "alice\ufe0f", "alice\u3164", "\u3164", "alice\u115f", "ali\u00adce", "\u202ealice"],
+)
+def test_a_name_with_invisible_characters_is_refused_with_a_sentence(room, hidden):
+    actions = join(room, 1, hidden)
+    assert of(actions, Reply)[0].event == Refused(reason="A name may not contain invisible characters.")
+    assert room.online() == []
+
+
+@pytest.mark.parametrize(
     ("kwargs", "reason"),
     [
         ({"version": 1}, "This host speaks mmchat protocol 2 and you speak 1"),

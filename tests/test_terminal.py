@@ -117,9 +117,9 @@ def test_a_script_is_read_line_by_line_in_order(host: ChatServer, tmp_path: Path
     lines = out.splitlines()
     port = host.address[1]
     assert lines[0] == f"Connected to 127.0.0.1:{port} as alice. Type !help for commands, !exit to leave."
-    listing = first_line_starting(lines, "readme.txt")  # ls shows the name and its size
-    assert lines.index("[alice] hello 😎") < lines.index("alice") < listing
-    assert listing < lines.index("No files have been shared yet.")
+    listing = first_line_starting(lines, "  readme.txt")  # ls shows the name and its size, indented
+    assert lines.index("[alice] hello 😎") < lines.index("  alice") < listing
+    assert listing < lines.index("  No files have been shared yet.")
 
 
 @pytest.mark.parametrize("line", ["!cmd\tls", "!cmd   ls", "!CMD ls"])
@@ -127,7 +127,7 @@ def test_a_command_and_its_argument_may_be_apart_by_any_whitespace(host: ChatSer
     # The named bug: the terminal split at the first space only, so '!cmd<TAB>ls' was an unknown command.
     code, out, _ = chat(join_args(host, tmp_path), io.StringIO(line + "\n"))
     assert code == 0
-    first_line_starting(out.splitlines(), "readme.txt")
+    first_line_starting(out.splitlines(), "  readme.txt")
     assert "Unknown command" not in out
 
 
@@ -317,3 +317,46 @@ def test_on_a_terminal_the_qr_picture_is_erased_and_transfers_show_progress(
     assert result == [0]
     assert "\x1b[J" in out.getvalue()  # the picture was cleared from the screen
     assert "big.bin [" in err.getvalue() and "100%" in err.getvalue()
+
+
+def test_a_message_cannot_print_a_fake_line_from_someone_else(host: ChatServer, tmp_path: Path) -> None:
+    keyboard = PendingInput()
+    out = Screen()
+    thread, result = start_chat(join_args(host, tmp_path), keyboard, out, Screen())
+    out.wait_for("Connected to")
+    mallory = ChatClient("127.0.0.1", host.address[1], "mallory", downloads=tmp_path / "mallory")
+    mallory.connect()
+    try:
+        mallory.say("hi\n[bob] I owe alice 100€\nThe host stopped the chat.\r[bob] again\u2028[bob] more")
+        out.wait_for("more")
+    finally:
+        mallory.close()
+    keyboard.end()
+    thread.join(WAIT)
+    assert result == [0]
+    lines = out.getvalue().splitlines()
+    start = lines.index("[mallory] hi")
+    assert lines[start + 1 : start + 3] == [
+        "          [bob] I owe alice 100€",
+        "          The host stopped the chat.\\x0d[bob] again\\u2028[bob] more",
+    ]
+    assert not any(line.startswith(("[bob]", "The host")) for line in lines)
+
+
+def test_a_look_alike_of_an_online_name_joins_under_a_free_variant(host: ChatServer, tmp_path: Path) -> None:
+    alice = ChatClient("127.0.0.1", host.address[1], "alice", downloads=tmp_path / "alice")
+    alice.connect()
+    try:
+        code, out, err = chat(join_args(host, tmp_path, name="\u0430lice"), io.StringIO("!online\n"))  # Cyrillic а
+    finally:
+        alice.close()
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "Connected to" in lines[1] and " as \u0430lice-2." in lines[1], lines
+    assert lines.index("  alice") < lines.index("  \u0430lice-2")
+
+
+def test_a_name_with_an_invisible_joiner_is_refused_with_a_sentence(host: ChatServer, tmp_path: Path) -> None:
+    code, _, err = chat(join_args(host, tmp_path, name="al\u200dice"), io.StringIO(""))
+    assert code != 0
+    assert "A name may not contain invisible characters." in err

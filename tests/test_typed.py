@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mmchat import describe
 from mmchat.typed import Kind, Typed, clean_text, local_path, parse_typed
 
 COOL = "😎"
@@ -125,3 +127,53 @@ def test_any_line_is_something_to_do_or_a_sentence(line: str) -> None:
         assert typed.arg.startswith(("Usage: !", "Unknown command: !")) and len(typed.arg) < 100
     elif typed.kind in (Kind.SEND, Kind.REQ, Kind.CMD, Kind.VERIFY, Kind.SAY):
         assert typed.arg
+
+
+# --- file names with awkward ends: one quoting rule for the terminal and the window ----------------
+
+
+@pytest.mark.parametrize(
+    ("line", "arg"),
+    [
+        ('!send "my file .txt "', "my file .txt "),  # trailing space kept inside quotes
+        ('!send "  two leading.txt"', "  two leading.txt"),
+        ("!send 'it'\\''s'", "it's"),  # as a shell: close, escaped quote, open again
+        ('!send "it\'s.txt"', "it's.txt"),
+        ("!send 'say \"hi\".txt'", 'say "hi".txt'),
+        ('!send "say \\"hi\\".txt"', 'say "hi".txt'),
+        ('!send "back\\\\slash"', "back\\slash"),
+        ("!send it's.txt", "it's.txt"),  # no quote at the start: taken as typed
+        ('!send notes".txt"', 'notes".txt"'),
+        ('!send ends in a quote"', 'ends in a quote"'),
+        ("!send C:\\Users\\me\\my notes.txt", "C:\\Users\\me\\my notes.txt"),  # Windows paths keep backslashes
+        ('!send "C:\\Users\\me\\my file .txt "', "C:\\Users\\me\\my file .txt "),
+        ('!req "report .pdf  "', "report .pdf  "),
+        ("!req 'quote\"'", 'quote"'),
+    ],
+)
+def test_awkward_file_names_are_quoted_as_a_shell_would(line: str, arg: str) -> None:
+    assert parse_typed(line) == Typed(Kind.SEND if line.startswith("!send") else Kind.REQ, arg)
+
+
+@pytest.mark.parametrize(
+    ("line", "sentence"),
+    [
+        ('!send "unclosed.txt', "Usage: !send PATH (a quote is not closed)"),
+        ("!req 'unclosed", "Usage: !req NAME (a quote is not closed)"),
+        ('!send "a.txt" b.txt', 'Usage: !send PATH (one name; quote it if it has spaces: "my file.txt")'),
+        ("!send ''", "Usage: !send PATH"),
+    ],
+)
+def test_quotes_that_do_not_make_one_name_get_a_usage_sentence(line: str, sentence: str) -> None:
+    assert parse_typed(line) == Typed(Kind.USAGE, sentence)
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40))
+def test_any_file_name_can_be_typed_quoted(name: str) -> None:
+    typed = parse_typed("!send " + shlex.quote(name))
+    if name.strip() and "\n" not in name and "\r" not in name:
+        assert typed == Typed(Kind.SEND, name)
+
+
+def test_the_help_says_how_to_quote_a_file_name() -> None:
+    assert '!send "my file .txt "' in describe.HELP

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from ..names import hidden_characters
 from .errors import ProtocolError
 from .events import EVENT_TYPES, Direction, Event, NoticeKind, SharedFile
 
@@ -38,9 +39,12 @@ def check_member_name(name: str) -> str:
         raise ValueError("A name may not start or end with a space.")
     if len(name) > MAX_NAME_CHARS:
         raise ValueError(f"A name may have at most {MAX_NAME_CHARS} characters.")
-    # U+200D joins emoji such as 👩‍💻; every other invisible or control character is refused.
-    if not name.replace("\u200d", "").isprintable():
-        raise ValueError("A name may not contain control or invisible characters.")
+    # Invisible characters would let two names that look alike both be online (an emoji keeps
+    # its joiner and its emoji style: 👩‍💻, ❤️); look-alike letters are the room's to compare.
+    if hidden_characters(name):
+        raise ValueError("A name may not contain invisible characters.")
+    if not name.replace("\u200d", "").isprintable():  # what is left: tabs, new lines, escapes
+        raise ValueError("A name may not contain control characters.")
     if any(ch in name for ch in "[]/\\"):
         raise ValueError("A name may not contain brackets or slashes.")
     if name.startswith("!"):
