@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import errno
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
+from mmchat.client import ChatClient
 from mmchat.host_accept import ACCEPTS_PER_ROUND, CALM, Acceptor
 from mmchat.hostlog import LogKind
+from mmchat.liveness import OPENERS_PER_ADDRESS
+from mmchat.server import ChatServer
 
 EMFILE = OSError(errno.EMFILE, "Too many open files")
 
@@ -118,3 +125,105 @@ def test_a_round_is_bounded(make):
 def test_a_connection_that_gave_up_before_accept_is_skipped_quietly(make):
     acceptor, _, _, logs, _ = make([OSError(errno.ECONNABORTED, "aborted"), (object(), ("10.0.0.5", 5))])
     assert len(acceptor.accept(0.0, lambda: False)) == 1 and logs == []
+
+
+# --- real sockets: many silent connections, and a host out of descriptors ---------------------
+
+TIMEOUT = 15.0
+HOST_SCRIPT = r"""
+import resource, sys, threading
+from pathlib import Path
+resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[2]), int(sys.argv[2])))
+from mmchat.server import ChatServer
+host = ChatServer(Path(sys.argv[1]), "127.0.0.1", 0)
+host.subscribe(lambda e: print("LOG", e.kind, e.reason, flush=True))
+print("PORT", host.start()[1], flush=True)
+sys.stdin.read()  # until the test closes our stdin
+host.stop()
+"""
+
+
+def silent_connections(port: int, sources: list[str], each: int) -> list[socket.socket]:
+    """`each` connections from every source address that say nothing (connect() does not wait)."""
+    socks = []
+    for source in sources:
+        for _ in range(each):
+            sock = socket.socket()
+            sock.bind((source, 0))  # Linux answers on all of 127.0.0.0/8
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", port))
+            socks.append(sock)
+    return socks
+
+
+def closed_by_host(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True  # reset
+
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="127.0.0.x source addresses")
+
+
+@linux_only
+def test_one_address_gets_a_few_waiting_connections_and_a_newcomer_from_another_joins_at_once(tmp_path):
+    host = ChatServer(tmp_path / "share", "127.0.0.1", 0)
+    host.start()
+    port = host.address[1]
+    socks = silent_connections(port, ["127.0.0.2"], 40)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while sum(map(closed_by_host, socks)) < 40 - OPENERS_PER_ADDRESS and time.monotonic() < deadline:
+            time.sleep(0.05)
+        open_ones = [s for s in socks if not closed_by_host(s)]
+        assert len(open_ones) == OPENERS_PER_ADDRESS  # the rest were closed as they arrived
+        newcomer = ChatClient("127.0.0.1", port, "newcomer", downloads=tmp_path)
+        assert newcomer.connect(timeout=2.0) == "newcomer"
+        newcomer.close(wait=TIMEOUT)
+    finally:
+        for sock in socks:
+            sock.close()
+        host.stop()
+
+
+@linux_only
+def test_out_of_descriptors_the_host_does_not_spin_logs_once_and_a_newcomer_joins_within_2_s(tmp_path):
+    host = subprocess.Popen(
+        [sys.executable, "-c", HOST_SCRIPT, str(tmp_path / "share"), "64"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    socks: list[socket.socket] = []
+    try:
+        assert host.stdout is not None
+        line = host.stdout.readline()
+        while line.startswith("LOG "):  # "listen" comes before the port is printed
+            line = host.stdout.readline()
+        assert line.startswith("PORT "), line
+        port = int(line.split()[1])
+        # 20 addresses x 8 waiting connections: far more than the host's 64 descriptors.
+        socks = silent_connections(port, [f"127.0.0.{n}" for n in range(2, 22)], 8)
+        time.sleep(1.0)  # the host runs into its limit
+        started = time.monotonic()
+        newcomer = ChatClient("127.0.0.1", port, "newcomer", downloads=tmp_path)
+        assert newcomer.connect(timeout=2.0) == "newcomer"
+        joined_after = time.monotonic() - started
+        newcomer.close(wait=TIMEOUT)
+        time.sleep(1.0)
+    finally:
+        for sock in socks:
+            sock.close()
+        try:
+            out, _ = host.communicate(input="", timeout=TIMEOUT)  # closes its stdin: it stops
+        except subprocess.TimeoutExpired:
+            host.kill()
+            out, _ = host.communicate()
+    failures = [line for line in out.splitlines() if line.startswith("LOG accept-failed")]
+    assert 1 <= len(failures) <= 3, out[-2000:]  # one line per episode, not thousands
+    assert "Too many open files" in failures[0]
+    assert joined_after < 2.0 and host.returncode == 0
