@@ -411,10 +411,10 @@ class ChatServer:
     def _close_everything(self) -> None:
         for peer in list(self._peers.values()):
             self._close(peer, CloseReason.SHUTDOWN)
+        if self._acceptor is not None:
+            self._acceptor.stop()  # before the listener closes: it leaves the selector by its descriptor
         if self._listener is not None:
             self._listener.close()
-        if self._acceptor is not None:
-            self._acceptor.stop()
         self._selector.close()
         self._calls.close()
         self._publish(LogEvent(time.time(), LogKind.STOPPED))
