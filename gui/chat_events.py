@@ -163,7 +163,7 @@ class ClientEvents:
             return
         if event.kind == NoticeKind.JOIN:
             w.side.member_joined(event.member)
-        elif event.kind in (NoticeKind.LEAVE, NoticeKind.DROPPED, NoticeKind.KICKED):
+        elif event.kind in (NoticeKind.LEAVE, NoticeKind.DROPPED, NoticeKind.KICKED, NoticeKind.TIMED_OUT):
             w.side.member_left(event.member)
         if event.kind == NoticeKind.SHARE and w.client is not None:
             w.commands.ask("files", quiet=True)

@@ -167,7 +167,7 @@ class MessageView:
         self._mark_history(history)
         self._previous = None
         style = ("notice", chat_format.notice_style(kind), *(("history",) if history else ()))
-        arrow = {"join": "→ ", "leave": "← ", "dropped": "← ", "share": "📎 "}.get(kind, "● ")
+        arrow = {"join": "→ ", "leave": "← ", "dropped": "← ", "timed out": "← ", "share": "📎 "}.get(kind, "● ")
         parts: list[Run] = [(arrow + text, style)]
         for label, tags in links:
             parts += [("   ", style), (label, (*style, *tags))]

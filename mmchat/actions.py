@@ -19,6 +19,7 @@ class CloseReason(enum.StrEnum):
     LOST = "lost"  # the connection broke
     DROPPED = "dropped"  # stopped reading: its outbox overflowed
     KICKED = "kicked"
+    TIMED_OUT = "timed out"  # answered no ping (liveness.py)
     NO_GREETING = "no greeting"
     REFUSED = "refused"
     PROTOCOL_ERROR = "protocol error"

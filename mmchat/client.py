@@ -21,6 +21,8 @@ the transfers and returns at once; the threads end on their own, within
 them, with one deadline for all.  A program that exits right after `close()`
 still says goodbye: an exit hook gives closed clients `CLOSE_TIMEOUT` to finish.
 When the reader ends, a `Disconnected` event is the last one on the queue.
+Keep-alive is the reader's too: it answers a `ping` with a `pong` (queued, never
+waited for) and pings a quiet host itself, giving up after `host_timeout` s.
 
 The rest lives beside this file: `client_socket` (TCP and handshake under one
 deadline), `client_outbox` (the writer), `client_requests` (answers matched to
@@ -41,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import client_transfers, protocol
+from .client_keepalive import HOST_TIMEOUT, PING_AFTER, HostWatch
 from .client_outbox import OUTBOX_BYTES, STALL_TIMEOUT, Outbox, OutboxFull
 from .client_requests import REPLY_TIMEOUT, PendingRequests, Request
 from .client_socket import ConnectError, handshake, open_connection, remaining
@@ -54,6 +57,8 @@ from .protocol import (
     Hello,
     ListFiles,
     ListOnline,
+    Ping,
+    Pong,
     ProtocolError,
     RequestQR,
     Role,
@@ -106,6 +111,8 @@ class ChatClient:
         events: queue.Queue[object] | None = None,
         stall_timeout: float = STALL_TIMEOUT,
         outbox_bytes: int = OUTBOX_BYTES,
+        ping_after: float = PING_AFTER,
+        host_timeout: float = HOST_TIMEOUT,
     ) -> None:
         self.host = host
         self.port = port
@@ -117,6 +124,7 @@ class ChatClient:
         self.events: queue.Queue[object] = events if events is not None else queue.Queue()
         self.stall_timeout = stall_timeout
         self.outbox_bytes = outbox_bytes
+        self._watch = HostWatch(ping_after, host_timeout)  # the reader's: when the host was last heard
         self._sock: socket.socket | None = None
         self._conn = Connection(Role.MEMBER)
         self._conn_lock = threading.Lock()  # the reader and the senders share the protocol state
@@ -161,6 +169,7 @@ class ChatClient:
         sock, outbox = self._sock, self._outbox
         assert sock is not None and outbox is not None
         reason = ""
+        self._watch.heard(time.monotonic())
         try:
             while True:
                 # Frames that arrived with the Welcome are already buffered: deliver them first.
@@ -172,11 +181,14 @@ class ChatClient:
                 except TimeoutError:
                     if outbox.reader_may_stop():
                         break  # the writer gave up, or the host never hung up after our goodbye
+                    if reason := self._check_host():
+                        break
                     continue  # the outbox's short time-out: nothing arrived yet
                 except OSError:
                     data = b""
                 if not data or (outbox.stopped and outbox.reader_may_stop()):
                     break  # (a host that talks on and never hangs up gets the same deadline)
+                self._watch.heard(time.monotonic())
                 self._conn.receive_data(data)
         except ProtocolError as exc:
             reason = f"The host sent something unreadable ({exc})."
@@ -201,7 +213,34 @@ class ChatClient:
             if isinstance(event, ErrorReply) and event.fatal:
                 return event.message
 
+    def _check_host(self) -> str:
+        """Between reads: ask a quiet host whether it is there; the reason to give up on a silent one."""
+        if self._closing:
+            return ""  # the goodbye's own deadline applies
+        ping, reason = self._watch.check(time.monotonic())
+        if ping:
+            self._queue_quietly(Ping())
+        return reason
+
+    def _queue_quietly(self, event: Ping | Pong) -> None:
+        """Queue a keep-alive frame from the reader: no send lock, no waiting, and no error if it cannot go."""
+        outbox = self._outbox
+        with self._conn_lock:
+            try:
+                frame = self._conn.send(event)
+            except protocol.LocalProtocolError:
+                return  # we said goodbye, or the host ended the chat
+        try:
+            if outbox is not None:
+                outbox.put(frame)
+        except ConnectionError:
+            pass  # a full outbox: the host is not reading, and the writer's stall time-out says so
+
     def _deliver(self, event: Event) -> None:
+        if isinstance(event, Ping | Pong):
+            if isinstance(event, Ping):
+                self._queue_quietly(Pong())
+            return  # keep-alive is the connection's business, not the window's
         ref = getattr(event, "ref", 0)
         request = self._pending.answer(ref, event) if ref else None
         if request is not None and (

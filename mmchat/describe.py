@@ -92,6 +92,8 @@ def notice_line(event: Notice, me: str = "") -> str:
         return f"{who} shared {one_line(event.filename)} ({human_size(event.size)})"
     if event.kind == "shutdown":
         return "The host stopped the chat."
+    if event.kind == "timed out":
+        return f"{who} timed out (their computer stopped answering)"
     return f"{who}: {event.kind}"
 
 

@@ -10,19 +10,15 @@ what when someone leaves, is kicked or the host stops.  It never touches a
 socket, a thread, a disk or a clock: the loop (`server.py`) tells it what
 happened, with the time, and carries out the actions it returns, in order:
 
-* `Send(to, frame)` / `Reply(to, event)`: bytes for one connection; a `Reply`
-  goes through that connection's protocol state machine (welcome, refusal).
-* `Broadcast(frame)`: one frame for every member, encoded once.
-* `Record(entry)`: keep a history entry on disk (the room keeps its own
-  recent copy for newcomers).
-* `Joined(to, name)`: the connection is now a member and receives broadcasts.
-* `HangUp(to)`: close after what is queued for them is sent; `Close(to)`: now.
-* `Run(job)`: slow work for a worker (a command, the file list, a QR picture);
-  its result comes back through `command_finished` or as a frame to send.
-* `Log(event)`: a structured `LogEvent` for the admin window and the terminal.
+`Send`/`Reply` (bytes for one connection; a `Reply` goes through its protocol
+state machine), `Broadcast`, `Record` (history on disk), `Joined`, `HangUp`
+(close once what is queued is sent) or `Close` (now), `Run` (a job for a
+worker, whose result comes back through `command_finished` or as a frame) and
+`Log`; `actions.py` describes each.
 
-Connections are named by an integer the loop chooses (`ConnectionId`).
-`tests/test_room.py` drives all of this with no network at all.
+Connections are named by an integer the loop chooses (`ConnectionId`); who is
+still there (keep-alive, hello deadlines) is `liveness.py`'s.  `tests/test_room.py`
+drives all of this with no network at all.
 """
 
 from __future__ import annotations
@@ -53,6 +49,7 @@ from .actions import (
 )
 from .commands import CommandOutcome
 from .hostlog import LogEvent, LogKind
+from .liveness import KeepAlive, Openers
 from .names import skeleton
 from .protocol import (
     ChatMessage,
@@ -66,6 +63,8 @@ from .protocol import (
     Notice,
     NoticeKind,
     OnlineList,
+    Ping,
+    Pong,
     ProtocolError,
     Refused,
     RequestQR,
@@ -79,10 +78,11 @@ from .qr import CodeBook
 from .storage import HistoryEntry
 
 HISTORY_REPLAY = 50
-HELLO_TIMEOUT = 15.0  # seconds a new connection has to say hello (monotonic)
 MAX_WAITING_COMMANDS = 64  # per member; more is refused with a sentence
 NOT_READING = "not reading (outbound queue full)"
 NOTICE_KIND_VALUES = frozenset(kind.value for kind in NoticeKind)
+KICKED_SENTENCE = "The host removed you from the chat."
+PING, PONG = protocol.encode_trusted(Ping()), protocol.encode_trusted(Pong())
 
 
 # --- the room ----------------------------------------------------------------------------
@@ -126,6 +126,8 @@ class Room:
         last_seq: int = 0,
         history: Iterable[HistoryEntry] = (),
         codes: CodeBook | None = None,
+        keepalive: KeepAlive | None = None,
+        openers: Openers | None = None,
     ) -> None:
         self._password = password
         self._host_label = host_label[:64]
@@ -134,7 +136,9 @@ class Room:
         self.codes = codes if codes is not None else CodeBook()
         self._members: dict[str, _Member] = {}  # join order (dicts keep insertion order)
         self._by_id: dict[ConnectionId, _Member] = {}
-        self._openers: dict[ConnectionId, tuple[str, float]] = {}  # not yet said hello: address, deadline
+        # Public so the loop can say what it read (keepalive.heard) and when descriptors run out (openers).
+        self.openers = openers if openers is not None else Openers()  # not yet said hello
+        self.keepalive = keepalive if keepalive is not None else KeepAlive()
         self._command_ids = 0
         self.stopping = False
 
@@ -161,14 +165,12 @@ class Room:
     # --- connections ---------------------------------------------------------------------
 
     def opened(self, who: ConnectionId, address: str, mono: float) -> list[Action]:
-        """A connection arrived; it has HELLO_TIMEOUT seconds to say hello."""
-        self._openers[who] = (address, mono + HELLO_TIMEOUT)
-        return []
+        """A connection arrived; it has HELLO_TIMEOUT seconds to say hello (one too many from its address: closed)."""
+        return [] if self.openers.add(who, address, mono) else [Close(who, CloseReason.REFUSED)]
 
     def tick(self, mono: float) -> list[Action]:
         """Time passed (monotonic clock): close connections that never said hello."""
-        late = [who for who, (_, deadline) in self._openers.items() if deadline < mono]
-        return [Close(who, CloseReason.NO_GREETING) for who in late]
+        return [Close(who, CloseReason.NO_GREETING) for who in self.openers.late(mono)]
 
     def receive(self, who: ConnectionId, event: Event, now: float) -> list[Action]:
         """A chat event from connection `who`, at wall-clock time `now`."""
@@ -179,11 +181,12 @@ class Room:
 
     def closed(self, who: ConnectionId, reason: CloseReason, now: float) -> list[Action]:
         """Connection `who` is gone; tell the others if it was a member."""
-        opener = self._openers.pop(who, None)
+        opener = self.openers.remove(who)
+        self.keepalive.forget(who)
         member = self._by_id.pop(who, None)
         if member is None:
             if reason is CloseReason.DROPPED and opener:
-                return [Log(LogEvent(now, LogKind.DROPPED, address=opener[0], reason=NOT_READING))]
+                return [Log(LogEvent(now, LogKind.DROPPED, address=opener, reason=NOT_READING))]
             return []
         del self._members[member.name]
         actions: list[Action] = []
@@ -201,17 +204,11 @@ class Room:
 
     def kick(self, name: str, now: float) -> list[Action]:
         """Put a member out: everyone is told, and their name is free at once."""
-        member = self._members.pop(name, None)
+        member = self._members.get(name)
         if member is None:
             return []
-        del self._by_id[member.who]
-        log = Log(LogEvent(now, LogKind.KICKED, member=name, address=member.address))
-        return [
-            log,
-            *self._announce(NoticeKind.KICKED, now, name),
-            HangUp(member.who, CloseReason.KICKED),
-            self._count(now),
-        ]
+        log = LogEvent(now, LogKind.KICKED, member=name, address=member.address)
+        return self._put_out(member, NoticeKind.KICKED, log, KICKED_SENTENCE, now)
 
     def shutdown(self, now: float) -> list[Action]:
         """The host is stopping: tell everyone (the notice is stored, so its seq is never reused)."""
@@ -255,10 +252,23 @@ class Room:
             Send(who, protocol.encode_trusted(reply)),
         ]
 
+    # --- who is still there (liveness.py has the rules) -----------------------------------
+
+    def keep_alive(self, mono: float, now: float) -> list[Action]:
+        """Once a second: ping members silent for a while, time out those silent too long."""
+        ping, gone = self.keepalive.due(mono, self._by_id)
+        actions: list[Action] = [Send(who, PING) for who in ping]
+        silent = f"{self.keepalive.timeout:g} s"
+        sentence = f"The host heard nothing from you for {silent}, so you were disconnected (timed out)."
+        for member in [self._by_id[who] for who in gone]:
+            log = LogEvent(now, LogKind.DROPPED, member=member.name, reason=f"timed out (nothing for {silent})")
+            actions += self._put_out(member, NoticeKind.TIMED_OUT, log, sentence, now)
+        return actions
+
     # --- handlers ------------------------------------------------------------------------
 
     def _on_hello(self, who: ConnectionId, event: Hello, now: float) -> list[Action]:
-        address, _ = self._openers.pop(who, ("", 0.0))
+        address = self.openers.remove(who) or ""
         if event.version != protocol.PROTOCOL_VERSION:
             return self._refuse(
                 who,
@@ -356,6 +366,8 @@ class Room:
         RequestQR: _on_qr,
         VerifyCode: _on_verify,
         Goodbye: _on_goodbye,
+        Ping: lambda self, who, event, now: [Send(who, PONG)],
+        Pong: lambda self, who, event, now: [],  # it was heard: that is all a pong is for
     }
 
     # --- helpers -------------------------------------------------------------------------
@@ -366,6 +378,13 @@ class Room:
             Reply(who, Refused(reason=reason)),
             HangUp(who, CloseReason.REFUSED),
         ]
+
+    def _put_out(self, member: _Member, kind: NoticeKind, log: LogEvent, sentence: str, now: float) -> list[Action]:
+        """Remove a member now (kicked, timed out): the log, everyone, and they themselves are told."""
+        del self._by_id[member.who], self._members[member.name]
+        tell = Reply(member.who, ErrorReply(message=sentence, fatal=True))
+        reason = CloseReason.KICKED if kind is NoticeKind.KICKED else CloseReason.TIMED_OUT
+        return [Log(log), *self._announce(kind, now, member.name), tell, HangUp(member.who, reason), self._count(now)]
 
     def _free_variant(self, wanted: str) -> str:
         # Compared by TR 39 skeleton: "аlice" (Cyrillic а) is taken while "alice" is online.

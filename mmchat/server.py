@@ -46,9 +46,11 @@ from .actions import (
 )
 from .address import format_address
 from .commands import CommandOutcome, CommandSandbox
+from .host_accept import Acceptor
 from .host_jobs import JobResult, Workers
 from .host_transfers import Ticket, TransferDesk
 from .hostlog import LogBus, LogEvent, LogKind
+from .liveness import KeepAlive, Openers
 from .outbox import FLUSH_PASSES, ConnectionInfo, Outboxes, Peer
 from .protocol import ErrorReply, OfferUpload, ProtocolError, RequestDownload, Say, TransferHello
 from .qr import CodeBook
@@ -78,6 +80,8 @@ class ChatServer:
         password: str = "",
         outbound_limit: int = 8 * 1024 * 1024,
         send_threads: int | None = None,
+        keepalive: KeepAlive | None = None,
+        openers: Openers | None = None,
     ) -> None:
         """`send_threads`: 2 lets a second thread share the sends of rounds with many members
         (the default where there is a second core), 1 keeps every send on the loop thread."""
@@ -98,6 +102,8 @@ class ChatServer:
             last_seq=self.storage.last_seq(),
             history=self.storage.recent_history(),
             codes=self.codes,
+            keepalive=keepalive,
+            openers=openers,
         )
         self.desk = TransferDesk(self.share, self.temp_dir, self.storage, self._publish, self._on_shared)
         self.desk.clean_temp()
@@ -113,6 +119,7 @@ class ChatServer:
             self.share, self.sandbox, self.storage, self.call_soon, self._job_done, self._job_failed
         )
         self._listener: socket.socket | None = None
+        self._acceptor: Acceptor | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._stopped = threading.Event()
@@ -145,6 +152,7 @@ class ChatServer:
         self._listener = listener
         self.address = listener.getsockname()[:2]
         self._selector.register(listener, selectors.EVENT_READ, "listen")
+        self._acceptor = Acceptor(listener, self._selector, self._publish, self.room.openers.press, time.time)
         self._selector.register(self._calls.reader, selectors.EVENT_READ, "wake")
         self._thread = threading.Thread(target=self._run, name="mmchat-host", daemon=True)
         self._thread.start()
@@ -213,15 +221,8 @@ class ChatServer:
             self._close_everything()
 
     def _accept(self) -> None:
-        assert self._listener is not None
-        for _ in range(64):  # bounded: keep serving members during a connection storm
-            try:
-                sock, addr = self._listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:  # e.g. out of file descriptors: log and go on
-                self._publish(LogEvent(time.time(), LogKind.ACCEPT_FAILED, reason=exc.strerror or str(exc)))
-                return
+        assert self._acceptor is not None
+        for sock, addr in self._acceptor.accept(time.monotonic(), self._shed):  # host_accept.py: EMFILE
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             peer = Peer(id=next(self._ids), sock=sock, address=format_address(addr[0], addr[1]), since=time.time())
@@ -229,9 +230,17 @@ class ChatServer:
             self._selector.register(sock, selectors.EVENT_READ, peer)
             self._apply(self.room.opened(peer.id, peer.address, time.monotonic()))
 
+    def _shed(self) -> bool:
+        """Out of descriptors: close the connection without a hello that the room picks; False if none."""
+        if peer := self._peers.get(self.room.openers.shed() or 0):
+            self._close(peer, CloseReason.NO_GREETING)
+        return peer is not None
+
     def _tick(self, mono: float) -> None:
-        """Once a second: time out silent openers, slow closers and stale tickets."""
-        self._apply(self.room.tick(mono))
+        """Once a second: time out silent openers and members, slow closers and stale tickets."""
+        self._apply(self.room.tick(mono) + self.room.keep_alive(mono, time.time()))
+        if self._acceptor is not None:
+            self._acceptor.tick(mono)
         for peer in list(self._peers.values()):
             if peer.closing_deadline and mono > peer.closing_deadline:
                 self._close(peer, peer.hangup_reason)
@@ -248,6 +257,7 @@ class ChatServer:
             self._close(peer, CloseReason.LOST)
             return
         peer.bytes_in += len(data)
+        self.room.keepalive.heard(peer.id, time.monotonic())
         if peer.closing_deadline:
             return  # we are hanging up on them: ignore what they still say
         peer.conn.receive_data(data)
@@ -386,8 +396,8 @@ class ChatServer:
         self._apply(self.room.shutdown(time.time()))
         for peer in list(self._peers.values()):
             self._hang_up(peer, CloseReason.SHUTDOWN)
-        if self._listener is not None:
-            self._selector.unregister(self._listener)
+        if self._listener is not None and self._acceptor is not None:
+            self._acceptor.stop()
             self._listener.close()
             self._listener = None
         self._flush()
@@ -401,6 +411,8 @@ class ChatServer:
     def _close_everything(self) -> None:
         for peer in list(self._peers.values()):
             self._close(peer, CloseReason.SHUTDOWN)
+        if self._acceptor is not None:
+            self._acceptor.stop()  # before the listener closes: it leaves the selector by its descriptor
         if self._listener is not None:
             self._listener.close()
         self._selector.close()

@@ -27,6 +27,8 @@ from mmchat.protocol import (
     NoticeKind,
     OfferUpload,
     OnlineList,
+    Ping,
+    Pong,
     ProtocolError,
     QRImage,
     Refused,
@@ -74,6 +76,8 @@ SAMPLES: dict[type[Event], list[Event]] = {
     ],
     RequestDownload: [RequestDownload("notes.pdf"), RequestDownload(filename="résumé.txt", ref=13)],
     Goodbye: [Goodbye()],
+    Ping: [Ping()],
+    Pong: [Pong()],
     Welcome: [Welcome(1, "Ada"), Welcome(version=1, member="Ada-2", renamed=True, host="Büro 🖥")],
     Refused: [Refused("Wrong password for this chat.")],
     ChatMessage: [

@@ -27,6 +27,8 @@ from mmchat.protocol import (
     ListOnline,
     Notice,
     OnlineList,
+    Ping,
+    Pong,
     QRImage,
     Refused,
     Say,
@@ -434,3 +436,54 @@ def test_a_closed_client_still_says_goodbye_when_the_program_exits_at_once(serve
     subprocess.run([sys.executable, "-c", program, str(server.address[1])], cwd=root, check=True, timeout=TIMEOUT)
     assert next_event(bob, ChatMessage, where=lambda e: e.text == "line 299")
     assert next_event(bob, Notice, where=lambda e: e.kind == "leave" and e.member == "quick")
+
+
+# --- keep-alive --------------------------------------------------------------------------
+
+
+def test_the_hosts_ping_is_answered_and_never_reaches_the_window(fake) -> None:
+    answers: list[object] = []
+
+    def ping(peer: Peer) -> None:
+        peer.welcome()
+        peer.send(Ping())
+        answers.append(peer.read())
+        peer.send(Notice(seq=1, ts=0.0, kind=protocol.NoticeKind.JOIN, member="bob"))
+        peer.read()  # the goodbye
+
+    host = fake(ping)
+    member = ChatClient("127.0.0.1", host.port, "alice")
+    member.connect()
+    assert next_event(member, Notice).member == "bob"
+    assert answers == [Pong()]
+    member.close(wait=TIMEOUT)
+    assert not [e for e in _drain(member) if isinstance(e, Ping | Pong)]
+
+
+def _drain(client: ChatClient) -> list[object]:
+    events = []
+    while not client.events.empty():
+        events.append(client.events.get_nowait())
+    return events
+
+
+def test_a_host_that_goes_silent_is_pinged_then_given_up_on_with_a_sentence(fake) -> None:
+    asked: list[object] = []
+    release = threading.Event()
+
+    def go_silent(peer: Peer) -> None:
+        peer.welcome()
+        asked.append(peer.read())  # the member's ping; the frozen host never answers it
+        release.wait(TIMEOUT)
+
+    host = fake(go_silent)
+    member = ChatClient("127.0.0.1", host.port, "alice", ping_after=0.2, host_timeout=1.0)
+    member.connect()
+    started = time.monotonic()
+    try:
+        gone = next_event(member, Disconnected)
+    finally:
+        release.set()
+    assert gone == Disconnected("The host stopped answering (nothing for 1 s).", by_us=False)
+    assert asked == [Ping()] and 0.9 < time.monotonic() - started < 10
+    assert not member.connected

@@ -13,7 +13,7 @@ from tests.protocol_helpers import SAMPLES, all_event_types, decode_all, header_
 
 def test_every_event_type_has_samples():
     types = all_event_types()
-    assert len(types) == 25
+    assert len(types) == 27  # 25, and ping and pong (protocol 3)
     missing = [cls.__name__ for cls in types if cls not in SAMPLES]
     assert missing == [], f"add samples to SAMPLES for {missing}"
     assert len({cls.TYPE for cls in types}) == len(types), "two event types share a TYPE"
@@ -40,7 +40,15 @@ def test_round_trip_of_every_event_type(cls):
 
 
 def test_the_notice_kinds_are_the_ones_the_host_announces():
-    assert [str(kind) for kind in NoticeKind] == ["join", "leave", "dropped", "kicked", "share", "shutdown"]
+    assert [str(kind) for kind in NoticeKind] == [
+        "join",
+        "leave",
+        "dropped",
+        "kicked",
+        "timed out",
+        "share",
+        "shutdown",
+    ]
     assert [str(direction) for direction in Direction] == ["upload", "download"]
 
 

@@ -88,3 +88,11 @@ def test_every_member_request_and_host_reply_keeps_chatting():
     for cls in HOST_REPLIES:
         assert TRANSITIONS[(State.CHATTING, Role.HOST, cls)] is State.CHATTING
         assert (State.CHATTING, Role.MEMBER, cls) not in TRANSITIONS
+
+
+def test_either_side_may_ping_and_pong_but_only_while_chatting():
+    for role in Role:
+        for event in (protocol.Ping(), protocol.Pong()):
+            assert next_state(State.CHATTING, role, event) is State.CHATTING
+            for state in (State.OPENING, State.GREETED, State.TRANSFER_ASKED, State.TRANSFER, State.VERIFYING):
+                assert next_state(state, role, event) is None  # a transfer's raw bytes are never interrupted

@@ -22,6 +22,7 @@ from mmchat.actions import (
 )
 from mmchat.commands import CommandOutcome
 from mmchat.hostlog import LogKind
+from mmchat.liveness import HELLO_TIMEOUT, KeepAlive, Openers
 from mmchat.protocol import (
     ChatMessage,
     CommandResult,
@@ -31,7 +32,10 @@ from mmchat.protocol import (
     ListFiles,
     ListOnline,
     Notice,
+    NoticeKind,
     OnlineList,
+    Ping,
+    Pong,
     ProtocolError,
     Refused,
     RequestQR,
@@ -43,7 +47,7 @@ from mmchat.protocol import (
     Welcome,
 )
 from mmchat.qr import CodeBook
-from mmchat.room import HELLO_TIMEOUT, HISTORY_REPLAY, MAX_WAITING_COMMANDS, Room
+from mmchat.room import HISTORY_REPLAY, MAX_WAITING_COMMANDS, Room
 from mmchat.storage import HistoryEntry
 
 NOW = 1_700_000_000.0
@@ -161,7 +165,7 @@ def test_a_name_with_invisible_characters_is_refused_with_a_sentence(room, hidde
 @pytest.mark.parametrize(
     ("kwargs", "reason"),
     [
-        ({"version": 1}, "This host speaks mmchat protocol 2 and you speak 1"),
+        ({"version": 2}, "This host speaks mmchat protocol 3 and you speak 2"),  # no ping, no pong
         ({"password": "guess"}, "Wrong password for this chat."),
         ({"password": ""}, "Wrong password for this chat."),
     ],
@@ -258,6 +262,9 @@ def test_a_kicked_member_is_announced_once_and_their_name_is_free_at_once(room):
     actions = room.kick("alice", NOW)
     assert [n.kind for n in broadcasts(actions)] == ["kicked"]
     assert HangUp(1, CloseReason.KICKED) in actions
+    # They are told why in a sentence, and it ends their chat (the Reply closes the protocol state).
+    assert of(actions, Reply) == [Reply(1, ErrorReply(message="The host removed you from the chat.", fatal=True))]
+    assert actions.index(of(actions, Reply)[0]) < actions.index(HangUp(1, CloseReason.KICKED))
     assert room.online() == [] and room.kick("alice", NOW) == []
     assert room.closed(1, CloseReason.KICKED, NOW) == []  # the connection closing later says nothing more
     assert of(join(room, 2, "alice"), Reply)[0].event.member == "alice"
@@ -383,3 +390,82 @@ def test_command_jobs_carry_what_the_worker_needs_and_nothing_else():
     job = CommandJob(1, 2, "ls", "docs", 3)
     with pytest.raises(AttributeError):
         job.cwd = "elsewhere"  # frozen: a worker cannot change a member's folder
+
+
+# --- keep-alive and connections that never say hello (a fake clock: plain numbers) ----------
+
+
+def keepalive_room(**kwargs):
+    return Room(keepalive=KeepAlive(ping_after=15.0, timeout=45.0), openers=Openers(**kwargs))
+
+
+def test_a_silent_member_is_pinged_once_then_timed_out_and_everyone_sees_it():
+    room = keepalive_room()
+    join(room, 1, "alice")
+    join(room, 2, "bob")
+    room.keepalive.heard(1, 0.0)
+    room.keepalive.heard(2, 0.0)
+    assert room.keep_alive(14.0, NOW) == []
+    pings = room.keep_alive(15.0, NOW)
+    assert [(a.to, decode(a.frame)) for a in of(pings, Send)] == [(1, [Ping()]), (2, [Ping()])]
+    assert room.keep_alive(20.0, NOW) == []  # one ping per silence, not one a second
+    room.keepalive.heard(2, 30.0)  # bob answers (any bytes count)
+    actions = room.keep_alive(45.0, NOW)
+    (notice,) = broadcasts(actions)
+    assert (notice.kind, notice.member) == (NoticeKind.TIMED_OUT, "alice")
+    (reply,) = of(actions, Reply)
+    assert reply.to == 1 and reply.event.fatal
+    assert reply.event.message == "The host heard nothing from you for 45 s, so you were disconnected (timed out)."
+    assert HangUp(1, CloseReason.TIMED_OUT) in actions
+    (dropped, count) = logs(actions)
+    assert (dropped.kind, dropped.member, dropped.reason) == (LogKind.DROPPED, "alice", "timed out (nothing for 45 s)")
+    assert count.count == 1 and room.online() == ["bob"]
+    assert room.closed(1, CloseReason.TIMED_OUT, NOW) == []  # the hang-up later says nothing more
+    assert [a.to for a in of(actions, Send)] == [2]  # bob, quiet since 30, is asked again
+
+
+def test_a_ping_is_answered_with_a_pong_and_a_pong_needs_nothing():
+    room = keepalive_room()
+    join(room, 1, "alice")
+    assert sent(room.receive(1, Ping(), NOW), 1) == [Pong()]
+    assert room.receive(1, Pong(), NOW) == []
+
+
+def test_a_member_who_left_is_forgotten_by_the_keepalive():
+    room = keepalive_room()
+    join(room, 1, "alice")
+    room.keepalive.heard(1, 0.0)
+    room.closed(1, CloseReason.LOST, NOW)
+    assert room.keep_alive(100.0, NOW) == []
+
+
+def test_an_address_may_have_a_few_connections_waiting_for_hello_and_no_more():
+    room = keepalive_room(per_address=3)
+    assert [room.opened(who, f"10.0.0.9:{4000 + who}", 0.0) for who in (1, 2, 3)] == [[], [], []]
+    assert room.opened(4, "10.0.0.9:4004", 0.0) == [Close(4, CloseReason.REFUSED)]
+    assert room.opened(5, "10.0.0.8:4000", 0.0) == []  # another address is not held up
+    room.receive(1, hello("alice"), NOW)  # one of them joins: its place is free again
+    assert room.opened(6, "10.0.0.9:4006", 0.0) == []
+    room.closed(2, CloseReason.LOST, NOW)
+    assert room.opened(7, "10.0.0.9:4007", 0.0) == []
+    assert room.opened(8, "[fe80::1]:1", 0.0) == [] and room.opened(9, "[fe80::1]:2", 0.0) == []
+
+
+def test_under_descriptor_pressure_hello_deadlines_shrink_and_the_most_crowded_address_is_shed_first():
+    room = keepalive_room(hello_timeout=15.0, pressed_timeout=3.0)
+    room.opened(1, "10.0.0.5:1", 0.0)
+    room.opened(2, "10.0.0.7:1", 1.0)
+    room.opened(3, "10.0.0.7:2", 2.0)
+    assert room.tick(10.0) == []
+    assert room.openers.shed() == 2  # the oldest of the address with the most waiting
+    room.openers.press(True, 10.0)
+    room.opened(4, "10.0.0.6:1", 10.5)
+    assert room.tick(12.9) == []
+    assert {a.to for a in room.tick(13.1)} == {1, 2, 3}  # 3 s from when the pressure began
+    assert [a.to for a in room.tick(13.6)] == [1, 2, 3, 4]  # the loop closes them; 4 had 3 s too
+    for who in (1, 2, 3, 4):
+        room.closed(who, CloseReason.NO_GREETING, NOW)
+    assert room.openers.shed() is None and len(room.openers) == 0
+    room.openers.press(False, 20.0)
+    room.opened(5, "10.0.0.5:2", 20.0)
+    assert room.tick(34.0) == [] and room.tick(35.5) == [Close(5, CloseReason.NO_GREETING)]

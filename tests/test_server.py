@@ -18,6 +18,7 @@ import pytest
 from mmchat import outbox as outbox_module
 from mmchat import protocol
 from mmchat.client import ChatClient, ConnectError, Disconnected, TransferFinished
+from mmchat.liveness import KeepAlive
 from mmchat.protocol import (
     ChatMessage,
     CommandResult,
@@ -697,7 +698,9 @@ def test_kick_removes_a_member_and_tells_everyone(server, join):
     alice, bob = join("alice"), join("bob")
     server.kick("bob")
     assert notice(bob, "kicked", "bob")
-    assert next_matching(bob, lambda e: isinstance(e, Disconnected))
+    # Told why in a sentence before the close (a fatal error), not only "The host closed the connection."
+    gone = next_matching(bob, lambda e: isinstance(e, Disconnected))
+    assert gone == Disconnected("The host removed you from the chat.", by_us=False)
     assert notice(alice, "kicked", "bob")
     assert alice.online().wait().members == ("alice",)
     assert any(e.kind == "kicked" for e in server.log)
@@ -807,3 +810,40 @@ def test_stop_waits_for_all_transfers_together_not_each_in_turn(share):
     for sock, data in stalled:
         sock.close()
         data.close()
+
+
+# --- keep-alive --------------------------------------------------------------------------
+
+
+def decode_all(data: bytes) -> list[protocol.Event]:
+    decoder = protocol.FrameDecoder(protocol.MEMBER_INBOUND)
+    decoder.receive_data(data)
+    events = []
+    while (event := decoder.next_event()) is not protocol.NEED_DATA:
+        events.append(event)
+    return events
+
+
+def test_a_frozen_member_is_pinged_told_and_shown_as_gone_within_a_bounded_time(share, tmp_path):
+    host = ChatServer(share, "127.0.0.1", 0, keepalive=KeepAlive(ping_after=0.3, timeout=2.5))  # ticks are 1 s apart
+    host.start()
+    bob = ChatClient("127.0.0.1", host.address[1], "bob", downloads=tmp_path, ping_after=0.3, host_timeout=30)
+    try:
+        frozen, _ = raw_member(host, "frozen")  # joins, then never sends another byte (a stopped process)
+        bob.connect()
+        started = time.monotonic()
+        seen = next_matching(bob, lambda e: isinstance(e, Notice) and e.member == "frozen" and e.kind != "join")
+        assert seen.kind == protocol.NoticeKind.TIMED_OUT and time.monotonic() - started < 10
+        assert "frozen" not in bob.online().wait(TIMEOUT).members
+        events = decode_all(read_until_closed(frozen))  # what the frozen one would read on waking
+        assert protocol.Ping() in events
+        assert events[-1] == ErrorReply(
+            message="The host heard nothing from you for 2.5 s, so you were disconnected (timed out).", fatal=True
+        )
+        # bob, who answers pings (his reader does), is still there after many ping intervals.
+        time.sleep(3.0)
+        assert bob.connected and host.online() == ["bob"]
+        frozen.close()
+    finally:
+        bob.close()
+        host.stop()

@@ -23,6 +23,7 @@ class NoticeKind(enum.StrEnum):
     LEAVE = "leave"  # said goodbye, or closed the connection
     DROPPED = "dropped"  # the host dropped a member who stopped reading or answering
     KICKED = "kicked"  # the host's operator removed a member
+    TIMED_OUT = "timed out"  # the host heard nothing from a member, not even an answer to its pings
     SHARE = "share"  # a member's upload is in the catalogue now
     SHUTDOWN = "shutdown"  # the host is stopping
 
@@ -120,6 +121,23 @@ class RequestDownload(Event):
 @dataclass(frozen=True)
 class Goodbye(Event):
     TYPE: ClassVar[str] = "bye"
+
+
+# Either way, on a chat connection: keep-alive.
+
+
+@dataclass(frozen=True)
+class Ping(Event):
+    """Are you there?  Sent by a side that has heard nothing for a while; the other answers Pong."""
+
+    TYPE: ClassVar[str] = "ping"
+
+
+@dataclass(frozen=True)
+class Pong(Event):
+    """The answer to a Ping (any byte counts as a sign of life; this is the cheapest one)."""
+
+    TYPE: ClassVar[str] = "pong"
 
 
 # Host -> member, on a chat connection.

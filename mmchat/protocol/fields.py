@@ -18,7 +18,9 @@ from ..names import hidden_characters
 from .errors import ProtocolError
 from .events import EVENT_TYPES, Direction, Event, NoticeKind, SharedFile
 
-PROTOCOL_VERSION = 2  # 2: an upload's SHA-256 follows its bytes (`end`) instead of coming first
+# 2: an upload's SHA-256 follows its bytes (`end`) instead of coming first.
+# 3: `ping` / `pong` keep-alive and the "timed out" notice (a version-2 member would refuse both).
+PROTOCOL_VERSION = 3
 DEFAULT_PORT = 12002
 
 MAX_NAME_CHARS = 32

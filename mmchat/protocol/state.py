@@ -17,6 +17,8 @@ from .events import (
     Notice,
     OfferUpload,
     OnlineList,
+    Ping,
+    Pong,
     QRImage,
     Refused,
     RequestDownload,
@@ -73,6 +75,8 @@ TRANSITIONS: dict[tuple[State, Role, type[Event]], State] = {
     (State.CHATTING, Role.HOST, ErrorReply): State.CHATTING,  # a fatal one closes: see next_state
     **{(State.CHATTING, Role.MEMBER, cls): State.CHATTING for cls in MEMBER_REQUESTS},
     **{(State.CHATTING, Role.HOST, cls): State.CHATTING for cls in HOST_REPLIES},
+    # Keep-alive: either side may ask, either side answers, only while chatting.
+    **{(State.CHATTING, role, cls): State.CHATTING for role in Role for cls in (Ping, Pong)},
 }
 
 
