@@ -17,8 +17,9 @@ happened, with the time, and carries out the actions it returns, in order:
   recent copy for newcomers).
 * `Joined(to, name)`: the connection is now a member and receives broadcasts.
 * `HangUp(to)`: close after what is queued for them is sent; `Close(to)`: now.
-* `Run(job)`: slow work for a worker (a command, the file list, a QR picture);
-  its result comes back through `command_finished` or as a frame to send.
+* `Run(job)`: work for a worker, given out fairly (`FairQueue`, budget.py); its
+  result comes back through `command_finished` or `job_done`.
+* `Pause(to, until)`: do not read a member over budget (`spend`) until then.
 * `Log(event)`: a structured `LogEvent` for the admin window and the terminal.
 
 Connections are named by an integer the loop chooses (`ConnectionId`).
@@ -28,9 +29,10 @@ Connections are named by an integer the loop chooses (`ConnectionId`).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hmac
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from . import protocol
@@ -43,18 +45,20 @@ from .actions import (
     ConnectionId,
     FileListJob,
     HangUp,
+    Job,
     Joined,
     Log,
+    Pause,
     QRJob,
     Record,
     Reply,
     Run,
     Send,
 )
+from .budget import KIND_OF, Budgets, FairQueue, Limits, Step
 from .commands import CommandOutcome
 from .hostlog import LogEvent, LogKind
 from .protocol import (
-    ChatMessage,
     CommandResult,
     ErrorReply,
     Event,
@@ -75,13 +79,15 @@ from .protocol import (
     Welcome,
 )
 from .qr import CodeBook
-from .storage import HistoryEntry
+from .storage import HistoryEntry, history_event
 
 HISTORY_REPLAY = 50
 HELLO_TIMEOUT = 15.0  # seconds a new connection has to say hello (monotonic)
 MAX_WAITING_COMMANDS = 64  # per member; more is refused with a sentence
+MAX_RUNNING_JOBS = 2  # jobs out with the workers at once (host_jobs.WORKERS threads)
+SLOW_DOWN = "You are sending too fast: slow down, or you will be disconnected."
+SLOW_DOWN_FRAME = protocol.encode_trusted(ErrorReply(message=SLOW_DOWN))
 NOT_READING = "not reading (outbound queue full)"
-NOTICE_KIND_VALUES = frozenset(kind.value for kind in NoticeKind)
 
 
 # --- the room ----------------------------------------------------------------------------
@@ -93,25 +99,6 @@ class _Member:
     name: str
     address: str
     cwd: str = ""
-    commands: collections.deque[CommandJob] = field(default_factory=collections.deque)
-    busy: bool = False  # a command of theirs is with a worker: the next waits (cd, then ls)
-
-
-def history_event(entry: HistoryEntry) -> ChatMessage | Notice | None:
-    """The event a newcomer is shown for a history entry (None for a row of a kind nobody knows)."""
-    if entry.kind == "message":
-        return ChatMessage(seq=entry.seq, ts=entry.ts, sender=entry.member, text=entry.text, history=True)
-    if entry.kind not in NOTICE_KIND_VALUES:
-        return None  # an older or damaged database: members would refuse it, so it is not replayed
-    return Notice(
-        seq=entry.seq,
-        ts=entry.ts,
-        kind=NoticeKind(entry.kind),
-        member=entry.member,
-        filename=entry.filename,
-        size=entry.size,
-        history=True,
-    )
 
 
 class Room:
@@ -125,6 +112,7 @@ class Room:
         last_seq: int = 0,
         history: Iterable[HistoryEntry] = (),
         codes: CodeBook | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._password = password
         self._host_label = host_label[:64]
@@ -135,6 +123,8 @@ class Room:
         self._by_id: dict[ConnectionId, _Member] = {}
         self._openers: dict[ConnectionId, tuple[str, float]] = {}  # not yet said hello: address, deadline
         self._command_ids = 0
+        self._budgets = Budgets(limits)
+        self._jobs: FairQueue[Job] = FairQueue(MAX_RUNNING_JOBS, MAX_WAITING_COMMANDS)
         self.stopping = False
 
     # --- what the loop asks -------------------------------------------------------------
@@ -180,6 +170,7 @@ class Room:
         """Connection `who` is gone; tell the others if it was a member."""
         opener = self._openers.pop(who, None)
         member = self._by_id.pop(who, None)
+        self._forget(who)
         if member is None:
             if reason is CloseReason.DROPPED and opener:
                 return [Log(LogEvent(now, LogKind.DROPPED, address=opener[0], reason=NOT_READING))]
@@ -204,6 +195,7 @@ class Room:
         if member is None:
             return []
         del self._by_id[member.who]
+        self._forget(member.who)
         log = Log(LogEvent(now, LogKind.KICKED, member=name, address=member.address))
         return [
             log,
@@ -224,14 +216,11 @@ class Room:
     def command_finished(
         self, job: CommandJob, outcome: CommandOutcome, now: float, *, answered: bool = False
     ) -> list[Action]:
-        """A worker ran `job`: answer the member (unless `answered` already), keep their folder, start their next."""
+        """A worker ran `job`: answer the member (unless `answered` already), keep their folder, start the next."""
         member = self._by_id.get(job.to)
-        if member is None:
-            return []  # they left meanwhile: nobody to answer, nothing more of theirs to run
+        if member is None or answered:  # left meanwhile: nobody to answer, nothing of theirs waits
+            return self.job_done(job)
         member.cwd = outcome.cwd
-        member.busy = False
-        if answered:
-            return self._next_command(member)
         output = outcome.output[: protocol.MAX_OUTPUT_CHARS]
         result = CommandResult(line=job.line, output=output, allowed=outcome.allowed, ref=job.ref)
         actions: list[Action] = [Send(job.to, protocol.encode_trusted(result))]
@@ -241,7 +230,36 @@ class Room:
                 command_id=job.command_id,
             )  # fmt: skip
             actions.append(Log(event))
-        return actions + self._next_command(member)
+        return actions + self.job_done(job)
+
+    def job_done(self, job: Job) -> list[Action]:
+        """A worker gave `job` back: its slot goes to the next member in turn."""
+        self._jobs.done(job.to)
+        return self._start_jobs()
+
+    def spend(self, who: ConnectionId, event: Event, now: float, mono: float) -> list[Action]:
+        """Charge `event` to its sender's budget: [] within it, else slow them, then tell, then drop them."""
+        kind = KIND_OF.get(type(event))
+        member = self._by_id.get(who)
+        if kind is None or member is None:
+            return []
+        verdict = self._budgets.take(who, kind, mono)
+        if verdict.step is Step.OK:
+            return []
+        if verdict.step is not Step.DROP:  # slowed; told once, when it goes on
+            told: list[Action] = [Send(who, SLOW_DOWN_FRAME)] if verdict.step is Step.WARN else []
+            return [*told, Pause(who, verdict.until)]
+        reason = f"sent {kind} too fast for too long (more than {self._budgets.limits.of(kind).rate:g} a second)"
+        del self._members[member.name], self._by_id[who]
+        self._forget(who)
+        farewell = ErrorReply(message=f"You were disconnected: you {reason}.", fatal=True)
+        return [
+            Log(LogEvent(now, LogKind.DROPPED, member=member.name, address=member.address, reason=reason)),
+            Send(who, protocol.encode_trusted(farewell)),
+            HangUp(who, CloseReason.DROPPED),
+            *self._announce(NoticeKind.DROPPED, now, member.name),
+            self._count(now),
+        ]
 
     def request_failed(self, who: ConnectionId, ref: int, reason: str, now: float) -> list[Action]:
         """A worker could not do what a member asked: they get a sentence, the log a line."""
@@ -307,30 +325,25 @@ class Room:
         return [Send(who, protocol.encode_trusted(OnlineList(members=tuple(self._members), ref=event.ref)))]
 
     def _on_files(self, who: ConnectionId, event: ListFiles, now: float) -> list[Action]:
-        return [Run(FileListJob(who, event.ref))]
+        return self._queue(who, FileListJob(who, event.ref))
 
     def _on_command(self, who: ConnectionId, event: RunCommand, now: float) -> list[Action]:
         member = self._by_id.get(who)
         if member is None:
             return []  # kicked, and still being hung up on
-        if len(member.commands) >= MAX_WAITING_COMMANDS:
-            message = f"You have {MAX_WAITING_COMMANDS} commands waiting already: wait for their answers first."
-            return [Send(who, protocol.encode_trusted(ErrorReply(message=message, ref=event.ref)))]
         self._command_ids += 1
         job = CommandJob(who, event.ref, event.line, member.cwd, self._command_ids)
-        member.commands.append(job)
         log = Log(LogEvent(now, LogKind.COMMAND, member=member.name, line=event.line, command_id=job.command_id))
-        return [log, *self._next_command(member)]
+        queued = self._queue(who, job)
+        return queued if queued and isinstance(queued[0], Send) else [log, *queued]
 
     def _on_qr(self, who: ConnectionId, event: RequestQR, now: float) -> list[Action]:
         name = self.name_of(who)
         if not name:
             return []
         code = self.codes.issue(name)
-        return [
-            Log(LogEvent(now, LogKind.QR_ISSUED, member=name)),
-            Run(QRJob(who, event.ref, code, int(self.codes.ttl))),
-        ]
+        job = QRJob(who, event.ref, code, int(self.codes.ttl))
+        return [Log(LogEvent(now, LogKind.QR_ISSUED, member=name)), *self._queue(who, job)]
 
     def _on_verify(self, who: ConnectionId, event: VerifyCode, now: float) -> list[Action]:
         name = self.name_of(who)
@@ -374,13 +387,25 @@ class Room:
             n += 1
         return name
 
-    def _next_command(self, member: _Member) -> list[Action]:
-        if member.busy or not member.commands:
-            return []
-        member.busy = True
-        job = member.commands.popleft()
-        # The folder is the member's as it is now, after the commands before this one ran.
-        return [Run(CommandJob(job.to, job.ref, job.line, member.cwd, job.command_id))]
+    def _queue(self, who: ConnectionId, job: Job) -> list[Action]:
+        if not self._jobs.add(who, job):
+            message = f"You have {MAX_WAITING_COMMANDS} requests waiting already: wait for their answers first."
+            return [Send(who, protocol.encode_trusted(ErrorReply(message=message, ref=job.ref)))]
+        return self._start_jobs()
+
+    def _start_jobs(self) -> list[Action]:
+        runs: list[Action] = []
+        for job in self._jobs.start():
+            member = self._by_id.get(job.to)
+            if isinstance(job, CommandJob) and member is not None:
+                # The folder is the member's as it is now, after the commands before this one ran.
+                job = dataclasses.replace(job, cwd=member.cwd)
+            runs.append(Run(job))
+        return runs
+
+    def _forget(self, who: ConnectionId) -> None:
+        self._budgets.forget(who)
+        self._jobs.forget(who)
 
     def _announce(
         self, kind: NoticeKind, now: float, member: str = "", filename: str = "", size: int = 0

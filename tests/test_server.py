@@ -17,6 +17,7 @@ import pytest
 
 from mmchat import outbox as outbox_module
 from mmchat import protocol
+from mmchat.budget import Limits, Rate
 from mmchat.client import ChatClient, ConnectError, Disconnected, TransferFinished
 from mmchat.protocol import (
     ChatMessage,
@@ -513,7 +514,9 @@ def test_an_upload_without_its_digest_is_discarded(server, share, after, reason)
 
 
 def test_a_member_who_stops_reading_is_dropped_and_delays_nobody(send_threads, share, tmp_path):
-    host = ChatServer(share, "127.0.0.1", 0, outbound_limit=256 * 1024, send_threads=send_threads)
+    # alice talks as fast as bob hears: no flood limit here, this is about the one who stops reading
+    unlimited = Limits(chat=Rate(1e9, 1e9))
+    host = ChatServer(share, "127.0.0.1", 0, outbound_limit=256 * 1024, send_threads=send_threads, flood=unlimited)
     log: list[LogEvent] = []
     host.subscribe(log.append)
     host.start()
@@ -772,7 +775,8 @@ def test_stopping_with_a_member_who_does_not_read_starts_no_timer_threads(share,
             super().start()
 
     monkeypatch.setattr(threading, "Timer", CountingTimer)
-    host = ChatServer(share, "127.0.0.1", 0, outbound_limit=64 * 1024 * 1024)  # slow, but not dropped
+    unlimited = Limits(chat=Rate(1e9, 1e9))  # the talker floods on purpose: not what this is about
+    host = ChatServer(share, "127.0.0.1", 0, outbound_limit=64 * 1024 * 1024, flood=unlimited)  # slow, not dropped
     host.start()
     stuck = socket.socket()
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: a small window
