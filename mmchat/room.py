@@ -123,7 +123,7 @@ class Room:
         self._by_id: dict[ConnectionId, _Member] = {}
         self._openers: dict[ConnectionId, tuple[str, float]] = {}  # not yet said hello: address, deadline
         self._command_ids = 0
-        self._budgets = Budgets(limits)
+        self.budgets = Budgets(limits)
         self._jobs: FairQueue[Job] = FairQueue(MAX_RUNNING_JOBS, MAX_WAITING_COMMANDS)
         self.stopping = False
 
@@ -243,13 +243,13 @@ class Room:
         member = self._by_id.get(who)
         if kind is None or member is None:
             return []
-        verdict = self._budgets.take(who, kind, mono)
+        verdict = self.budgets.take(who, kind, mono)
         if verdict.step is Step.OK:
             return []
         if verdict.step is not Step.DROP:  # slowed; told once, when it goes on
             told: list[Action] = [Send(who, SLOW_DOWN_FRAME)] if verdict.step is Step.WARN else []
             return [*told, Pause(who, verdict.until)]
-        reason = f"sent {kind} too fast for too long (more than {self._budgets.limits.of(kind).rate:g} a second)"
+        reason = f"sent {kind} too fast for too long (more than {self.budgets.limits.of(kind).rate:g} a second)"
         del self._members[member.name], self._by_id[who]
         self._forget(who)
         farewell = ErrorReply(message=f"You were disconnected: you {reason}.", fatal=True)
@@ -404,7 +404,7 @@ class Room:
         return runs
 
     def _forget(self, who: ConnectionId) -> None:
-        self._budgets.forget(who)
+        self.budgets.forget(who)
         self._jobs.forget(who)
 
     def _announce(
