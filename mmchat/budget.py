@@ -10,13 +10,13 @@ there is goes into debt; the verdict says how to answer:
 
 * `Step.SLOW`: stop reading them until the debt is paid (`until`); what they
   keep sending meanwhile waits in their own kernel buffer, nobody else's.
-* `Step.WARN`: still over budget `WARN_AFTER` seconds into the episode: slow,
+* `Step.WARN`: still over budget `warn_after` seconds into the episode: slow,
   and tell them in a sentence (once per episode).
-* `Step.DROP`: still over budget `DROP_AFTER` seconds in: drop them.
+* `Step.DROP`: still over budget `drop_after` seconds in: drop them.
 
 An episode ends when the bucket is back at half its burst, that is when the
 member paused for a while.  An honest person pasting a long text is slowed
-and perhaps warned; only someone sending without pause for `DROP_AFTER`
+and perhaps warned; only someone sending without pause for `drop_after`
 seconds at more than the steady rate is dropped.
 
 `FairQueue` hands the workers' slots out: one job per member at a time (a
@@ -93,6 +93,8 @@ class Limits:
     chat: Rate = Rate(500, 20)
     requests: Rate = Rate(100, 5)
     transfers: Rate = Rate(20, 1)
+    warn_after: float = WARN_AFTER
+    drop_after: float = DROP_AFTER
 
     def of(self, kind: Kind) -> Rate:
         """The budget for `kind`."""
@@ -119,8 +121,9 @@ class Verdict:
 class TokenBucket:
     """A burst, then a steady rate; spending more goes into debt, and the verdict says what to do."""
 
-    def __init__(self, rate: Rate, now: float) -> None:
+    def __init__(self, rate: Rate, now: float, warn_after: float = WARN_AFTER, drop_after: float = DROP_AFTER) -> None:
         self.rate = rate
+        self.warn_after, self.drop_after = warn_after, drop_after
         self.tokens = rate.burst
         self._last = now
         self._over_since: float | None = None  # when this episode of over-spending began
@@ -140,9 +143,9 @@ class TokenBucket:
             self._over_since = now
         until = now - self.tokens / rate.rate  # when the debt is paid
         over = now - self._over_since
-        if over >= DROP_AFTER:
+        if over >= self.drop_after:
             return Verdict(Step.DROP, until)
-        if over >= WARN_AFTER and not self._warned:
+        if over >= self.warn_after and not self._warned:
             self._warned = True
             return Verdict(Step.WARN, until)
         return Verdict(Step.SLOW, until)
@@ -159,7 +162,9 @@ class Budgets:
         """Charge member `who` one token of `kind`."""
         bucket = self._buckets.get((who, kind))
         if bucket is None:
-            bucket = self._buckets[(who, kind)] = TokenBucket(self.limits.of(kind), now)
+            limits = self.limits
+            bucket = TokenBucket(limits.of(kind), now, limits.warn_after, limits.drop_after)
+            self._buckets[(who, kind)] = bucket
         return bucket.take(now)
 
     def forget(self, who: int) -> None:
