@@ -9,6 +9,10 @@ defaults ("after").  Prints p50/p99/max of bob's latency and how many flood
 lines reached him.
 
     .venv/bin/python bench/flood.py
+
+On the 2-core build VM (2026-12-01, 300 honest lines, flooder sending 200-character lines):
+before p50 0.6 ms, p99 66 ms, max 78 ms, 38,465 flood lines broadcast; after p50 0.6 ms,
+p99 1.1 ms, max 24 ms, 623 flood lines (the 500 burst, then 20 a second).
 """
 
 from __future__ import annotations
