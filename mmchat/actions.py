@@ -85,6 +85,14 @@ class Close:
 
 
 @dataclass(frozen=True, slots=True)
+class Pause:
+    """Read nothing more from the connection until monotonic time `until` (it is over budget)."""
+
+    to: ConnectionId
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
 class Log:
     """Tell the admin window and the terminal."""
 
@@ -130,4 +138,4 @@ class Run:
     job: Job
 
 
-Action = Send | Reply | Broadcast | Record | Joined | HangUp | Close | Log | Run
+Action = Send | Reply | Broadcast | Record | Joined | HangUp | Close | Pause | Log | Run

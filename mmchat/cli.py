@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 from . import __version__, protocol
 from .address import parse_address
+from .budget import Limits, Rate
+from .storage import HISTORY_MAX
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +46,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     host.add_argument("--data", metavar="DIR", help="where to keep history (default SHARE/.mmchat)")
     host.add_argument("--headless", action="store_true", help="no window: log to the terminal")
+    limits = Limits()
+    for kind, what in (("chat", "chat lines"), ("requests", "requests (online, files, !cmd, QR, verify)"),
+                       ("transfers", "upload offers and download requests")):  # fmt: skip
+        host.add_argument(
+            f"--flood-{kind}",
+            type=_rate,
+            default=getattr(limits, kind),
+            metavar="BURST/RATE",
+            help=f"each member's budget of {what}: BURST at once, then RATE a second (default {getattr(limits, kind)})",
+        )
+    host.add_argument(
+        "--history-max",
+        type=_positive,
+        default=HISTORY_MAX,
+        metavar="N",
+        help="history entries kept on disk; the oldest go first (default %(default)s)",
+    )
     join = parser.add_argument_group("joining")
     join.add_argument("--name", help="your name in the chat (asked if missing)")
     join.add_argument("--cli", action="store_true", help="chat in the terminal instead of a window")
@@ -54,6 +73,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="chat password (host: require it; member: send it); or set MMCHAT_PASSWORD",
     )
     return parser
+
+
+def _rate(text: str) -> Rate:
+    """A --flood-* value, BURST/RATE."""
+    try:
+        return Rate.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    """A whole number above 0."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"Expected a whole number above 0, not {text!r}.")
+    return int(text)
 
 
 def _utf8_streams() -> None:

@@ -25,6 +25,7 @@ import os
 import pathlib
 import shlex
 import stat
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,9 +35,11 @@ from .files import human_size
 # who types them expects a shell, and a plain refusal is clearer than a surprise.
 SHELL_SYNTAX = frozenset(";|&$`<>(){}\n\r\0")
 
-# A folder with more entries than this is listed in part, so one `ls` cannot
-# flood the chat.
+# A folder with more entries than this is listed in part ("… and 99,000 more"),
+# so one `ls` cannot flood the chat; only the entries shown are looked at closely.
 MAX_LISTED = 1000
+# Seconds an `ls` may spend reading a folder's names before it says what it saw.
+LIST_TIME_LIMIT = 2.0
 
 # Open without following a symlink swapped in after the check, without blocking
 # on a FIFO, and (on Windows) without newline translation.
@@ -85,11 +88,13 @@ class CommandSandbox:
         hidden: frozenset[str] = frozenset({".mmchat"}),
         cat_limit: int = 64 * 1024,
         clock: Callable[[], datetime.datetime] | None = None,
+        time_limit: float = LIST_TIME_LIMIT,
     ) -> None:
         self.root = os.path.realpath(root)
         self.hidden = hidden
         self.cat_limit = cat_limit
         self.clock = clock or datetime.datetime.now
+        self.time_limit = time_limit
         # Compared case-folded: on Windows and macOS ".MMCHAT" opens ".mmchat".
         self._hidden_folded = {name.casefold() for name in hidden}
 
@@ -175,35 +180,45 @@ class CommandSandbox:
         return self._listing(target), here
 
     def _listing(self, folder: str) -> str:
-        """Return the lines `ls` shows for one folder."""
+        """Return the lines `ls` shows for one folder: the first MAX_LISTED, and how many more."""
+        deadline = time.monotonic() + self.time_limit
+        entries: list[os.DirEntry[str]] = []
+        late = False
+        with os.scandir(folder) as scan:
+            for entry in scan:
+                if len(entries) % 1024 == 1023 and time.monotonic() > deadline:
+                    late = True
+                    break
+                if entry.name.casefold() not in self._hidden_folded:
+                    entries.append(entry)
+        entries.sort(key=lambda entry: (not _is_dir(entry), entry.name.casefold()))
         folders: list[str] = []
         files: list[tuple[str, int]] = []
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.name.casefold() in self._hidden_folded:
-                    continue
-                real = os.path.realpath(entry.path) if entry.is_symlink() else entry.path
-                # A link leading out of the share is not shown: its size alone
-                # would tell the member something about the host.
-                if not self._inside(real) or self._is_hidden(os.path.relpath(real, self.root)):
-                    continue
-                try:
-                    info = os.stat(real)
-                except OSError:
-                    continue  # a broken link, or removed while we looked
-                if stat.S_ISDIR(info.st_mode):
-                    folders.append(_shown(entry.name) + "/")
-                else:
-                    files.append((_shown(entry.name), info.st_size))
-        if not folders and not files:
-            return "(empty folder)"
-        folders.sort(key=str.casefold)
-        files.sort(key=lambda item: item[0].casefold())
+        looked = 0
+        for entry in entries:
+            if len(folders) + len(files) >= MAX_LISTED:
+                break
+            looked += 1
+            real = os.path.realpath(entry.path) if entry.is_symlink() else entry.path
+            # A link leading out of the share is not shown: its size alone
+            # would tell the member something about the host.
+            if not self._inside(real) or self._is_hidden(os.path.relpath(real, self.root)):
+                continue
+            try:
+                info = os.stat(real)
+            except OSError:
+                continue  # a broken link, or removed while we looked
+            if stat.S_ISDIR(info.st_mode):
+                folders.append(_shown(entry.name) + "/")
+            else:
+                files.append((_shown(entry.name), info.st_size))
         width = max(len(name) for name, _ in files) if files else 0
         lines = [*folders, *(f"{name:<{width}}  {human_size(size)}" for name, size in files)]
-        if len(lines) > MAX_LISTED:
-            lines = [*lines[:MAX_LISTED], f"[… {len(lines) - MAX_LISTED} more not shown]"]
-        return "\n".join(lines)
+        if late:
+            lines.append(f"… and more: the folder is too big to read in {self.time_limit:g} seconds")
+        elif len(entries) > looked:
+            lines.append(f"… and {len(entries) - looked:,} more")
+        return "\n".join(lines) or "(empty folder)"
 
     def _cd(self, args: list[str], here: str) -> tuple[str, str]:
         """Go to another folder of the share and show where the member now is."""
@@ -293,6 +308,14 @@ def _is_text(line: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    """Tell whether a folder entry is a folder (from the entry itself where the system says so)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def _shown(name: str) -> str:

@@ -2,8 +2,10 @@
 
 The room decides *what* to run (a `Job`, with the member's folder as it is
 then); a worker does it here and hands the result back to the loop thread
-with `call_soon`, where the room gets the last word.  One worker, in order:
-the room already keeps each member's commands one at a time.
+with `call_soon`, where the room gets the last word.  WORKERS threads: the
+room hands jobs out fairly (members in turn, one job per member at a time,
+never more than its MAX_RUNNING_JOBS out), so the pool's own queue stays short
+and a dropped member's waiting work is never started.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from .protocol import FileList, QRImage, SharedFile
 from .qr import render_png
 from .storage import Storage
 
+WORKERS = 2  # room.MAX_RUNNING_JOBS: one slow `ls` leaves a worker for everyone else
 JobResult = bytes | CommandOutcome  # a frame to send, or a command's outcome for the room
 
 
@@ -40,7 +43,7 @@ class Workers:
         self._call_soon = call_soon
         self._done = done  # both called on the loop thread
         self._failed = failed
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmchat-worker")
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="mmchat-worker")
 
     def submit(self, job: Job) -> None:
         """Do `job` on the worker; its result reaches `done` (or `failed`) on the loop thread."""

@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .budget import Limits
 from .server import ChatServer
+from .storage import HISTORY_MAX
+
+DEFAULTS = Limits()
 
 
 def make_server(args: argparse.Namespace) -> ChatServer:
@@ -16,4 +20,11 @@ def make_server(args: argparse.Namespace) -> ChatServer:
         args.port,
         data_dir=Path(args.data) if args.data else None,
         password=args.password,
+        # getattr: a front end may build its own Namespace without the host's limits
+        flood=Limits(
+            chat=getattr(args, "flood_chat", DEFAULTS.chat),
+            requests=getattr(args, "flood_requests", DEFAULTS.requests),
+            transfers=getattr(args, "flood_transfers", DEFAULTS.transfers),
+        ),
+        history_max=getattr(args, "history_max", HISTORY_MAX),
     )

@@ -64,6 +64,7 @@ class Peer:
     failed: bool = False  # already on the failed list
     want_write: bool = False  # the socket is full: wait for the selector to say it is writable
     round_pos: int = 0  # how many of this round's broadcast frames are already in the outbox
+    paused_until: float = 0.0  # >0: over budget, not read until this (monotonic) time
 
     def info(self) -> ConnectionInfo:
         """A snapshot for the admin window."""
@@ -125,6 +126,7 @@ class Outboxes:
         self._round: list[bytes] = []  # broadcast frames waiting for this round's flush
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmchat-send") if send_threads > 1 else None
         self.failed: list[tuple[Peer, CloseReason]] = []  # for the loop to close
+        self._paused: dict[Peer, float] = {}  # not read until then (monotonic): over budget
 
     # --- membership ------------------------------------------------------------------------
 
@@ -179,6 +181,7 @@ class Outboxes:
     def forget(self, peer: Peer) -> None:
         """`peer` is closed or handed to a transfer thread: nothing more to write."""
         self._dirty.discard(peer)
+        self._paused.pop(peer, None)
         self.remove_member(peer)
 
     def _enqueue(self, peer: Peer, data: bytes | memoryview) -> None:
@@ -243,13 +246,44 @@ class Outboxes:
             peer.outbox_bytes = len(data) - sent
         if peer.outbox and not peer.want_write:
             peer.want_write = True
-            self._selector.modify(peer.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, peer)
+            self.listen(peer)
         elif not peer.outbox:
             if peer.want_write:
                 peer.want_write = False
-                self._selector.modify(peer.sock, selectors.EVENT_READ, peer)
+                self.listen(peer)
             if peer.closing_deadline:
                 self._fail(peer, peer.hangup_reason)  # all said: now it can close
+
+    def pause(self, peer: Peer, until: float) -> None:
+        """Read nothing from `peer` until monotonic time `until`; what it sends waits in its own kernel buffer."""
+        peer.paused_until = self._paused[peer] = until
+        self.listen(peer)
+
+    def next_resume(self) -> float:
+        """When the first paused peer is due (inf if none)."""
+        return min(self._paused.values(), default=float("inf"))
+
+    def resume_due(self, mono: float) -> list[Peer]:
+        """Read the peers whose pause is over again; they are returned for what they sent already."""
+        due = [peer for peer, until in self._paused.items() if until <= mono]
+        for peer in due:
+            del self._paused[peer]
+            peer.paused_until = 0.0
+            if not peer.closed:
+                self.listen(peer)
+        return [peer for peer in due if not peer.closed and not peer.closing_deadline]
+
+    def listen(self, peer: Peer) -> None:
+        """Have the selector watch `peer` for reading (unless paused) and for writing (while its socket is full)."""
+        events = (0 if peer.paused_until else selectors.EVENT_READ) | (selectors.EVENT_WRITE if peer.want_write else 0)
+        registered = peer.sock in self._selector.get_map()
+        if not events:
+            if registered:
+                self._selector.unregister(peer.sock)
+        elif registered:
+            self._selector.modify(peer.sock, events, peer)
+        else:
+            self._selector.register(peer.sock, events, peer)
 
     def _fail(self, peer: Peer, reason: CloseReason) -> None:
         if not peer.failed:

@@ -10,11 +10,17 @@ what when someone leaves, is kicked or the host stops.  It never touches a
 socket, a thread, a disk or a clock: the loop (`server.py`) tells it what
 happened, with the time, and carries out the actions it returns, in order:
 
-`Send`/`Reply` (bytes for one connection; a `Reply` goes through its protocol
-state machine), `Broadcast`, `Record` (history on disk), `Joined`, `HangUp`
-(close once what is queued is sent) or `Close` (now), `Run` (a job for a
-worker, whose result comes back through `command_finished` or as a frame) and
-`Log`; `actions.py` describes each.
+* `Send(to, frame)` / `Reply(to, event)`: bytes for one connection; a `Reply`
+  goes through that connection's protocol state machine (welcome, refusal).
+* `Broadcast(frame)`: one frame for every member, encoded once.
+* `Record(entry)`: keep a history entry on disk (the room keeps its own
+  recent copy for newcomers).
+* `Joined(to, name)`: the connection is now a member and receives broadcasts.
+* `HangUp(to)`: close after what is queued for them is sent; `Close(to)`: now.
+* `Run(job)`: work for a worker, given out fairly (`FairQueue`, budget.py); its
+  result comes back through `command_finished` or `job_done`.
+* `Pause(to, until)`: do not read a member over budget (`spend`) until then.
+* `Log(event)`: a structured `LogEvent` for the admin window and the terminal.
 
 Connections are named by an integer the loop chooses (`ConnectionId`); who is
 still there (keep-alive, hello deadlines) is `liveness.py`'s.  `tests/test_room.py`
@@ -24,9 +30,10 @@ drives all of this with no network at all.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hmac
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from . import protocol
@@ -39,20 +46,22 @@ from .actions import (
     ConnectionId,
     FileListJob,
     HangUp,
+    Job,
     Joined,
     Log,
+    Pause,
     QRJob,
     Record,
     Reply,
     Run,
     Send,
 )
+from .budget import KIND_OF, Budgets, FairQueue, Limits, Step
 from .commands import CommandOutcome
 from .hostlog import LogEvent, LogKind
 from .liveness import KeepAlive, Openers
 from .names import skeleton
 from .protocol import (
-    ChatMessage,
     CommandResult,
     ErrorReply,
     Event,
@@ -75,12 +84,14 @@ from .protocol import (
     Welcome,
 )
 from .qr import CodeBook
-from .storage import HistoryEntry
+from .storage import HistoryEntry, history_event
 
 HISTORY_REPLAY = 50
 MAX_WAITING_COMMANDS = 64  # per member; more is refused with a sentence
+MAX_RUNNING_JOBS = 2  # jobs out with the workers at once (host_jobs.WORKERS threads)
+SLOW_DOWN = "You are sending too fast: slow down, or you will be disconnected."
+SLOW_DOWN_FRAME = protocol.encode_trusted(ErrorReply(message=SLOW_DOWN))
 NOT_READING = "not reading (outbound queue full)"
-NOTICE_KIND_VALUES = frozenset(kind.value for kind in NoticeKind)
 KICKED_SENTENCE = "The host removed you from the chat."
 PING, PONG = protocol.encode_trusted(Ping()), protocol.encode_trusted(Pong())
 
@@ -94,25 +105,6 @@ class _Member:
     name: str
     address: str
     cwd: str = ""
-    commands: collections.deque[CommandJob] = field(default_factory=collections.deque)
-    busy: bool = False  # a command of theirs is with a worker: the next waits (cd, then ls)
-
-
-def history_event(entry: HistoryEntry) -> ChatMessage | Notice | None:
-    """The event a newcomer is shown for a history entry (None for a row of a kind nobody knows)."""
-    if entry.kind == "message":
-        return ChatMessage(seq=entry.seq, ts=entry.ts, sender=entry.member, text=entry.text, history=True)
-    if entry.kind not in NOTICE_KIND_VALUES:
-        return None  # an older or damaged database: members would refuse it, so it is not replayed
-    return Notice(
-        seq=entry.seq,
-        ts=entry.ts,
-        kind=NoticeKind(entry.kind),
-        member=entry.member,
-        filename=entry.filename,
-        size=entry.size,
-        history=True,
-    )
 
 
 class Room:
@@ -128,6 +120,7 @@ class Room:
         codes: CodeBook | None = None,
         keepalive: KeepAlive | None = None,
         openers: Openers | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._password = password
         self._host_label = host_label[:64]
@@ -140,6 +133,8 @@ class Room:
         self.openers = openers if openers is not None else Openers()  # not yet said hello
         self.keepalive = keepalive if keepalive is not None else KeepAlive()
         self._command_ids = 0
+        self.budgets = Budgets(limits)
+        self._jobs: FairQueue[Job] = FairQueue(MAX_RUNNING_JOBS, MAX_WAITING_COMMANDS)
         self.stopping = False
 
     # --- what the loop asks -------------------------------------------------------------
@@ -184,6 +179,7 @@ class Room:
         opener = self.openers.remove(who)
         self.keepalive.forget(who)
         member = self._by_id.pop(who, None)
+        self._forget(who)
         if member is None:
             if reason is CloseReason.DROPPED and opener:
                 return [Log(LogEvent(now, LogKind.DROPPED, address=opener, reason=NOT_READING))]
@@ -222,14 +218,11 @@ class Room:
     def command_finished(
         self, job: CommandJob, outcome: CommandOutcome, now: float, *, answered: bool = False
     ) -> list[Action]:
-        """A worker ran `job`: answer the member (unless `answered` already), keep their folder, start their next."""
+        """A worker ran `job`: answer the member (unless `answered` already), keep their folder, start the next."""
         member = self._by_id.get(job.to)
-        if member is None:
-            return []  # they left meanwhile: nobody to answer, nothing more of theirs to run
+        if member is None or answered:  # left meanwhile: nobody to answer, nothing of theirs waits
+            return self.job_done(job)
         member.cwd = outcome.cwd
-        member.busy = False
-        if answered:
-            return self._next_command(member)
         output = outcome.output[: protocol.MAX_OUTPUT_CHARS]
         result = CommandResult(line=job.line, output=output, allowed=outcome.allowed, ref=job.ref)
         actions: list[Action] = [Send(job.to, protocol.encode_trusted(result))]
@@ -239,7 +232,36 @@ class Room:
                 command_id=job.command_id,
             )  # fmt: skip
             actions.append(Log(event))
-        return actions + self._next_command(member)
+        return actions + self.job_done(job)
+
+    def job_done(self, job: Job) -> list[Action]:
+        """A worker gave `job` back: its slot goes to the next member in turn."""
+        self._jobs.done(job.to)
+        return self._start_jobs()
+
+    def spend(self, who: ConnectionId, event: Event, now: float, mono: float) -> list[Action]:
+        """Charge `event` to its sender's budget: [] within it, else slow them, then tell, then drop them."""
+        kind = KIND_OF.get(type(event))
+        member = self._by_id.get(who)
+        if kind is None or member is None:
+            return []
+        verdict = self.budgets.take(who, kind, mono)
+        if verdict.step is Step.OK:
+            return []
+        if verdict.step is not Step.DROP:  # slowed; told once, when it goes on
+            told: list[Action] = [Send(who, SLOW_DOWN_FRAME)] if verdict.step is Step.WARN else []
+            return [*told, Pause(who, verdict.until)]
+        reason = f"sent {kind} too fast for too long (more than {self.budgets.limits.of(kind).rate:g} a second)"
+        del self._members[member.name], self._by_id[who]
+        self._forget(who)
+        farewell = ErrorReply(message=f"You were disconnected: you {reason}.", fatal=True)
+        return [
+            Log(LogEvent(now, LogKind.DROPPED, member=member.name, address=member.address, reason=reason)),
+            Send(who, protocol.encode_trusted(farewell)),
+            HangUp(who, CloseReason.DROPPED),
+            *self._announce(NoticeKind.DROPPED, now, member.name),
+            self._count(now),
+        ]
 
     def request_failed(self, who: ConnectionId, ref: int, reason: str, now: float) -> list[Action]:
         """A worker could not do what a member asked: they get a sentence, the log a line."""
@@ -318,30 +340,25 @@ class Room:
         return [Send(who, protocol.encode_trusted(OnlineList(members=tuple(self._members), ref=event.ref)))]
 
     def _on_files(self, who: ConnectionId, event: ListFiles, now: float) -> list[Action]:
-        return [Run(FileListJob(who, event.ref))]
+        return self._queue(who, FileListJob(who, event.ref))
 
     def _on_command(self, who: ConnectionId, event: RunCommand, now: float) -> list[Action]:
         member = self._by_id.get(who)
         if member is None:
             return []  # kicked, and still being hung up on
-        if len(member.commands) >= MAX_WAITING_COMMANDS:
-            message = f"You have {MAX_WAITING_COMMANDS} commands waiting already: wait for their answers first."
-            return [Send(who, protocol.encode_trusted(ErrorReply(message=message, ref=event.ref)))]
         self._command_ids += 1
         job = CommandJob(who, event.ref, event.line, member.cwd, self._command_ids)
-        member.commands.append(job)
         log = Log(LogEvent(now, LogKind.COMMAND, member=member.name, line=event.line, command_id=job.command_id))
-        return [log, *self._next_command(member)]
+        queued = self._queue(who, job)
+        return queued if queued and isinstance(queued[0], Send) else [log, *queued]
 
     def _on_qr(self, who: ConnectionId, event: RequestQR, now: float) -> list[Action]:
         name = self.name_of(who)
         if not name:
             return []
         code = self.codes.issue(name)
-        return [
-            Log(LogEvent(now, LogKind.QR_ISSUED, member=name)),
-            Run(QRJob(who, event.ref, code, int(self.codes.ttl))),
-        ]
+        job = QRJob(who, event.ref, code, int(self.codes.ttl))
+        return [Log(LogEvent(now, LogKind.QR_ISSUED, member=name)), *self._queue(who, job)]
 
     def _on_verify(self, who: ConnectionId, event: VerifyCode, now: float) -> list[Action]:
         name = self.name_of(who)
@@ -382,6 +399,7 @@ class Room:
     def _put_out(self, member: _Member, kind: NoticeKind, log: LogEvent, sentence: str, now: float) -> list[Action]:
         """Remove a member now (kicked, timed out): the log, everyone, and they themselves are told."""
         del self._by_id[member.who], self._members[member.name]
+        self._forget(member.who)  # their budgets and waiting work go with them
         tell = Reply(member.who, ErrorReply(message=sentence, fatal=True))
         reason = CloseReason.KICKED if kind is NoticeKind.KICKED else CloseReason.TIMED_OUT
         return [Log(log), *self._announce(kind, now, member.name), tell, HangUp(member.who, reason), self._count(now)]
@@ -396,13 +414,25 @@ class Room:
             n += 1
         return name
 
-    def _next_command(self, member: _Member) -> list[Action]:
-        if member.busy or not member.commands:
-            return []
-        member.busy = True
-        job = member.commands.popleft()
-        # The folder is the member's as it is now, after the commands before this one ran.
-        return [Run(CommandJob(job.to, job.ref, job.line, member.cwd, job.command_id))]
+    def _queue(self, who: ConnectionId, job: Job) -> list[Action]:
+        if not self._jobs.add(who, job):
+            message = f"You have {MAX_WAITING_COMMANDS} requests waiting already: wait for their answers first."
+            return [Send(who, protocol.encode_trusted(ErrorReply(message=message, ref=job.ref)))]
+        return self._start_jobs()
+
+    def _start_jobs(self) -> list[Action]:
+        runs: list[Action] = []
+        for job in self._jobs.start():
+            member = self._by_id.get(job.to)
+            if isinstance(job, CommandJob) and member is not None:
+                # The folder is the member's as it is now, after the commands before this one ran.
+                job = dataclasses.replace(job, cwd=member.cwd)
+            runs.append(Run(job))
+        return runs
+
+    def _forget(self, who: ConnectionId) -> None:
+        self.budgets.forget(who)
+        self._jobs.forget(who)
 
     def _announce(
         self, kind: NoticeKind, now: float, member: str = "", filename: str = "", size: int = 0

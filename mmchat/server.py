@@ -39,12 +39,14 @@ from .actions import (
     Job,
     Joined,
     Log,
+    Pause,
     Record,
     Reply,
     Run,
     Send,
 )
 from .address import format_address
+from .budget import Limits
 from .commands import CommandOutcome, CommandSandbox
 from .host_accept import Acceptor
 from .host_jobs import JobResult, Workers
@@ -55,7 +57,7 @@ from .outbox import FLUSH_PASSES, ConnectionInfo, Outboxes, Peer
 from .protocol import ErrorReply, OfferUpload, ProtocolError, RequestDownload, Say, TransferHello
 from .qr import CodeBook
 from .room import Room
-from .storage import Storage
+from .storage import HISTORY_MAX, Storage
 from .wakeup import CallQueue
 
 __all__ = ["ChatServer", "ConnectionInfo", "LogEvent", "LogKind"]
@@ -82,9 +84,12 @@ class ChatServer:
         send_threads: int | None = None,
         keepalive: KeepAlive | None = None,
         openers: Openers | None = None,
+        flood: Limits | None = None,
+        history_max: int = HISTORY_MAX,
     ) -> None:
         """`send_threads`: 2 lets a second thread share the sends of rounds with many members
-        (the default where there is a second core), 1 keeps every send on the loop thread."""
+        (the default where there is a second core), 1 keeps every send on the loop thread.
+        `flood`: each member's budgets (budget.py); `history_max`: history entries kept on disk."""
         self.share = Path(share).resolve()
         self.share.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else self.share / ".mmchat"
@@ -93,7 +98,7 @@ class ChatServer:
         self._bind = (host, port)
         self.log = LogBus()
         self._publish = self.log.publish
-        self.storage = Storage(self.data_dir)
+        self.storage = Storage(self.data_dir, history_max=history_max)
         self.sandbox = CommandSandbox(self.share)
         self.codes = CodeBook()
         self.room = Room(
@@ -104,6 +109,7 @@ class ChatServer:
             codes=self.codes,
             keepalive=keepalive,
             openers=openers,
+            limits=flood,
         )
         self.desk = TransferDesk(self.share, self.temp_dir, self.storage, self._publish, self._on_shared)
         self.desk.clean_temp()
@@ -195,7 +201,7 @@ class ChatServer:
         next_tick = time.monotonic() + TICK
         try:
             while not self._stopped.is_set():
-                timeout = max(0.0, next_tick - time.monotonic())
+                timeout = max(0.0, min(next_tick, self.outboxes.next_resume()) - time.monotonic())
                 if self._stopping:
                     timeout = min(timeout, SHUTDOWN_POLL)
                 for key, mask in self._selector.select(timeout):
@@ -210,8 +216,10 @@ class ChatServer:
                         if mask & selectors.EVENT_WRITE and not peer.closed:
                             self.outboxes.writable(peer)
                 self._calls.run_pending()
-                self._flush()
                 now = time.monotonic()
+                for peer in self.outboxes.resume_due(now):  # paused members' time is up: what they sent first
+                    self._dispatch(peer)
+                self._flush()
                 if now >= next_tick:
                     next_tick = now + TICK
                     self._tick(now)
@@ -261,9 +269,17 @@ class ChatServer:
         if peer.closing_deadline:
             return  # we are hanging up on them: ignore what they still say
         peer.conn.receive_data(data)
-        room, apply, who, now = self.room, self._apply, peer.id, time.time()
+        self._dispatch(peer)
+
+    def _dispatch(self, peer: Peer) -> None:
+        """Hand what `peer` sent to the room, until it is paused (the rest waits in its buffer)."""
+        room, apply, who, now, mono = self.room, self._apply, peer.id, time.time(), time.monotonic()
         try:
             for event in peer.conn.events():
+                if held := room.spend(who, event, now, mono):  # [] within budget: the usual case
+                    apply(held)
+                    if peer.closing_deadline:
+                        return  # dropped: this event is not served
                 if isinstance(event, Say):  # the hot path: most of what arrives is chat
                     apply(room.say(who, event.text, now))
                 elif isinstance(event, TRANSFER_EVENTS):
@@ -272,7 +288,7 @@ class ChatServer:
                         return  # the socket is a transfer thread's now
                 else:
                     apply(room.receive(who, event, now))
-                if peer.closed or peer.closing_deadline:
+                if peer.closed or peer.closing_deadline or peer.paused_until:
                     return
         except ProtocolError as exc:
             self._protocol_error(peer, str(exc))
@@ -292,31 +308,25 @@ class ChatServer:
                 outboxes.broadcast(action.frame)
             elif isinstance(action, Record):
                 self.storage.record(action.entry)
-            elif isinstance(action, Send):
-                peer = peers.get(action.to)
-                if peer is not None:
-                    outboxes.send(peer, action.frame)
             elif isinstance(action, Log):
                 self._publish(action.event)
-            elif isinstance(action, Reply):
-                peer = peers.get(action.to)
-                if peer is not None:
-                    outboxes.send(peer, peer.conn.send(action.event))
-            elif isinstance(action, Joined):
-                peer = peers.get(action.to)
-                if peer is not None:
-                    peer.name = action.name
-                    outboxes.add_member(peer)
-            elif isinstance(action, HangUp):
-                peer = peers.get(action.to)
-                if peer is not None:
-                    self._hang_up(peer, action.reason)
-            elif isinstance(action, Close):
-                peer = peers.get(action.to)
-                if peer is not None:
-                    self._close(peer, action.reason)
             elif isinstance(action, Run):
                 self._workers.submit(action.job)
+            elif (peer := peers.get(action.to)) is None:
+                continue  # gone already
+            elif isinstance(action, Send):
+                outboxes.send(peer, action.frame)
+            elif isinstance(action, Reply):
+                outboxes.send(peer, peer.conn.send(action.event))
+            elif isinstance(action, Joined):
+                peer.name = action.name
+                outboxes.add_member(peer)
+            elif isinstance(action, HangUp):
+                self._hang_up(peer, action.reason)
+            elif isinstance(action, Close):
+                self._close(peer, action.reason)
+            elif isinstance(action, Pause):  # over budget: not read until then, nobody else waits
+                outboxes.pause(peer, action.until)
 
     def _flush(self) -> None:
         outboxes = self.outboxes
@@ -352,13 +362,15 @@ class ChatServer:
             assert isinstance(job, CommandJob)
             self._apply(self.room.command_finished(job, result, time.time()))
         else:
-            self._apply([Send(job.to, result)])
+            self._apply([Send(job.to, result), *self.room.job_done(job)])
 
     def _job_failed(self, job: Job, reason: str) -> None:
         now = time.time()
         self._apply(self.room.request_failed(job.to, job.ref, reason, now))
         if isinstance(job, CommandJob):  # their next command must not wait forever
             self._apply(self.room.command_finished(job, CommandOutcome(False, "", job.cwd), now, answered=True))
+        else:
+            self._apply(self.room.job_done(job))
 
     # --- transfers ------------------------------------------------------------------------
 

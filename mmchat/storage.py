@@ -31,6 +31,8 @@ from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Self
 
+from .protocol import ChatMessage, Notice, NoticeKind
+
 DB_NAME = "mmchat.db"
 SCHEMA_VERSION = 1
 # How long the writer lets a batch grow.  Each batch costs a wake-up, a timed
@@ -42,6 +44,9 @@ FLUSH_INTERVAL = 0.2
 # reader waiting for the database lock (a download looking up its file) is not
 # held up for long by a burst.
 _MAX_BATCH = 2000
+# History entries kept on disk; the oldest go first.  A flood of 4,000-character
+# lines then costs at most ~1 GB, an ordinary chat keeps months.
+HISTORY_MAX = 100_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS history (
@@ -65,6 +70,7 @@ CREATE TABLE IF NOT EXISTS files (
 _HISTORY_COLUMNS = "seq, ts, kind, member, text, filename, size"
 _FILE_COLUMNS = "filename, size, sha256, owner, ts, mtime_ns"
 # OR REPLACE: one repeated seq must not cost the rest of the batch.
+NOTICE_KIND_VALUES = frozenset(kind.value for kind in NoticeKind)
 _INSERT_HISTORY = f"INSERT OR REPLACE INTO history ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
@@ -87,6 +93,23 @@ class HistoryEntry(NamedTuple):
     size: int = 0
 
 
+def history_event(entry: HistoryEntry) -> ChatMessage | Notice | None:
+    """The event a newcomer is shown for a history entry (None for a row of a kind nobody knows)."""
+    if entry.kind == "message":
+        return ChatMessage(seq=entry.seq, ts=entry.ts, sender=entry.member, text=entry.text, history=True)
+    if entry.kind not in NOTICE_KIND_VALUES:
+        return None  # an older or damaged database: members would refuse it, so it is not replayed
+    return Notice(
+        seq=entry.seq,
+        ts=entry.ts,
+        kind=NoticeKind(entry.kind),
+        member=entry.member,
+        filename=entry.filename,
+        size=entry.size,
+        history=True,
+    )
+
+
 @dataclass(frozen=True)
 class FileRecord:
     """A file shared on the host, as the host last verified it."""
@@ -102,9 +125,12 @@ class FileRecord:
 class Storage:
     """The host's history and file list in ``data_dir/mmchat.db``; safe to share between threads."""
 
-    def __init__(self, data_dir: Path, flush_interval: float = FLUSH_INTERVAL) -> None:
+    def __init__(self, data_dir: Path, flush_interval: float = FLUSH_INTERVAL, history_max: int = HISTORY_MAX) -> None:
         self.path = Path(data_dir) / DB_NAME
         self._flush_interval = flush_interval
+        self.history_max = max(1, history_max)
+        # The writer prunes once the history is this much over the bound: one DELETE per batch, not per row.
+        self._prune_slack = max(1, min(10_000, self.history_max // 10))
         self._conn = _open(self.path)
         self._db_lock = threading.Lock()
         # A separate lock for what record() touches, so it never waits behind
@@ -112,6 +138,7 @@ class Storage:
         self._seq_lock = threading.Lock()
         row = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM history").fetchone()
         self._last_seq: int = row[0]
+        self._rows: int = self._conn.execute("SELECT COUNT(*) FROM history").fetchone()[0]  # the writer's
         self._pending: list[HistoryEntry] = []  # recorded, not yet taken by the writer
         self._flush_waiters: list[threading.Event] = []
         self._writer_idle = True  # nothing pending: the next record() must wake the writer
@@ -249,6 +276,8 @@ class Storage:
                 self._writer_idle = True
             for start in range(0, len(batch), _MAX_BATCH):
                 self._write_batch(batch[start : start + _MAX_BATCH])
+            if self._rows >= self.history_max + self._prune_slack:
+                self._prune()
             for waiter in waiters:
                 waiter.set()
             if stop:
@@ -258,8 +287,21 @@ class Storage:
         try:
             with self._db_lock, self._conn:
                 self._conn.executemany(_INSERT_HISTORY, rows)
+            self._rows += len(rows)  # an upper bound: OR REPLACE may have replaced some
         except Exception as exc:
             # The next flush() or close() reports this to whoever can show it.
+            self._write_error = exc
+
+    def _prune(self) -> None:
+        """Keep the newest `history_max` entries (on the writer thread, after a batch)."""
+        try:
+            with self._db_lock, self._conn:
+                self._conn.execute(
+                    "DELETE FROM history WHERE seq <= (SELECT seq FROM history ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                    (self.history_max,),
+                )
+                self._rows = self._conn.execute("SELECT COUNT(*) FROM history").fetchone()[0]
+        except Exception as exc:
             self._write_error = exc
 
 

@@ -351,3 +351,38 @@ def test_no_output_contains_host_path(sandbox, share, tmp_path):
     lines += [line for line, _ in HOSTILE]
     for line in lines:
         assert str(tmp_path) not in sandbox.run(line).output
+
+
+# -- limits ----------------------------------------------------------------------
+
+
+def test_ls_of_a_huge_folder_lists_the_first_entries_and_says_how_many_more(tmp_path):
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "sub").mkdir()
+    for i in range(commands.MAX_LISTED + 1500):
+        (big / f"f{i:05d}.txt").touch()
+    outcome = CommandSandbox(big).run("ls")
+    lines = outcome.output.splitlines()
+    assert lines[0] == "sub/" and lines[1].startswith("f00000.txt")  # folders first, then names in order
+    assert len(lines) == commands.MAX_LISTED + 1
+    assert lines[-1] == "… and 1,501 more"  # 1,500 files and the folder make 2,501 entries, 1,000 shown
+
+
+def test_ls_that_takes_too_long_says_what_it_saw(tmp_path, monkeypatch):
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(3000):
+        (big / f"f{i}").touch()
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(commands.time, "monotonic", lambda: float(next(ticks)))  # every look at the clock: 1 s
+    outcome = CommandSandbox(big, time_limit=0.5).run("ls")
+    assert outcome.output.endswith("… and more: the folder is too big to read in 0.5 seconds")
+    assert 1000 <= len(outcome.output.splitlines()) - 1 <= commands.MAX_LISTED
+
+
+def test_cat_of_a_huge_file_says_it_was_cut(share):
+    (share / "huge.txt").write_text("y" * (10 * 1024 * 1024))
+    outcome = CommandSandbox(share).run("cat huge.txt")
+    assert len(outcome.output) < 70 * 1024
+    assert outcome.output.endswith("[… cut: showing the first 65.5 kB of 10.5 MB]")

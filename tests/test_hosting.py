@@ -39,3 +39,21 @@ def test_a_host_with_a_password_refuses_a_member_without_it(tmp_path: Path) -> N
         member.close()
     finally:
         server.stop()
+
+
+def test_the_flood_and_history_options_reach_the_host(tmp_path: Path) -> None:
+    from mmchat.budget import Rate
+    from mmchat.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["--host", "--share", str(tmp_path / "share"), "--flood-chat", "5/1", "--flood-transfers", "2/0.5",
+         "--history-max", "77"]
+    )  # fmt: skip
+    server = make_server(args)
+    try:
+        limits = server.room.budgets.limits
+        assert (limits.chat, limits.transfers) == (Rate(5, 1), Rate(2, 0.5))
+        assert limits.requests == Rate.parse("100/5")  # the default
+        assert server.storage.history_max == 77
+    finally:
+        server.storage.close()

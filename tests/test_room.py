@@ -14,12 +14,14 @@ from mmchat.actions import (
     HangUp,
     Joined,
     Log,
+    Pause,
     QRJob,
     Record,
     Reply,
     Run,
     Send,
 )
+from mmchat.budget import DROP_AFTER, WARN_AFTER, Limits, Rate
 from mmchat.commands import CommandOutcome
 from mmchat.hostlog import LogKind
 from mmchat.liveness import HELLO_TIMEOUT, KeepAlive, Openers
@@ -47,7 +49,7 @@ from mmchat.protocol import (
     Welcome,
 )
 from mmchat.qr import CodeBook
-from mmchat.room import HISTORY_REPLAY, MAX_WAITING_COMMANDS, Room
+from mmchat.room import HISTORY_REPLAY, MAX_RUNNING_JOBS, MAX_WAITING_COMMANDS, SLOW_DOWN, Room
 from mmchat.storage import HistoryEntry
 
 NOW = 1_700_000_000.0
@@ -469,3 +471,108 @@ def test_under_descriptor_pressure_hello_deadlines_shrink_and_the_most_crowded_a
     room.openers.press(False, 20.0)
     room.opened(5, "10.0.0.5:2", 20.0)
     assert room.tick(34.0) == [] and room.tick(35.5) == [Close(5, CloseReason.NO_GREETING)]
+
+
+# --- floods --------------------------------------------------------------------------------
+
+
+def flood(room, who, event, start, seconds):
+    """Send `event` as fast as the loop reads (honouring each Pause) for `seconds`: every batch of actions."""
+    t, out = start, []
+    while t < start + seconds:
+        actions = room.spend(who, event, NOW + t, t)
+        out.append((t, actions))
+        if of(actions, HangUp):
+            break
+        pauses = of(actions, Pause)
+        t = max([t, *(p.until for p in pauses)])
+    return out
+
+
+def test_within_budget_nothing_happens(room):
+    join(room, 1, "alice")
+    assert all(room.spend(1, Say(text="hi"), NOW, 0.0) == [] for _ in range(int(Limits().chat.burst)))
+
+
+def test_a_flooder_is_first_slowed(room):
+    join(room, 1, "alice")
+    for _ in range(int(Limits().chat.burst)):
+        room.spend(1, Say(text="hi"), NOW, 0.0)
+    actions = room.spend(1, Say(text="hi"), NOW, 0.0)
+    (pause,) = actions
+    assert isinstance(pause, Pause) and pause.to == 1 and pause.until == pytest.approx(1 / Limits().chat.rate)
+
+
+def test_a_flooder_is_then_told_in_a_sentence_once(room):
+    join(room, 1, "alice")
+    batches = flood(room, 1, ListOnline(ref=1), 0.0, WARN_AFTER + 1)
+    told = [(t, sent(a, 1)) for t, a in batches if of(a, Send)]
+    assert len(told) == 1 and told[0][1] == [ErrorReply(message=SLOW_DOWN)] and told[0][0] >= WARN_AFTER
+    assert room.online() == ["alice"]
+
+
+def test_a_flooder_is_at_last_dropped_with_a_sentence_and_everyone_sees_it(room):
+    join(room, 1, "alice")
+    join(room, 2, "bob")
+    t, actions = flood(room, 1, Say(text="spam"), 0.0, DROP_AFTER + 5)[-1]
+    assert t >= DROP_AFTER and of(actions, HangUp) == [HangUp(1, CloseReason.DROPPED)]
+    (farewell,) = sent(actions, 1)
+    assert farewell.fatal and farewell.message.startswith("You were disconnected: you sent chat too fast")
+    (dropped,) = [e for e in logs(actions) if e.kind is LogKind.DROPPED]
+    assert dropped.member == "alice" and "too fast" in dropped.reason
+    (notice,) = broadcasts(actions)
+    assert (notice.kind, notice.member) == ("dropped", "alice")
+    assert room.online() == ["bob"]
+    assert room.closed(1, CloseReason.DROPPED, NOW) == []  # told once, when they were dropped
+
+
+def test_an_honest_member_is_not_charged_for_a_flooder(room):
+    join(room, 1, "alice")
+    join(room, 2, "bob")
+    flood(room, 1, Say(text="spam"), 0.0, WARN_AFTER)
+    assert room.spend(2, Say(text="hello"), NOW, WARN_AFTER) == []
+
+
+def test_the_budgets_can_be_changed():
+    room = Room(limits=Limits(transfers=Rate(1, 0.5)))
+    join(room, 1, "alice")
+    offer = protocol.OfferUpload(filename="a.txt", size=1, ref=1)
+    assert room.spend(1, offer, NOW, 0.0) == []
+    (pause,) = room.spend(1, offer, NOW, 0.0)
+    assert pause.until == pytest.approx(2.0)
+
+
+def test_a_dropped_flooders_queued_commands_are_thrown_away(room):
+    join(room, 1, "alice")
+    join(room, 2, "bob")
+    (first,) = run_jobs(room.receive(1, RunCommand(line="cat big", ref=0), NOW))
+    for ref in range(1, 40):
+        room.receive(1, RunCommand(line="cat big", ref=ref), NOW)
+    flood(room, 1, Say(text="spam"), 0.0, DROP_AFTER + 5)  # dropped
+    assert room.command_finished(first, CommandOutcome(True, "x", ""), NOW) == []  # nothing of theirs starts
+    assert [j.line for j in run_jobs(room.receive(2, RunCommand(line="pwd", ref=1), NOW))] == ["pwd"]
+
+
+def test_another_members_pwd_goes_next_while_a_flooder_has_500_jobs_queued(room):
+    join(room, 1, "alice")
+    join(room, 2, "bob")
+    started = []
+    for ref in range(500):  # on main every file list went to the workers at once, ahead of bob
+        event = ListFiles(ref=ref) if ref % 2 else RunCommand(line="cat big", ref=ref)
+        started += run_jobs(room.receive(1, event, NOW))
+    assert len(started) == 1  # one of alice's at a time, the rest wait in the room
+    (pwd,) = run_jobs(room.receive(2, RunCommand(line="pwd", ref=1), NOW))
+    assert pwd.line == "pwd"
+
+
+def test_no_more_than_max_running_jobs_are_out_and_members_take_turns(room):
+    for who, name in enumerate(["alice", "bob", "carol", "dave"], start=1):
+        join(room, who, name)
+    out = []
+    for who in (1, 1, 2, 2, 3, 4):
+        out += run_jobs(room.receive(who, RunCommand(line=f"echo {who}", ref=who), NOW))
+    assert [job.to for job in out] == [1, 2][:MAX_RUNNING_JOBS]
+    done = room.command_finished(out[0], CommandOutcome(True, "1", ""), NOW)
+    assert [job.to for job in run_jobs(done)] == [3]  # carol before alice's second and bob's second
+    done = room.job_done(FileListJob(2, 0))  # any job of bob's coming back frees his slot
+    assert [job.to for job in run_jobs(done)] == [4]

@@ -17,6 +17,7 @@ import pytest
 
 from mmchat import outbox as outbox_module
 from mmchat import protocol
+from mmchat.budget import Limits, Rate
 from mmchat.client import ChatClient, ConnectError, Disconnected, TransferFinished
 from mmchat.liveness import KeepAlive
 from mmchat.protocol import (
@@ -26,17 +27,19 @@ from mmchat.protocol import (
     ErrorReply,
     FileList,
     Hello,
+    ListFiles,
     Notice,
     OnlineList,
     QRImage,
     Role,
+    RunCommand,
     Say,
     TransferHello,
     VerifyResult,
     Welcome,
     encode,
 )
-from mmchat.server import ChatServer, LogEvent
+from mmchat.server import ChatServer, LogEvent, LogKind
 
 TIMEOUT = 15.0
 
@@ -514,7 +517,9 @@ def test_an_upload_without_its_digest_is_discarded(server, share, after, reason)
 
 
 def test_a_member_who_stops_reading_is_dropped_and_delays_nobody(send_threads, share, tmp_path):
-    host = ChatServer(share, "127.0.0.1", 0, outbound_limit=256 * 1024, send_threads=send_threads)
+    # alice talks as fast as bob hears: no flood limit here, this is about the one who stops reading
+    unlimited = Limits(chat=Rate(1e9, 1e9))
+    host = ChatServer(share, "127.0.0.1", 0, outbound_limit=256 * 1024, send_threads=send_threads, flood=unlimited)
     log: list[LogEvent] = []
     host.subscribe(log.append)
     host.start()
@@ -775,7 +780,8 @@ def test_stopping_with_a_member_who_does_not_read_starts_no_timer_threads(share,
             super().start()
 
     monkeypatch.setattr(threading, "Timer", CountingTimer)
-    host = ChatServer(share, "127.0.0.1", 0, outbound_limit=64 * 1024 * 1024)  # slow, but not dropped
+    unlimited = Limits(chat=Rate(1e9, 1e9))  # the talker floods on purpose: not what this is about
+    host = ChatServer(share, "127.0.0.1", 0, outbound_limit=64 * 1024 * 1024, flood=unlimited)  # slow, not dropped
     host.start()
     stuck = socket.socket()
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: a small window
@@ -847,3 +853,96 @@ def test_a_frozen_member_is_pinged_told_and_shown_as_gone_within_a_bounded_time(
     finally:
         bob.close()
         host.stop()
+
+
+# --- floods --------------------------------------------------------------------------
+
+
+def test_a_flooder_is_slowed_told_and_dropped_while_honest_messages_keep_arriving(share):
+    limits = Limits(chat=Rate(20, 10), warn_after=0.5, drop_after=2.0)  # short times for the test
+    host = ChatServer(share, "127.0.0.1", 0, flood=limits)
+    log: list[LogEvent] = []
+    host.subscribe(log.append)
+    host.start()
+    flooder, fconn = raw_member(host, "flooder")
+    alice = ChatClient("127.0.0.1", host.address[1], "alice")
+    bob = ChatClient("127.0.0.1", host.address[1], "bob")
+    stop = threading.Event()
+    sent = [0]
+
+    def flood() -> None:  # as fast as the socket takes it, bounded in time
+        batch = b"".join(fconn.send(Say(text=f"spam {i}")) for i in range(2000))
+        flooder.settimeout(0.2)
+        deadline = time.monotonic() + 10
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                flooder.sendall(batch)
+                sent[0] += 2000
+            except TimeoutError:
+                continue  # paused: its own kernel buffer is full
+            except OSError:
+                return  # dropped
+
+    thread = threading.Thread(target=flood)
+    try:
+        alice.connect()
+        bob.connect()
+        thread.start()
+        worst = 0.0
+        for i in range(40):  # 4 s of honest chat at 10 lines a second, within their budget
+            began = time.monotonic()
+            alice.say(f"honest {i}")
+            got = next_matching(bob, lambda e: isinstance(e, ChatMessage) and e.sender == "alice", timeout=5)
+            assert got.text == f"honest {i}"
+            worst = max(worst, time.monotonic() - began)
+            time.sleep(0.1)
+        assert worst < 2.0  # generous: on main bob waited behind the whole flood
+        notice(bob, "dropped", "flooder")
+        (dropped,) = [e for e in log if e.kind is LogKind.DROPPED]
+        assert dropped.member == "flooder" and "too fast" in dropped.reason
+        spam = [e for e in bob.__dict__["skipped"] if isinstance(e, ChatMessage) and e.sender == "flooder"]
+        assert 20 <= len(spam) < 200  # the burst, then 10 a second for about 2 s: not the flood it sent
+        assert sent[0] >= 2000
+        stop.set()
+        thread.join(TIMEOUT)
+        flooder.settimeout(TIMEOUT)
+        told = []
+        while data := flooder.recv(65536):  # what the flooder was told, up to the end
+            fconn.receive_data(data)
+            told += [e.message for e in fconn.events() if isinstance(e, ErrorReply)]
+        assert told[0] == "You are sending too fast: slow down, or you will be disconnected."
+        assert told[-1].startswith("You were disconnected: you sent chat too fast")
+    finally:
+        stop.set()
+        thread.join(TIMEOUT)
+        alice.close()
+        bob.close()
+        flooder.close()
+        host.stop()
+
+
+def test_another_members_pwd_is_served_next_while_a_flooder_has_hundreds_of_requests_waiting(server, join):
+    ran: list[tuple[str, str]] = []
+    do = server._workers.do
+
+    def recording(job):
+        ran.append((server.room.name_of(job.to), getattr(job, "line", "files")))
+        time.sleep(0.002)  # each job takes a little while, as on a busy disk
+        return do(job)
+
+    server._workers.do = recording
+    flooder, fconn = raw_member(server, "flooder")
+    asks = [ListFiles(ref=i) if i % 2 else RunCommand(line="pwd", ref=i) for i in range(1, 90)]
+    flooder.sendall(b"".join(fconn.send(event) for event in asks))  # within the request burst: all of them are accepted
+    wait_until(lambda: len(ran) >= 1)
+    bob = join("bob")
+    answer = bob.command("pwd").wait(TIMEOUT)
+    assert isinstance(answer, CommandResult) and answer.output == "/"
+    mine = ran.index(("bob", "pwd"))
+    assert mine <= 6  # on main it waited behind every file list the flooder asked for
+    server.kick("flooder")
+    wait_until(lambda: "flooder" not in server.online())
+    count = len(ran)
+    time.sleep(0.3)
+    assert len(ran) <= count + 2  # what the flooder still had waiting is thrown away
+    flooder.close()

@@ -281,3 +281,26 @@ def test_a_big_burst_is_written_in_several_transactions(storage: Storage) -> Non
 def test_record_refuses_what_is_not_a_history_entry(storage: Storage) -> None:
     with pytest.raises(TypeError):
         storage.record((1, 1.0, "message", "ana", "hi", "", 0))  # type: ignore[arg-type]
+
+
+def test_the_history_on_disk_is_bounded_and_the_oldest_go_first(tmp_path: Path) -> None:
+    store = Storage(tmp_path / "data", history_max=100)
+    for seq in range(1, 1001):
+        store.record(message(seq))
+        if seq % 250 == 0:
+            store.flush()  # several batches, as in a long chat
+    store.flush()
+    kept = rows_on_disk(store.path)
+    assert 100 <= kept <= 100 + 10  # pruned in batches: at most a tenth over the bound
+    assert [e.seq for e in store.recent_history(3)] == [998, 999, 1000]
+    with sqlite3.connect(store.path) as db:
+        oldest = db.execute("SELECT MIN(seq) FROM history").fetchone()[0]
+    assert oldest > 1000 - 110
+    store.close()
+    reopened = Storage(tmp_path / "data", history_max=50)  # a smaller bound on a restart applies too
+    for seq in range(1001, 1011):
+        reopened.record(message(seq))
+    reopened.flush()
+    assert 50 <= rows_on_disk(reopened.path) <= 55
+    assert reopened.last_seq() == 1010
+    reopened.close()
