@@ -21,7 +21,7 @@ from .protocol import FileList, QRImage, SharedFile
 from .qr import render_png
 from .storage import Storage
 
-WORKERS = 2  # room.MAX_RUNNING_JOBS: one slow `ls` leaves a worker for everyone else
+WORKERS = 2  # room_requests.MAX_RUNNING_JOBS: one slow `ls` leaves a worker for everyone else
 JobResult = bytes | CommandOutcome  # a frame to send, or a command's outcome for the room
 
 

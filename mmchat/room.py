@@ -10,17 +10,12 @@ what when someone leaves, is kicked or the host stops.  It never touches a
 socket, a thread, a disk or a clock: the loop (`server.py`) tells it what
 happened, with the time, and carries out the actions it returns, in order:
 
-* `Send(to, frame)` / `Reply(to, event)`: bytes for one connection; a `Reply`
-  goes through that connection's protocol state machine (welcome, refusal).
-* `Broadcast(frame)`: one frame for every member, encoded once.
-* `Record(entry)`: keep a history entry on disk (the room keeps its own
-  recent copy for newcomers).
-* `Joined(to, name)`: the connection is now a member and receives broadcasts.
-* `HangUp(to)`: close after what is queued for them is sent; `Close(to)`: now.
-* `Run(job)`: work for a worker, given out fairly (`FairQueue`, budget.py); its
-  result comes back through `command_finished` or `job_done`.
-* `Pause(to, until)`: do not read a member over budget (`spend`) until then.
-* `Log(event)`: a structured `LogEvent` for the admin window and the terminal.
+`Send`/`Reply` (bytes for one connection; a `Reply` goes through its protocol
+state machine), `Broadcast`, `Record` (history on disk), `Joined`, `HangUp`
+(close once what is queued is sent) or `Close` (now), `Run` (a job for a
+worker, handed out fairly by `room_requests.Requests`; its result comes back through
+`command_finished` or `job_done`), `Pause` (do not read a member who is over
+budget until then, see `spend`) and `Log`; `actions.py` describes each.
 
 Connections are named by an integer the loop chooses (`ConnectionId`); who is
 still there (keep-alive, hello deadlines) is `liveness.py`'s.  `tests/test_room.py`
@@ -30,7 +25,6 @@ drives all of this with no network at all.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -44,25 +38,21 @@ from .actions import (
     CloseReason,
     CommandJob,
     ConnectionId,
-    FileListJob,
     HangUp,
     Job,
     Joined,
     Log,
     Pause,
-    QRJob,
     Record,
     Reply,
-    Run,
     Send,
 )
-from .budget import KIND_OF, Budgets, FairQueue, Limits, Step
+from .budget import KIND_OF, Budgets, Limits, Step
 from .commands import CommandOutcome
 from .hostlog import LogEvent, LogKind
 from .liveness import KeepAlive, Openers
 from .names import skeleton
 from .protocol import (
-    CommandResult,
     ErrorReply,
     Event,
     Goodbye,
@@ -80,19 +70,22 @@ from .protocol import (
     RunCommand,
     Say,
     VerifyCode,
-    VerifyResult,
     Welcome,
 )
 from .qr import CodeBook
+from .room_requests import Requests
 from .storage import HistoryEntry, history_event
 
 HISTORY_REPLAY = 50
-MAX_WAITING_COMMANDS = 64  # per member; more is refused with a sentence
-MAX_RUNNING_JOBS = 2  # jobs out with the workers at once (host_jobs.WORKERS threads)
 SLOW_DOWN = "You are sending too fast: slow down, or you will be disconnected."
 SLOW_DOWN_FRAME = protocol.encode_trusted(ErrorReply(message=SLOW_DOWN))
 NOT_READING = "not reading (outbound queue full)"
 KICKED_SENTENCE = "The host removed you from the chat."
+_PUT_OUT_REASONS = {
+    NoticeKind.KICKED: CloseReason.KICKED,
+    NoticeKind.TIMED_OUT: CloseReason.TIMED_OUT,
+    NoticeKind.DROPPED: CloseReason.DROPPED,
+}
 PING, PONG = protocol.encode_trusted(Ping()), protocol.encode_trusted(Pong())
 
 
@@ -104,7 +97,6 @@ class _Member:
     who: ConnectionId
     name: str
     address: str
-    cwd: str = ""
 
 
 class Room:
@@ -126,15 +118,14 @@ class Room:
         self._host_label = host_label[:64]
         self._seq = last_seq
         self._recent: collections.deque[HistoryEntry] = collections.deque(history, maxlen=HISTORY_REPLAY)
-        self.codes = codes if codes is not None else CodeBook()
+        self.requests = Requests(codes)  # commands, file lists, codes, and the fair queue of their jobs
+        self.codes = self.requests.codes
         self._members: dict[str, _Member] = {}  # join order (dicts keep insertion order)
         self._by_id: dict[ConnectionId, _Member] = {}
         # Public so the loop can say what it read (keepalive.heard) and when descriptors run out (openers).
         self.openers = openers if openers is not None else Openers()  # not yet said hello
         self.keepalive = keepalive if keepalive is not None else KeepAlive()
-        self._command_ids = 0
         self.budgets = Budgets(limits)
-        self._jobs: FairQueue[Job] = FairQueue(MAX_RUNNING_JOBS, MAX_WAITING_COMMANDS)
         self.stopping = False
 
     # --- what the loop asks -------------------------------------------------------------
@@ -219,25 +210,14 @@ class Room:
         self, job: CommandJob, outcome: CommandOutcome, now: float, *, answered: bool = False
     ) -> list[Action]:
         """A worker ran `job`: answer the member (unless `answered` already), keep their folder, start the next."""
-        member = self._by_id.get(job.to)
-        if member is None or answered:  # left meanwhile: nobody to answer, nothing of theirs waits
-            return self.job_done(job)
-        member.cwd = outcome.cwd
-        output = outcome.output[: protocol.MAX_OUTPUT_CHARS]
-        result = CommandResult(line=job.line, output=output, allowed=outcome.allowed, ref=job.ref)
-        actions: list[Action] = [Send(job.to, protocol.encode_trusted(result))]
-        if not outcome.allowed:
-            event = LogEvent(
-                now, LogKind.COMMAND_REFUSED, member=member.name, line=job.line, reason=outcome.output,
-                command_id=job.command_id,
-            )  # fmt: skip
-            actions.append(Log(event))
-        return actions + self.job_done(job)
+        name = self.name_of(job.to)
+        if not name or answered:  # left meanwhile: nobody to answer, nothing of theirs waits
+            return self.requests.job_done(job)
+        return self.requests.command_finished(job, name, outcome, now)
 
     def job_done(self, job: Job) -> list[Action]:
         """A worker gave `job` back: its slot goes to the next member in turn."""
-        self._jobs.done(job.to)
-        return self._start_jobs()
+        return self.requests.job_done(job)
 
     def spend(self, who: ConnectionId, event: Event, now: float, mono: float) -> list[Action]:
         """Charge `event` to its sender's budget: [] within it, else slow them, then tell, then drop them."""
@@ -252,27 +232,13 @@ class Room:
             told: list[Action] = [Send(who, SLOW_DOWN_FRAME)] if verdict.step is Step.WARN else []
             return [*told, Pause(who, verdict.until)]
         reason = f"sent {kind} too fast for too long (more than {self.budgets.limits.of(kind).rate:g} a second)"
-        del self._members[member.name], self._by_id[who]
-        self._forget(who)
-        farewell = ErrorReply(message=f"You were disconnected: you {reason}.", fatal=True)
-        return [
-            Log(LogEvent(now, LogKind.DROPPED, member=member.name, address=member.address, reason=reason)),
-            Send(who, protocol.encode_trusted(farewell)),
-            HangUp(who, CloseReason.DROPPED),
-            *self._announce(NoticeKind.DROPPED, now, member.name),
-            self._count(now),
-        ]
+        log = LogEvent(now, LogKind.DROPPED, member=member.name, address=member.address, reason=reason)
+        return self._put_out(member, NoticeKind.DROPPED, log, f"You were disconnected: you {reason}.", now)
 
     def request_failed(self, who: ConnectionId, ref: int, reason: str, now: float) -> list[Action]:
         """A worker could not do what a member asked: they get a sentence, the log a line."""
-        member = self._by_id.get(who)
-        if member is None:
-            return []
-        reply = ErrorReply(message=f"The host could not do that: {reason}", ref=ref)
-        return [
-            Log(LogEvent(now, LogKind.REQUEST_FAILED, member=member.name, reason=reason)),
-            Send(who, protocol.encode_trusted(reply)),
-        ]
+        name = self.name_of(who)
+        return self.requests.failed(who, name, ref, reason, now) if name else []
 
     # --- who is still there (liveness.py has the rules) -----------------------------------
 
@@ -340,36 +306,19 @@ class Room:
         return [Send(who, protocol.encode_trusted(OnlineList(members=tuple(self._members), ref=event.ref)))]
 
     def _on_files(self, who: ConnectionId, event: ListFiles, now: float) -> list[Action]:
-        return self._queue(who, FileListJob(who, event.ref))
+        return self.requests.files(who, event.ref) if who in self._by_id else []
 
     def _on_command(self, who: ConnectionId, event: RunCommand, now: float) -> list[Action]:
-        member = self._by_id.get(who)
-        if member is None:
-            return []  # kicked, and still being hung up on
-        self._command_ids += 1
-        job = CommandJob(who, event.ref, event.line, member.cwd, self._command_ids)
-        log = Log(LogEvent(now, LogKind.COMMAND, member=member.name, line=event.line, command_id=job.command_id))
-        queued = self._queue(who, job)
-        return queued if queued and isinstance(queued[0], Send) else [log, *queued]
+        name = self.name_of(who)  # '' once kicked, while still being hung up on
+        return self.requests.command(who, name, event.line, event.ref, now) if name else []
 
     def _on_qr(self, who: ConnectionId, event: RequestQR, now: float) -> list[Action]:
         name = self.name_of(who)
-        if not name:
-            return []
-        code = self.codes.issue(name)
-        job = QRJob(who, event.ref, code, int(self.codes.ttl))
-        return [Log(LogEvent(now, LogKind.QR_ISSUED, member=name)), *self._queue(who, job)]
+        return self.requests.qr(who, name, event.ref, now) if name else []
 
     def _on_verify(self, who: ConnectionId, event: VerifyCode, now: float) -> list[Action]:
         name = self.name_of(who)
-        if not name:
-            return []
-        owner = self.codes.verify(event.code.strip())
-        reply = VerifyResult(code=event.code, valid=owner is not None, owner=owner or "", ref=event.ref)
-        return [
-            Log(LogEvent(now, LogKind.CODE_VERIFIED, member=name, line=owner or "")),
-            Send(who, protocol.encode_trusted(reply)),
-        ]
+        return self.requests.verify(who, name, event.code, event.ref, now) if name else []
 
     def _on_goodbye(self, who: ConnectionId, event: Goodbye, now: float) -> list[Action]:
         return [Close(who, CloseReason.LEFT)]
@@ -397,11 +346,11 @@ class Room:
         ]
 
     def _put_out(self, member: _Member, kind: NoticeKind, log: LogEvent, sentence: str, now: float) -> list[Action]:
-        """Remove a member now (kicked, timed out): the log, everyone, and they themselves are told."""
+        """Remove a member now (kicked, timed out, flooding): the log, everyone, and they themselves are told."""
         del self._by_id[member.who], self._members[member.name]
         self._forget(member.who)  # their budgets and waiting work go with them
         tell = Reply(member.who, ErrorReply(message=sentence, fatal=True))
-        reason = CloseReason.KICKED if kind is NoticeKind.KICKED else CloseReason.TIMED_OUT
+        reason = _PUT_OUT_REASONS[kind]
         return [Log(log), *self._announce(kind, now, member.name), tell, HangUp(member.who, reason), self._count(now)]
 
     def _free_variant(self, wanted: str) -> str:
@@ -414,25 +363,9 @@ class Room:
             n += 1
         return name
 
-    def _queue(self, who: ConnectionId, job: Job) -> list[Action]:
-        if not self._jobs.add(who, job):
-            message = f"You have {MAX_WAITING_COMMANDS} requests waiting already: wait for their answers first."
-            return [Send(who, protocol.encode_trusted(ErrorReply(message=message, ref=job.ref)))]
-        return self._start_jobs()
-
-    def _start_jobs(self) -> list[Action]:
-        runs: list[Action] = []
-        for job in self._jobs.start():
-            member = self._by_id.get(job.to)
-            if isinstance(job, CommandJob) and member is not None:
-                # The folder is the member's as it is now, after the commands before this one ran.
-                job = dataclasses.replace(job, cwd=member.cwd)
-            runs.append(Run(job))
-        return runs
-
     def _forget(self, who: ConnectionId) -> None:
         self.budgets.forget(who)
-        self._jobs.forget(who)
+        self.requests.forget(who)
 
     def _announce(
         self, kind: NoticeKind, now: float, member: str = "", filename: str = "", size: int = 0

@@ -11,10 +11,9 @@ one send per member per round.  File transfers are the `TransferDesk`'s
 (`host_transfers.py`).  Slow requests (a `!cmd`, the file list, a QR picture)
 run on a worker; their results come back to the loop, and so to the room.
 
-Only the loop thread touches the room, the outboxes and the connections, so
-every member sees every message in one order without locks.  Other threads
-talk to the loop through `call_soon()` (a deque plus a wake-up socket): the
-workers' results, finished uploads, and the admin API (`kick`, `stop`).
+Only the loop thread touches the room, the outboxes and the connections, so every member sees
+every message in one order without locks.  Other threads (workers' results, finished uploads,
+the admin API: `kick`, `stop`) reach the loop through `call_soon()` (`wakeup.py`).
 """
 
 from __future__ import annotations
@@ -102,15 +101,9 @@ class ChatServer:
         self.sandbox = CommandSandbox(self.share)
         self.codes = CodeBook()
         self.room = Room(
-            password=password,
-            host_label=socket.gethostname(),
-            last_seq=self.storage.last_seq(),
-            history=self.storage.recent_history(),
-            codes=self.codes,
-            keepalive=keepalive,
-            openers=openers,
-            limits=flood,
-        )
+            password=password, host_label=socket.gethostname(), codes=self.codes, keepalive=keepalive,
+            openers=openers, limits=flood, last_seq=self.storage.last_seq(), history=self.storage.recent_history(),
+        )  # fmt: skip
         self.desk = TransferDesk(self.share, self.temp_dir, self.storage, self._publish, self._on_shared)
         self.desk.clean_temp()
         self._selector = selectors.DefaultSelector()
@@ -358,19 +351,14 @@ class ChatServer:
     # --- work off the loop (results arrive on the loop thread) ---------------------------
 
     def _job_done(self, job: Job, result: JobResult) -> None:
-        if isinstance(result, CommandOutcome):
-            assert isinstance(job, CommandJob)
+        if isinstance(result, CommandOutcome) and isinstance(job, CommandJob):
             self._apply(self.room.command_finished(job, result, time.time()))
         else:
             self._apply([Send(job.to, result), *self.room.job_done(job)])
 
     def _job_failed(self, job: Job, reason: str) -> None:
-        now = time.time()
-        self._apply(self.room.request_failed(job.to, job.ref, reason, now))
-        if isinstance(job, CommandJob):  # their next command must not wait forever
-            self._apply(self.room.command_finished(job, CommandOutcome(False, "", job.cwd), now, answered=True))
-        else:
-            self._apply(self.room.job_done(job))
+        # A sentence for the member, and their next job (a command after this one) goes on.
+        self._apply([*self.room.request_failed(job.to, job.ref, reason, time.time()), *self.room.job_done(job)])
 
     # --- transfers ------------------------------------------------------------------------
 

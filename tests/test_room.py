@@ -49,7 +49,8 @@ from mmchat.protocol import (
     Welcome,
 )
 from mmchat.qr import CodeBook
-from mmchat.room import HISTORY_REPLAY, MAX_RUNNING_JOBS, MAX_WAITING_COMMANDS, SLOW_DOWN, Room
+from mmchat.room import HISTORY_REPLAY, SLOW_DOWN, Room
+from mmchat.room_requests import MAX_RUNNING_JOBS, MAX_WAITING_COMMANDS
 from mmchat.storage import HistoryEntry
 
 NOW = 1_700_000_000.0
@@ -516,8 +517,10 @@ def test_a_flooder_is_at_last_dropped_with_a_sentence_and_everyone_sees_it(room)
     join(room, 2, "bob")
     t, actions = flood(room, 1, Say(text="spam"), 0.0, DROP_AFTER + 5)[-1]
     assert t >= DROP_AFTER and of(actions, HangUp) == [HangUp(1, CloseReason.DROPPED)]
-    (farewell,) = sent(actions, 1)
-    assert farewell.fatal and farewell.message.startswith("You were disconnected: you sent chat too fast")
+    (reply,) = of(actions, Reply)
+    farewell = reply.event
+    assert reply.to == 1 and farewell.fatal
+    assert farewell.message.startswith("You were disconnected: you sent chat too fast")
     (dropped,) = [e for e in logs(actions) if e.kind is LogKind.DROPPED]
     assert dropped.member == "alice" and "too fast" in dropped.reason
     (notice,) = broadcasts(actions)
