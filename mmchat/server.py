@@ -46,7 +46,7 @@ from .actions import (
 )
 from .address import format_address
 from .budget import Limits
-from .commands import CommandOutcome, CommandSandbox
+from .commands import CommandSandbox
 from .host_accept import Acceptor
 from .host_jobs import JobResult, Workers
 from .host_transfers import Ticket, TransferDesk
@@ -351,10 +351,10 @@ class ChatServer:
     # --- work off the loop (results arrive on the loop thread) ---------------------------
 
     def _job_done(self, job: Job, result: JobResult) -> None:
-        if isinstance(result, CommandOutcome) and isinstance(job, CommandJob):
-            self._apply(self.room.command_finished(job, result, time.time()))
-        else:
+        if isinstance(result, bytes):  # a frame to send (file list, QR picture)
             self._apply([Send(job.to, result), *self.room.job_done(job)])
+        elif isinstance(job, CommandJob):
+            self._apply(self.room.command_finished(job, result, time.time()))
 
     def _job_failed(self, job: Job, reason: str) -> None:
         # A sentence for the member, and their next job (a command after this one) goes on.
