@@ -206,6 +206,19 @@ def free_space(folder: Path) -> int:
     return shutil.disk_usage(folder).free
 
 
-def has_room_for(folder: Path, size: int, margin: int = 64 * 1024 * 1024) -> bool:
-    """Tell whether `folder` can take `size` more bytes and still keep `margin` free."""
-    return free_space(folder) >= size + margin
+# What an upload must leave free besides itself: a share with a few MiB free
+# still takes a small file, and a big one keeps 1 % of its size for the
+# database, logs and temporary files -- never more than MARGIN_MAX.
+MARGIN_MIN = 1024 * 1024
+MARGIN_MAX = 64 * 1024 * 1024
+
+
+def margin_for(size: int) -> int:
+    """The free space an upload of `size` bytes must leave on the disk."""
+    return min(MARGIN_MAX, max(MARGIN_MIN, size // 100))
+
+
+def has_room_for(folder: Path, size: int, margin: int | None = None, free: int | None = None) -> bool:
+    """Tell whether `folder` (or a disk with `free` bytes) can take `size` more bytes and keep `margin` free."""
+    free = free_space(folder) if free is None else free
+    return free >= size + (margin_for(size) if margin is None else margin)

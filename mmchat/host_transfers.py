@@ -89,8 +89,10 @@ class TransferDesk:
             filename = files.check_filename(event.filename)
         except files.BadFileName as exc:
             return self._refuse_upload(member, event.filename, str(exc), event.ref)
-        if not files.has_room_for(self.temp_dir, event.size):
-            message = f"The host has no room for {filename} ({files.human_size(event.size)})."
+        free = files.free_space(self.temp_dir)
+        if not files.has_room_for(self.temp_dir, event.size, free=free):
+            size, room = files.human_size(event.size), files.human_size(free)
+            message = f"The host has no room for {filename} ({size}): {room} free."
             return self._refuse_upload(member, filename, message, event.ref)
         ticket = self._issue(Direction.UPLOAD, member, filename, event.size, mono)
         ready = TransferReady(

@@ -334,3 +334,23 @@ def test_place_file_fallback_copies_across_file_systems(tmp_path: Path, monkeypa
     final = place_file(tmp, tmp_path, "a.txt")
     assert final.read_bytes() == b"new"
     assert not tmp.exists()
+
+
+class _Usage:
+    def __init__(self, free: int) -> None:
+        self.total, self.used, self.free = free * 2, free, free
+
+
+def test_a_share_with_little_free_space_still_takes_a_small_file(tmp_path: Path, monkeypatch) -> None:
+    # 10 MiB free: under the old fixed 64 MiB margin even 1 kB was refused.
+    monkeypatch.setattr(files.shutil, "disk_usage", lambda folder: _Usage(10 * 1024 * 1024))
+    assert has_room_for(tmp_path, 1000)
+    assert has_room_for(tmp_path, 9 * 1024 * 1024)
+    assert not has_room_for(tmp_path, 10 * 1024 * 1024)
+
+
+def test_the_margin_scales_with_the_file_and_is_capped() -> None:
+    assert files.margin_for(0) == files.MARGIN_MIN
+    assert files.margin_for(1000) == files.MARGIN_MIN
+    assert files.margin_for(1_000_000_000) == 10_000_000
+    assert files.margin_for(10**13) == files.MARGIN_MAX

@@ -94,9 +94,16 @@ def test_hostile_upload_names_are_refused_and_logged(desk, name):
 
 
 def test_an_upload_that_would_not_fit_is_refused_up_front(desk, monkeypatch):
-    monkeypatch.setattr(files, "has_room_for", lambda folder, size: False)
+    monkeypatch.setattr(files, "free_space", lambda folder: 1_200_000_000)
     reply = decoded(desk.offer_upload("alice", OfferUpload(filename="huge.iso", size=5_000_000_000, ref=1), mono=0.0))
-    assert reply.message == "The host has no room for huge.iso (5.0 GB)."
+    assert reply.message == "The host has no room for huge.iso (5.0 GB): 1.2 GB free."
+    assert [(e.kind, e.filename) for e in desk.log] == [(LogKind.UPLOAD_REFUSED, "huge.iso")]
+
+
+def test_a_nearly_full_share_still_takes_a_small_upload(desk, monkeypatch):
+    monkeypatch.setattr(files, "free_space", lambda folder: 10 * 1024 * 1024)  # 10 MiB: under the old 64 MiB margin
+    reply = decoded(desk.offer_upload("alice", OfferUpload(filename="note.txt", size=1000, ref=1), mono=0.0))
+    assert isinstance(reply, TransferReady) and reply.filename == "note.txt"
 
 
 def test_a_download_of_a_missing_file_says_so(desk):
