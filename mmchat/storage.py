@@ -19,6 +19,13 @@ loop, so both sides of the hand-over are kept as cheap as possible:
   those events after committing, so everything recorded before the call is on
   disk when flush() returns.
 
+When the disk refuses a batch (sqlite3.OperationalError: "database or disk is
+full", an I/O error) the entries are kept in memory -- at most `unwritten_max`,
+the oldest go first -- and retried every `retry_interval` seconds.  The writer
+tells `on_status` once when history stops being saved and once when it has
+caught up (with how many entries were lost), so the host can tell the room;
+close() never raises for it, so a host whose disk filled up still stops cleanly.
+
 File records are few and written by transfer threads, so they go straight
 to the database.
 """
@@ -27,6 +34,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Self
@@ -47,6 +56,9 @@ _MAX_BATCH = 2000
 # History entries kept on disk; the oldest go first.  A flood of 4,000-character
 # lines then costs at most ~1 GB, an ordinary chat keeps months.
 HISTORY_MAX = 100_000
+# Entries kept in memory while the disk refuses them (at most ~40 MB of 4,000-character lines).
+UNWRITTEN_MAX = 10_000
+RETRY_INTERVAL = 2.0  # seconds between tries to write what the disk refused
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS history (
@@ -111,6 +123,15 @@ def history_event(entry: HistoryEntry) -> ChatMessage | Notice | None:
 
 
 @dataclass(frozen=True)
+class HistoryStatus:
+    """Whether history is being saved: told once when writes start failing, once when they catch up."""
+
+    saving: bool
+    reason: str = ""  # why not (saving False)
+    lost: int = 0  # entries dropped while the disk refused them (saving True: caught up)
+
+
+@dataclass(frozen=True)
 class FileRecord:
     """A file shared on the host, as the host last verified it."""
 
@@ -125,9 +146,25 @@ class FileRecord:
 class Storage:
     """The host's history and file list in ``data_dir/mmchat.db``; safe to share between threads."""
 
-    def __init__(self, data_dir: Path, flush_interval: float = FLUSH_INTERVAL, history_max: int = HISTORY_MAX) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        flush_interval: float = FLUSH_INTERVAL,
+        history_max: int = HISTORY_MAX,
+        on_status: Callable[[HistoryStatus], None] | None = None,
+        retry_interval: float = RETRY_INTERVAL,
+        unwritten_max: int = UNWRITTEN_MAX,
+    ) -> None:
+        """`on_status` is called on the writer thread when history stops or starts again being saved."""
         self.path = Path(data_dir) / DB_NAME
         self._flush_interval = flush_interval
+        self.on_status = on_status
+        self._retry_interval = retry_interval
+        self._unwritten_max = max(1, unwritten_max)
+        self._unwritten: list[HistoryEntry] = []  # refused by the disk, retried first (the writer's)
+        self._lost = 0  # dropped from _unwritten since history stopped being saved (the writer's)
+        self._failing = False  # the writer's: on_status was told history is not saved
+        self._next_try = 0.0  # the writer's: time.monotonic() of the next try at _unwritten
         self.history_max = max(1, history_max)
         # The writer prunes once the history is this much over the bound: one DELETE per batch, not per row.
         self._prune_slack = max(1, min(10_000, self.history_max // 10))
@@ -186,6 +223,8 @@ class Storage:
         if not done.wait(timeout):
             raise StorageError(f"The chat history was not written to {self.path} within {timeout:g} seconds.")
         self._raise_write_error()
+        if self._failing:
+            raise StorageError(f"The chat history at {self.path} is not being saved: the disk refuses it.")
 
     def recent_history(self, limit: int = 50) -> list[HistoryEntry]:
         """Return the last `limit` entries by seq, oldest first."""
@@ -222,7 +261,9 @@ class Storage:
     # -- lifetime ----------------------------------------------------------
 
     def close(self) -> None:
-        """Flush, stop the writer thread and close the database; safe to call twice."""
+        """Flush, stop the writer thread and close the database; safe to call twice.
+
+        History the disk still refuses is lost (and told to `on_status`), never raised."""
         with self._seq_lock:
             if self._closed:
                 return
@@ -231,7 +272,7 @@ class Storage:
         self._writer.join()
         with self._db_lock:
             self._conn.close()
-        self._raise_write_error()
+        self._write_error = None
 
     # -- internals ---------------------------------------------------------
 
@@ -263,34 +304,68 @@ class Storage:
 
     def _run_writer(self) -> None:
         while True:
-            self._wake.wait()
+            self._wake.wait(self._retry_interval if self._unwritten else None)
             self._wake.clear()
             if not self._flush_waiters and not self._closed:
-                # Let the batch grow; flush() and close() cut this short.
-                self._wake.wait(self._flush_interval)
+                # Let the batch grow, or while the disk refuses wait for the next try (not one per
+                # message); flush() and close() cut this short.
+                retry = self._next_try - time.monotonic()
+                self._wake.wait(max(0.0, retry) if self._unwritten else self._flush_interval)
                 self._wake.clear()
             with self._seq_lock:
                 batch, self._pending = self._pending, []
                 waiters, self._flush_waiters = self._flush_waiters, []
                 stop = self._closed
                 self._writer_idle = True
-            for start in range(0, len(batch), _MAX_BATCH):
-                self._write_batch(batch[start : start + _MAX_BATCH])
-            if self._rows >= self.history_max + self._prune_slack:
+            self._write_all(self._unwritten + batch)
+            if self._rows >= self.history_max + self._prune_slack and not self._unwritten:
                 self._prune()
+            if stop and self._unwritten:
+                self._lost += len(self._unwritten)
+                self._unwritten = []
+                self._tell(
+                    HistoryStatus(saving=False, reason="the host stopped before the disk took them", lost=self._lost)
+                )
             for waiter in waiters:
                 waiter.set()
             if stop:
                 return
 
+    def _write_all(self, batch: list[HistoryEntry]) -> None:
+        """Write `batch` in transactions; what the disk refuses stays in _unwritten for the next try."""
+        self._unwritten = []
+        for start in range(0, len(batch), _MAX_BATCH):
+            try:
+                self._write_batch(batch[start : start + _MAX_BATCH])
+            except sqlite3.OperationalError as exc:  # disk full, I/O error, locked: worth another try
+                self._unwritten, self._next_try = batch[start:], time.monotonic() + self._retry_interval
+                if len(self._unwritten) > self._unwritten_max:  # the oldest go first, as on disk
+                    self._lost += len(self._unwritten) - self._unwritten_max
+                    del self._unwritten[: -self._unwritten_max]
+                if not self._failing:
+                    self._failing = True
+                    self._tell(HistoryStatus(saving=False, reason=str(exc)))
+                return
+            except Exception as exc:
+                # A row sqlite3 cannot take (a bug of ours): retrying would never end.
+                # The next flush() reports this to whoever can show it.
+                self._write_error = exc
+        if self._failing:
+            self._failing = False
+            lost, self._lost = self._lost, 0
+            self._tell(HistoryStatus(saving=True, lost=lost))
+
     def _write_batch(self, rows: list[HistoryEntry]) -> None:
-        try:
-            with self._db_lock, self._conn:
-                self._conn.executemany(_INSERT_HISTORY, rows)
-            self._rows += len(rows)  # an upper bound: OR REPLACE may have replaced some
-        except Exception as exc:
-            # The next flush() or close() reports this to whoever can show it.
-            self._write_error = exc
+        with self._db_lock, self._conn:
+            self._conn.executemany(_INSERT_HISTORY, rows)
+        self._rows += len(rows)  # an upper bound: OR REPLACE may have replaced some
+
+    def _tell(self, status: HistoryStatus) -> None:
+        if self.on_status is not None:
+            try:
+                self.on_status(status)
+            except Exception:  # the listener's bug must not stop the history being written
+                pass
 
     def _prune(self) -> None:
         """Keep the newest `history_max` entries (on the writer thread, after a batch)."""

@@ -7,10 +7,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from mmchat.storage import FileRecord, HistoryEntry, Storage, StorageError
+from mmchat.storage import FileRecord, HistoryEntry, HistoryStatus, Storage, StorageError
 
 
 def message(seq: int, member: str = "ana", text: str | None = None) -> HistoryEntry:
@@ -304,3 +305,84 @@ def test_the_history_on_disk_is_bounded_and_the_oldest_go_first(tmp_path: Path) 
     assert 50 <= rows_on_disk(reopened.path) <= 55
     assert reopened.last_seq() == 1010
     reopened.close()
+
+
+class FullDisk:
+    """Stands in for the storage's sqlite3 connection: history writes fail while `full`, as on a full disk."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn, self.full, self.tries = conn, True, 0
+
+    def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
+        if self.full:
+            self.tries += 1
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.conn.executemany(sql, rows)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.conn, name)
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.conn.__enter__()
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self.conn.__exit__(*exc)
+
+
+def wait_for(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.01)
+
+
+def full_storage(tmp_path: Path, statuses: list[HistoryStatus], **kwargs: int) -> tuple[Storage, FullDisk]:
+    store = Storage(tmp_path, flush_interval=0.01, retry_interval=0.05, on_status=statuses.append, **kwargs)
+    disk = FullDisk(store._conn)
+    vars(store)["_conn"] = disk  # the writer and readers go through it from now on
+    return store, disk
+
+
+def test_history_the_full_disk_refuses_is_told_once_kept_and_written_when_there_is_room(tmp_path: Path) -> None:
+    statuses: list[HistoryStatus] = []
+    store, disk = full_storage(tmp_path, statuses)
+    store.record(message(1))
+    wait_for(lambda: statuses)
+    assert statuses == [HistoryStatus(saving=False, reason="database or disk is full")]
+    for seq in range(2, 6):  # chat goes on; nobody is told twice
+        store.record(message(seq))
+    with pytest.raises(StorageError, match="not being saved"):
+        store.flush()
+    wait_for(lambda: disk.tries >= 4)  # it keeps trying, about every retry_interval
+    assert len(statuses) == 1 and rows_on_disk(store.path) == 0
+    disk.full = False
+    wait_for(lambda: len(statuses) == 2)
+    assert statuses[1] == HistoryStatus(saving=True, lost=0)
+    assert [e.seq for e in store.recent_history()] == [1, 2, 3, 4, 5]
+    store.close()
+
+
+def test_while_the_disk_is_full_memory_is_bounded_and_the_loss_is_told(tmp_path: Path) -> None:
+    statuses: list[HistoryStatus] = []
+    store, disk = full_storage(tmp_path, statuses, unwritten_max=2)
+    for seq in range(1, 6):
+        store.record(message(seq))
+    wait_for(lambda: statuses)
+    with pytest.raises(StorageError):
+        store.flush()  # all five have reached the writer
+    disk.full = False
+    wait_for(lambda: len(statuses) == 2)
+    assert statuses[1] == HistoryStatus(saving=True, lost=3)
+    assert [e.seq for e in store.recent_history()] == [4, 5]  # the oldest went first
+    store.close()
+
+
+def test_close_while_the_disk_is_full_does_not_raise_and_tells_what_was_lost(tmp_path: Path) -> None:
+    statuses: list[HistoryStatus] = []
+    store, _disk = full_storage(tmp_path, statuses)
+    store.record(message(1))
+    store.record(message(2))
+    wait_for(lambda: statuses)
+    store.close()  # no exception: the host stops cleanly
+    assert not store._writer.is_alive()
+    assert statuses[-1].saving is False and statuses[-1].lost == 2
