@@ -46,6 +46,8 @@ class LogKind(enum.StrEnum):
     QR_ISSUED = "qr-issued"  # member
     CODE_VERIFIED = "code-verified"  # member, line (the owner, empty when invalid)
     ERROR = "error"  # member, reason: a bug of ours, not the member's
+    HISTORY_FAILED = "history-failed"  # reason, count (entries lost, when the host stopped first)
+    HISTORY_SAVED = "history-saved"  # count (entries lost while the disk refused them)
     STOPPING = "stopping"
     STOPPED = "stopped"
 
@@ -62,6 +64,7 @@ PROBLEM_KINDS = frozenset(
         LogKind.ACCEPT_FAILED,
         LogKind.REQUEST_FAILED,
         LogKind.ERROR,
+        LogKind.HISTORY_FAILED,
     }
 )
 # The kinds that change who is connected (the admin window refreshes its member list).
@@ -164,6 +167,11 @@ def describe(event: LogEvent) -> str:
         return f"{event.member} verified a code: {verdict}"
     if k is LogKind.ERROR:
         return f"Internal error ({who or 'host'}): {event.reason}"
+    if k is LogKind.HISTORY_FAILED:
+        lost = f"; {event.count} entries lost" if event.count else ""
+        return f"Chat history is not being saved: {event.reason}{lost}"
+    if k is LogKind.HISTORY_SAVED:
+        return f"Chat history is being saved again ({event.count} entries lost)"
     if k is LogKind.STOPPING:
         return "Server stopping: members are being told"
     return "Server stopped"

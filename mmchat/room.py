@@ -74,7 +74,7 @@ from .protocol import (
 )
 from .qr import CodeBook
 from .room_requests import Requests
-from .storage import HistoryEntry, history_event
+from .storage import HistoryEntry, HistoryStatus, history_event
 
 HISTORY_REPLAY = 50
 SLOW_DOWN = "You are sending too fast: slow down, or you will be disconnected."
@@ -201,6 +201,17 @@ class Room:
         """The host is stopping: tell everyone (the notice is stored, so its seq is never reused)."""
         self.stopping = True
         return [Log(LogEvent(now, LogKind.STOPPING)), *self._announce(NoticeKind.SHUTDOWN, now)]
+
+    def history_status(self, status: HistoryStatus, now: float) -> list[Action]:
+        """The history stopped (or started again) being saved: one log line, and every member is told."""
+        if status.saving:
+            log = LogEvent(now, LogKind.HISTORY_SAVED, count=status.lost)
+            lost = f"{status.lost} entries were lost" if status.lost else "nothing was lost"
+            sentence = f"The host is saving the chat history again; {lost}."
+        else:
+            log = LogEvent(now, LogKind.HISTORY_FAILED, reason=status.reason, count=status.lost)
+            sentence = f"The host cannot save the chat history ({status.reason}); the chat goes on."
+        return [Log(log), Broadcast(protocol.encode(ErrorReply(message=sentence[:4000])))]
 
     def shared(self, member: str, filename: str, size: int, now: float) -> list[Action]:
         """A member's upload is in the shared folder: announce it."""

@@ -13,7 +13,7 @@ run on a worker; their results come back to the loop, and so to the room.
 
 Only the loop thread touches the room, the outboxes and the connections, so every member sees
 every message in one order without locks.  Other threads (workers' results, finished uploads,
-the admin API: `kick`, `stop`) reach the loop through `call_soon()` (`wakeup.py`).
+the history writer's status, the admin API) reach the loop through `call_soon()` (`wakeup.py`).
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ class ChatServer:
         self._bind = (host, port)
         self.log = LogBus()
         self._publish = self.log.publish
-        self.storage = Storage(self.data_dir, history_max=history_max)
+        self.storage = Storage(self.data_dir, history_max=history_max, on_status=lambda status: self.call_soon(
+            lambda: self._apply(self.room.history_status(status, time.time()))))  # fmt: skip
         self.sandbox = CommandSandbox(self.share)
         self.codes = CodeBook()
         self.room = Room(
@@ -114,9 +115,8 @@ class ChatServer:
         self._ids = itertools.count(1)
         self._calls = CallQueue()
         self.call_soon = self._calls.call_soon
-        self._workers = Workers(
-            self.share, self.sandbox, self.storage, self.call_soon, self._job_done, self._job_failed
-        )
+        self._workers = Workers(self.share, self.sandbox, self.storage, self.call_soon,
+                                self._job_done, self._job_failed)  # fmt: skip
         self._listener: socket.socket | None = None
         self._acceptor: Acceptor | None = None
         self._thread: threading.Thread | None = None

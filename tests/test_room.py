@@ -51,7 +51,7 @@ from mmchat.protocol import (
 from mmchat.qr import CodeBook
 from mmchat.room import HISTORY_REPLAY, SLOW_DOWN, Room
 from mmchat.room_requests import MAX_RUNNING_JOBS, MAX_WAITING_COMMANDS
-from mmchat.storage import HistoryEntry
+from mmchat.storage import HistoryEntry, HistoryStatus
 
 NOW = 1_700_000_000.0
 
@@ -579,3 +579,17 @@ def test_no_more_than_max_running_jobs_are_out_and_members_take_turns(room):
     assert [job.to for job in run_jobs(done)] == [3]  # carol before alice's second and bob's second
     done = room.job_done(FileListJob(2, 0))  # any job of bob's coming back frees his slot
     assert [job.to for job in run_jobs(done)] == [4]
+
+
+def test_history_not_being_saved_is_told_to_every_member_and_logged_once(room):
+    join(room, 1, "alice")
+    join(room, 2, "bob")
+    failed = room.history_status(HistoryStatus(saving=False, reason="database or disk is full"), NOW)
+    assert [(e.kind, e.reason) for e in logs(failed)] == [(LogKind.HISTORY_FAILED, "database or disk is full")]
+    told = broadcasts(failed)  # one broadcast: every member, not a history entry of its own
+    assert len(told) == 1 and isinstance(told[0], ErrorReply) and not told[0].fatal
+    assert told[0].message == "The host cannot save the chat history (database or disk is full); the chat goes on."
+    assert not of(failed, Record)
+    back = room.history_status(HistoryStatus(saving=True, lost=3), NOW)
+    assert [(e.kind, e.count) for e in logs(back)] == [(LogKind.HISTORY_SAVED, 3)]
+    assert [e.message for e in broadcasts(back)] == ["The host is saving the chat history again; 3 entries were lost."]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import io
 import json
 import os
 import queue
 import socket
+import sqlite3
 import struct
 import threading
 import time
@@ -15,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from mmchat import headless, protocol
 from mmchat import outbox as outbox_module
-from mmchat import protocol
 from mmchat.budget import Limits, Rate
 from mmchat.client import ChatClient, ConnectError, Disconnected, TransferFinished
 from mmchat.liveness import KeepAlive
@@ -946,3 +948,106 @@ def test_another_members_pwd_is_served_next_while_a_flooder_has_hundreds_of_requ
     time.sleep(0.3)
     assert len(ran) <= count + 2  # what the flooder still had waiting is thrown away
     flooder.close()
+
+
+# --- a full disk ---------------------------------------------------------------------------------
+
+
+class FullDisk:
+    """Stands in for the host storage's sqlite3 connection: history writes fail while `full`."""
+
+    def __init__(self, conn) -> None:
+        self.conn, self.full = conn, True
+
+    def executemany(self, sql, rows):
+        if self.full:
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.conn.executemany(sql, rows)
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+    def __enter__(self):
+        return self.conn.__enter__()
+
+    def __exit__(self, *exc):
+        return self.conn.__exit__(*exc)
+
+
+def fill_the_disk(host: ChatServer) -> FullDisk:
+    disk = FullDisk(host.storage._conn)
+    vars(host.storage).update(_conn=disk, _retry_interval=0.05)
+    return disk
+
+
+def told(client: ChatClient, words: str) -> ErrorReply:
+    return next_matching(client, lambda e: isinstance(e, ErrorReply) and words in e.message)
+
+
+def test_a_full_disk_is_told_once_the_chat_goes_on_and_history_catches_up(share, tmp_path):
+    host = ChatServer(share, "127.0.0.1", 0, send_threads=1)
+    log: list[LogEvent] = []
+    host.subscribe(log.append)
+    host.start()
+    alice = ChatClient("127.0.0.1", host.address[1], "alice", downloads=tmp_path / "a")
+    bob = ChatClient("127.0.0.1", host.address[1], "bob", downloads=tmp_path / "b")
+    try:
+        alice.connect()
+        bob.connect()
+        notice(alice, "join", "bob")
+        disk = fill_the_disk(host)
+        alice.say("one")
+        assert told(bob, "cannot save").message == (
+            "The host cannot save the chat history (database or disk is full); the chat goes on."
+        )
+        told(alice, "cannot save")
+        alice.say("two")
+        alice.say("three")
+        assert [m.text for m in messages(bob, 3)] == ["one", "two", "three"]
+        disk.full = False
+        assert told(bob, "again").message == "The host is saving the chat history again; nothing was lost."
+        problems = [e for e in log if e.kind is LogKind.HISTORY_FAILED]
+        assert [e.reason for e in problems] == ["database or disk is full"]  # one line, not one per message
+        assert not [e for e in bob.__dict__["skipped"] if isinstance(e, ErrorReply) and "cannot" in e.message]
+    finally:
+        alice.close()
+        bob.close()
+        host.stop()  # no exception
+    again = ChatServer(share, "127.0.0.1", 0)
+    try:
+        assert [e.text for e in again.storage.recent_history() if e.kind == "message"] == ["one", "two", "three"]
+    finally:
+        again.storage.close()
+
+
+def test_the_headless_host_stops_cleanly_after_the_disk_was_full(tmp_path, monkeypatch):
+    disks: list[FullDisk] = []
+
+    def full_server(args):
+        host = real_make_server(args)
+        disks.append(fill_the_disk(host))
+        return host
+
+    real_make_server = headless.make_server
+    monkeypatch.setattr(headless, "make_server", full_server)
+    args = argparse.Namespace(share=str(tmp_path / "share"), bind="127.0.0.1", port=0, data=None, password="")
+    out, err, stop = io.StringIO(), io.StringIO(), threading.Event()
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(headless.run_host(args, out, err, stop)))
+    thread.start()
+    try:
+        wait_until(lambda: "Server listening at" in out.getvalue())
+        port = int(out.getvalue().split("Server listening at 127.0.0.1:")[1].split()[0])
+        member = ChatClient("127.0.0.1", port, "alice", downloads=tmp_path / "dl")
+        member.connect()  # her join notice is history the full disk refuses
+        told(member, "cannot save")
+        wait_until(lambda: "Chat history is not being saved: database or disk is full" in out.getvalue())
+        disks[0].full = False
+        told(member, "again")
+        wait_until(lambda: "Chat history is being saved again" in out.getvalue())
+        member.close()
+    finally:
+        stop.set()
+        thread.join(TIMEOUT)
+    assert not thread.is_alive()
+    assert result == [0] and err.getvalue() == ""
