@@ -132,10 +132,12 @@ class Attention:
     def _check_focus(self) -> None:
         self._check_id = None
         try:
-            focus = self.master.focus_displayof()
-        except (tk.TclError, KeyError):  # focus on a widget tkinter does not know (a menu's own)
-            focus = None
-        if focus is None or str(focus.winfo_toplevel()) != str(self.master):
+            focus = str(self.master.tk.call("focus", "-displayof", self.master))  # '' when we have none
+            where = str(self.master.tk.call("winfo", "toplevel", focus)) if focus else ""
+        except tk.TclError:
+            return  # the window is going away
+        # A path with '#' is one of Tk's own copies: the menu bar's menus, open in this window.
+        if where != str(self.master) and "#" not in focus:
             self.went_away()
 
     def _on_map(self, event: tk.Event) -> None:
