@@ -136,8 +136,10 @@ class Attention:
             where = str(self.master.tk.call("winfo", "toplevel", focus)) if focus else ""
         except tk.TclError:
             return  # the window is going away
-        # A path with '#' is one of Tk's own copies: the menu bar's menus, open in this window.
-        if where != str(self.master) and "#" not in focus:
+        mine = str(self.master)
+        # Windows opened from this one (a picture, the QR code) are below its path; a path with
+        # '#' is one of Tk's own copies: the menu bar's menus, open in this window.
+        if where != mine and not where.startswith(mine.rstrip(".") + ".") and "#" not in focus:
             self.went_away()
 
     def _on_map(self, event: tk.Event) -> None:

@@ -112,7 +112,13 @@ class PictureWindow:
             widget.bind("<Escape>", lambda event: self.close())
             widget.bind("<Button-1>", lambda event: self.close())
         self.top.protocol("WM_DELETE_WINDOW", self.close)
-        self.top.focus_set()
+        # Escape needs the keyboard: the person asked for this window by clicking, so take it once shown.
+        self.top.bind("<Map>", lambda event: self.top.focus_force() if event.widget is self.top else None)
+        self.top.bind("<Destroy>", self._on_destroy)
+
+    def _on_destroy(self, event: tk.Event) -> None:
+        if event.widget is self.top:
+            self.photo = None  # let go of the image here, on the Tk thread
 
     def close(self) -> None:
         """Close the window (and let go of its image on the Tk thread)."""

@@ -136,6 +136,9 @@ def test_a_click_on_a_preview_opens_the_picture_full_size_and_escape_closes_it(t
     shown = top.tk.call("image", "width", label["image"])
     fits = preview.screen_fit(tk_root)
     assert preview.THUMBNAIL_SIZE[0] < shown <= fits[0]  # larger than the thumbnail, within the screen
+    gui_helpers.pump_until(tk_root, lambda: top.focus_get() is not None and top.focus_get().winfo_toplevel() is top)
+    gui_helpers.pump_for(tk_root, 0.1)
+    assert not chat.attention.away  # a picture opened from the chat is still the chat
     top.event_generate("<Escape>")
     gui_helpers.pump_until(tk_root, lambda: not opened(), what="Escape to close the picture")
     text.see(image)
