@@ -168,6 +168,8 @@ class Attention:
         self.away = False
         self.unread = 0
         self.show_title()
+        if self._divided:
+            self.window.view.show_unread()  # start reading where you left off
         if self.hinting:
             self.hinting = False
             self._set_urgent(False)

@@ -207,6 +207,18 @@ class MessageView:
         self._previous = None
         self._write((f"────────   {UNREAD_TEXT}   ────────\n", ("divider", "unread")))
 
+    def show_unread(self) -> None:
+        """Bring the 'New messages' line into view if what came since has pushed it out."""
+        ranges = self.text.tag_ranges("unread")
+        if not ranges:
+            return
+        self.text.update_idletasks()  # dlineinfo needs the lines laid out
+        if self.text.dlineinfo(ranges[0]) is None:
+            self.text.yview(ranges[0])  # the divider at the top, the first new line under it
+            self._user_moved()
+            if not self.following:
+                self.jump.place(relx=1.0, rely=1.0, x=-28, y=-12, anchor="se")
+
     def anchor_here(self, key: str) -> str:
         """Mark the end of what is shown, so a picture called `key` can be shown here later."""
         old = self.anchors.pop(key, None)

@@ -183,3 +183,16 @@ def test_a_window_without_the_system_notifier_still_counts(tk_root, tk_errors, c
     chat.events.handle(message(1, "@alice hi"))
     assert chat.recorder.commands == [] and chat.master.title() == f"(1) {TITLE}"
     assert isinstance(chat.attention.notifications, tk.BooleanVar)
+
+
+def test_coming_back_after_many_messages_shows_where_you_left_off(tk_root, tk_errors, chat) -> None:
+    chat.attention.notifier = None
+    chat.events.handle(message(1, "the last one you read"))
+    leave(chat)
+    for seq in range(2, 80):
+        chat.events.handle(message(seq, f"new line {seq}"))
+    come_back(chat)
+    text = chat.view.text
+    divider = text.tag_ranges("unread")[0]
+    gui_helpers.pump_until(tk_root, lambda: text.dlineinfo(divider) is not None, what="the divider in view")
+    assert not chat.view.following and chat.view.jump.place_info()  # "New messages" leads to the end
