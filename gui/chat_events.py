@@ -93,7 +93,9 @@ class ClientEvents:
                 return  # already shown before a reconnect
             self._last_seq = max(self._last_seq, event.seq)
         if isinstance(event, ChatMessage):
-            w.view.add_message(event.sender, event.text, event.ts, event.sender == w.name, event.history)
+            if not event.history and event.sender != w.name:
+                w.attention.arriving(event.sender, event.text)  # before it is shown: the divider goes above
+            w.view.add_message(event.sender, event.text, event.ts, event.sender == w.name, event.history, me=w.name)
         elif isinstance(event, Notice):
             self._on_notice(event)
         elif isinstance(event, OnlineList):
@@ -158,7 +160,11 @@ class ClientEvents:
             if chat_format.is_image(name):
                 links.append(w.view.link("Preview", lambda: w.preview(name)))
         text = describe.notice_line(event, w.name)
+        if event.kind == NoticeKind.SHARE and not event.history and event.member != w.name:
+            w.attention.arriving(event.member, text)
         w.view.add_notice(text, event.kind, event.ts, event.history, links)
+        if event.kind == NoticeKind.SHARE and event.filename and chat_format.is_image(event.filename):
+            w.view.anchor_here(event.filename)  # its preview will appear here, under the announcement
         if event.history:
             return
         if event.kind == NoticeKind.JOIN:

@@ -45,6 +45,7 @@ from mmchat.protocol import QRImage
 from mmchat.typed import Kind, Typed, clean_text
 
 from . import chat_format, preview, theme
+from .attention import Attention
 from .chat_commands import ChatCommands
 from .chat_events import ClientEvents
 from .chat_layout import ChatActions, ChatLayout
@@ -112,6 +113,7 @@ class ChatWindow:
         self.input, self.counter = ui.input, ui.counter
         self.send_button, self.attach_button = ui.send_button, ui.attach_button
         ui.show_identity(name, host, port, joined=False)
+        self.attention = Attention(self)  # unread count, divider, attention hint, notifications
         self._ui_pump = QueuePump(self.frame, self.ui_events, self._on_ui_event)
         self._ui_pump.start()
         self.frame.bind("<Destroy>", self._on_destroy, add="+")
@@ -209,6 +211,7 @@ class ChatWindow:
         self.side.set_connected(True)
         self.layout.clear_banner()
         self.layout.show_identity(self.name, self.host, self.port, joined=True)
+        self.attention.show_title()  # keeps an unread count through a reconnect
         self._set_status("Connected", theme.SUCCESS)
         self.view.system(f"Connected to {format_address(self.host, self.port)} as {self.name}.")
         if client.renamed:
@@ -275,10 +278,7 @@ class ChatWindow:
             self.layout.show_banner(item.reason, "Error.TLabel", "Retry", self.connect)
             self.view.system(item.reason, error=True)
         elif isinstance(item, preview.PreviewReady):
-            if item.image is None:
-                self.view.system(item.error, error=True)
-            else:
-                self.view.add_image(preview.photo(self.view.text, item.image), item.title)
+            preview.show(self.master, self.view, item, self.ui_events)
 
     # --- what the person does ----------------------------------------------------------
 

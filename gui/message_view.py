@@ -27,10 +27,13 @@ from mmchat.describe import visible
 from mmchat.typed import clean_text
 
 from . import chat_format, theme
+from .attention import mention_spans
 
 MAX_LINES = 5000  # the message view forgets its oldest lines beyond this
 MAX_BLOCK_CHARS = 64 * 1024  # command output shown inline
 CODE_BACKGROUND = "#f6f8fa"
+MENTION_BACKGROUND = "#fff3c4"  # @name of the member reading: stands out like a highlighter
+UNREAD_TEXT = "New messages"
 
 Run = tuple[str, tuple[str, ...]]  # a run of text and its tags
 
@@ -65,7 +68,8 @@ class MessageView:
         self.frame.columnconfigure(0, weight=1)
         self.jump = ttk.Button(self.frame, text="↓  New messages", style="Accent.TButton", command=self.scroll_to_end)
         self.images: dict[str, Picture] = {}  # image name in the Text -> PhotoImage (kept alive while shown)
-        self.link_commands: dict[str, Callable[[], object]] = {}
+        self.link_commands: dict[str, Callable[[], object]] = {}  # links' and pictures' click tags
+        self.anchors: dict[str, str] = {}  # a shared picture's name -> the mark under its announcement
         self.colour_for: Callable[[str], str] = theme.colour_for  # the window shares its SenderColours here
         self._link_ids = itertools.count(1)
         self._previous: tuple[str, float] | None = None  # (sender, ts) of the last message, for grouping
@@ -105,8 +109,10 @@ class MessageView:
         t.tag_configure("image", lmargin1=pad + 8, spacing1=4, spacing3=6)
         t.tag_configure("caption", foreground=theme.MUTED, lmargin1=pad + 8, font=(family, size - 1))
         t.tag_configure("link", foreground=theme.ACCENT, underline=True)
-        t.tag_bind("link", "<Enter>", lambda e: t.configure(cursor="hand2"))
-        t.tag_bind("link", "<Leave>", lambda e: t.configure(cursor="xterm"))
+        t.tag_configure("mention", background=MENTION_BACKGROUND, font=(family, size + 1, "bold"))
+        for tag in ("link", "picture"):  # things to click show a hand
+            t.tag_bind(tag, "<Enter>", lambda e: t.configure(cursor="hand2"))
+            t.tag_bind(tag, "<Leave>", lambda e: t.configure(cursor="xterm"))
         t.tag_raise("sel")
 
     # --- writing ------------------------------------------------------------------
@@ -135,6 +141,10 @@ class MessageView:
             self.text.delete("1.0", f"{lines - MAX_LINES + 1}.0")
             shown = set(self.text.image_names())
             self.images = {name: image for name, image in self.images.items() if name in shown}
+            for key, mark in list(self.anchors.items()):
+                if self.text.compare(mark, "<=", "1.0"):  # its announcement was forgotten
+                    self.text.mark_unset(mark)
+                    del self.anchors[key]
             for tag in [tag for tag in self.link_commands if not self.text.tag_ranges(tag)]:
                 del self.link_commands[tag]
                 self.text.tag_delete(tag)
@@ -146,8 +156,8 @@ class MessageView:
         self.text.tag_bind(tag, "<Button-1>", lambda event: command())
         return label, ("link", tag)
 
-    def add_message(self, sender: str, text: str, ts: float, own: bool, history: bool) -> None:
-        """A chat message, with a name header unless it continues the sender's last one."""
+    def add_message(self, sender: str, text: str, ts: float, own: bool, history: bool, me: str = "") -> None:
+        """A chat message, with a name header unless it continues the sender's last one; @me highlighted."""
         self._mark_history(history)
         parts: list[Run] = []
         colour = self.colour_for(sender)  # the window's SenderColours: clear of the others online
@@ -160,7 +170,11 @@ class MessageView:
             parts += [("  " + chat_format.clock(ts), ("header", "time")), ("\n", ("header",))]
         self._previous = (sender, ts)
         body = ("body", f"from{colour}", *(("own",) if own else ()), *(("history",) if history else ()))
-        self._write(*parts, (visible(text).rstrip("\n") + "\n", body))
+        shown, at = visible(text).rstrip("\n") + "\n", 0
+        for start, end in mention_spans(shown, me):
+            parts += [(shown[at:start], body), (shown[start:end], (*body, "mention"))]
+            at = end
+        self._write(*parts, (shown[at:], body))
 
     def add_notice(self, text: str, kind: str, ts: float, history: bool, links: Iterable[Run] = ()) -> None:
         """A join, leave, share or other room notice, with optional links after it."""
@@ -183,6 +197,39 @@ class MessageView:
         self._previous = None
         self._write((f"────────   {text}   ────────\n", ("divider",)))
 
+    def unread_divider(self) -> None:
+        """The 'New messages' line where the person left off (the one of an earlier absence goes)."""
+        old = self.text.tag_ranges("unread")
+        if old:
+            self.text.configure(state="normal")
+            self.text.delete(old[0], old[-1])
+            self.text.configure(state="disabled")
+        self._previous = None
+        self._write((f"────────   {UNREAD_TEXT}   ────────\n", ("divider", "unread")))
+
+    def show_unread(self) -> None:
+        """Bring the 'New messages' line into view if what came since has pushed it out."""
+        ranges = self.text.tag_ranges("unread")
+        if not ranges:
+            return
+        self.text.update_idletasks()  # dlineinfo needs the lines laid out
+        if self.text.dlineinfo(ranges[0]) is None:
+            self.text.yview(ranges[0])  # the divider at the top, the first new line under it
+            self._user_moved()
+            if not self.following:
+                self.jump.place(relx=1.0, rely=1.0, x=-28, y=-12, anchor="se")
+
+    def anchor_here(self, key: str) -> str:
+        """Mark the end of what is shown, so a picture called `key` can be shown here later."""
+        old = self.anchors.pop(key, None)
+        if old is not None:
+            self.text.mark_unset(old)
+        mark = f"anchor{next(self._link_ids)}"
+        self.text.mark_set(mark, "end-1c")
+        self.text.mark_gravity(mark, "left")  # what comes later is written after it, not before
+        self.anchors[key] = mark
+        return mark
+
     def block(self, title: str, body: str, error: bool = False) -> None:
         """Monospace output (a !cmd result, the command list)."""
         self._previous = None
@@ -192,15 +239,27 @@ class MessageView:
         head, shown = visible(title), visible(body).rstrip("\n")
         self._write((head + "\n", ("code", "code_head", *extra)), (shown + "\n", ("code", *extra)))
 
-    def add_image(self, photo: Picture, caption: str) -> str:
-        """An inline picture with a caption; returns the image's name in the Text."""
-        self._previous = None
-        self.text.configure(state="normal")
-        self.text.insert("end", clean_text(caption) + "\n", ("caption",))
-        start = self.text.index("end-1c")
-        name = self.text.image_create("end", image=photo)
-        self.text.insert("end", "\n")
-        self.text.tag_add("image", start, "end-1c")
+    def add_image(
+        self, photo: Picture, caption: str, at: str = "", on_click: Callable[[], object] | None = None
+    ) -> str:
+        """A picture with a caption at the mark `at` (else at the end); returns its name in the Text."""
+        t = self.text
+        if not at:
+            self._previous = None  # at the end, it breaks the run of the last sender's lines
+        where = t.index(at) if at and at in t.mark_names() else t.index("end-1c")
+        t.configure(state="normal")
+        # Written backwards at one index, so each piece goes in front of the one before.
+        t.insert(where, "\n", ("image",))
+        name = t.image_create(where, image=photo)
+        t.insert(where, clean_text(caption) + "\n", ("caption",))
+        image_at = t.index(name)
+        t.tag_add("image", image_at)
+        if on_click is not None:
+            tag = f"picture{next(self._link_ids)}"
+            self.link_commands[tag] = on_click
+            t.tag_add(tag, image_at)
+            t.tag_add("picture", image_at)
+            t.tag_bind(tag, "<Button-1>", lambda event: on_click())
         self.images[name] = photo
         self._trim()
         self.text.configure(state="disabled")

@@ -138,3 +138,15 @@ def test_a_finished_transfer_is_reported(tk_root, tk_errors, chat) -> None:
     t.error = "The transfer was cancelled."
     chat.events.handle(TransferFinished(t))
     assert "Download of big.bin failed: The transfer was cancelled." in chat.view.content()
+
+
+def test_a_shared_picture_leaves_an_anchor_for_its_preview_and_away_it_counts(tk_root, tk_errors, chat) -> None:
+    chat.attention.notifier = None  # nothing reaches the desktop from a test
+    chat.attention.bell = lambda: None
+    chat.attention.went_away()
+    chat.events.handle(Notice(8, TS, "share", member="bob", filename="cat.png", size=2048))
+    chat.events.handle(Notice(9, TS, "share", member="bob", filename="notes.pdf", size=2048))
+    assert list(chat.view.anchors) == ["cat.png"]  # only pictures get a preview
+    text = chat.view.text
+    assert text.compare(chat.view.anchors["cat.png"], ">", text.search("cat.png", "1.0"))
+    assert chat.attention.unread == 2 and chat.master.title().startswith("(2) ")

@@ -166,3 +166,41 @@ def test_controls_and_bidi_controls_a_member_sent_are_shown_as_escapes(tk_root, 
         assert hidden not in content
     assert "\\x0d\\u2028\\u202eevil\\x1b[2J" in content
     assert "fake\\u202e\\x1b[1A" in content
+
+
+def test_a_mention_of_the_reader_is_highlighted_and_nothing_else(tk_root, tk_errors, view) -> None:
+    view.add_message("bob", "hi @alice and @alicex, mail bob@alice.org", TS, own=False, history=False, me="alice")
+    ranges = view.text.tag_ranges("mention")
+    assert [view.text.get(a, b) for a, b in zip(ranges[::2], ranges[1::2], strict=True)] == ["@alice"]
+    assert "body" in tags_at(view, "@alice and")  # still part of bob's message, with his margin bar
+    assert view.content().endswith("hi @alice and @alicex, mail bob@alice.org\n")
+    view.add_message("carol", "@alice", TS, own=False, history=False)  # no reader known: no highlight
+    assert len(view.text.tag_ranges("mention")) == 2
+
+
+def test_only_the_latest_unread_divider_stays(tk_root, tk_errors, view) -> None:
+    view.add_message("bob", "one", TS, own=False, history=False)
+    view.unread_divider()
+    view.add_message("bob", "two", TS + 1, own=False, history=False)
+    view.unread_divider()
+    view.add_message("bob", "three", TS + 2, own=False, history=False)
+    content = view.content()
+    assert content.count(message_view.UNREAD_TEXT) == 1
+    assert content.index("two") < content.index(message_view.UNREAD_TEXT) < content.index("three")
+
+
+def test_a_picture_goes_to_its_anchor_and_a_click_on_it_runs_its_command(tk_root, tk_errors, view) -> None:
+    view.add_notice("bob shared cat.png", "share", TS, history=False)
+    mark = view.anchor_here("cat.png")
+    view.add_message("bob", "later words", TS + 1, own=False, history=False)
+    clicks: list[str] = []
+    photo = ImageTk.PhotoImage(Image.new("RGB", (40, 30), "#ff0000"), master=view.text)
+    name = view.add_image(photo, "cat.png", at=mark, on_click=lambda: clicks.append("open"))
+    text = view.text
+    assert text.compare(name, "<", text.search("later words", "1.0"))
+    assert text.compare(text.search("bob shared", "1.0"), "<", name)
+    [tag] = [t for t in text.tag_names(name) if t.startswith("picture") and t != "picture"]
+    view.link_commands[tag]()
+    assert clicks == ["open"]
+    view.add_image(photo, "elsewhere.png")  # no anchor: at the end, as before
+    assert text.compare(text.search("elsewhere.png", "1.0"), ">", text.search("later words", "1.0"))
