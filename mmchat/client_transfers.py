@@ -18,7 +18,9 @@ a transfer can fail into a sentence on `Transfer.error`, and always calls
 from __future__ import annotations
 
 import os
+import re
 import socket
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +51,33 @@ Progress = Callable[[int, int], None]
 # give up early (raise TransferError) once the second function returns True.
 AskTicket = Callable[[Callable[[int], Event], Callable[[], bool]], Event]
 OpenSocket = Callable[[], socket.socket]
+
+STALE_PART_SECONDS = 24 * 3600  # a download's temporary file untouched this long was left by a killed member
+_PART_NAME = re.compile(r"\..+\.[0-9a-f]{12}\.part", re.DOTALL)  # files.temp_path's ".<name>.<12 hex>.part"
+
+
+def remove_stale_parts(folder: Path, older_than: float = STALE_PART_SECONDS, now: float | None = None) -> list[Path]:
+    """Delete the download temporary files in `folder` untouched for `older_than` seconds; the ones removed."""
+    # A member killed mid-download leaves its hidden .part behind, and nothing else would ever
+    # remove it.  A download under way writes to its own every few seconds (an idle one times out),
+    # so a day-old one is nobody's; only plain files named exactly as temp_path names them go.
+    cutoff = (time.time() if now is None else now) - older_than
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not _PART_NAME.fullmatch(entry.name):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue  # gone already, or not ours to remove: the download goes on
+    return removed
 
 
 class Transfer:
@@ -205,6 +234,7 @@ def download(
     files.check_filename(t.filename)
     folder = save_as.parent if save_as else folder
     folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(folder)
     ticket = _ticket(ask, t, lambda ref: RequestDownload(filename=t.filename, ref=ref))
     sock, conn, start = _open_transfer(t, ticket, open_socket)
     # Trust only the base name we asked for: the host's reply must not steer where we write.

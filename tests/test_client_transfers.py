@@ -16,7 +16,7 @@ from fake_host import FakeHost, Peer
 
 from mmchat.client import ChatClient, Disconnected, Transfer, TransferFinished
 from mmchat.client_socket import ConnectError
-from mmchat.client_transfers import DOWNLOAD, UPLOAD, run_transfer
+from mmchat.client_transfers import DOWNLOAD, STALE_PART_SECONDS, UPLOAD, remove_stale_parts, run_transfer
 from mmchat.protocol import ErrorReply, OfferUpload, RequestDownload, TransferReady
 from mmchat.server import ChatServer
 from mmchat.transfer import TransferError
@@ -125,6 +125,41 @@ def test_cancel_a_download_leaves_nothing(member, share) -> None:
     assert started.is_set()
     assert t.error == "The transfer was cancelled."
     assert list(member.downloads.iterdir()) == []  # no partial file, no temporary file
+
+
+def aged(path: Path, seconds: float) -> Path:
+    path.write_bytes(b"partial")
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+    return path
+
+
+def test_a_download_removes_the_stale_part_files_a_killed_member_left(member, share) -> None:
+    member.downloads.mkdir(parents=True)
+    day = STALE_PART_SECONDS
+    stale = aged(member.downloads / ".holiday.bin.0123456789ab.part", 2 * day)  # a member killed mid-download
+    fresh = aged(member.downloads / ".other.bin.abcdef012345.part", 60)  # may be another download under way
+    theirs = [  # stale, but not named as our temporary files are: not ours to remove
+        aged(member.downloads / "notes.part", 2 * day),
+        aged(member.downloads / ".notes.txt", 2 * day),
+        aged(member.downloads / ".x.0123.part", 2 * day),
+        aged(member.downloads / ".x.0123456789AB.part", 2 * day),
+    ]
+    share.joinpath("notes.txt").write_text("hello")
+    t = member.request_file("notes.txt")
+    assert t.wait(TIMEOUT) and t.ok, t.error
+    assert not stale.exists()
+    assert fresh.exists() and all(p.exists() for p in theirs)
+    assert (member.downloads / "notes.txt").read_text() == "hello"
+
+
+def test_remove_stale_parts_leaves_folders_links_and_a_missing_folder_alone(tmp_path) -> None:
+    assert remove_stale_parts(tmp_path / "missing") == []
+    old = aged(tmp_path / ".a.bin.0123456789ab.part", 10)
+    (tmp_path / ".d.bin.0123456789ab.part").mkdir()
+    (tmp_path / ".l.bin.0123456789ab.part").symlink_to(old)
+    assert remove_stale_parts(tmp_path, older_than=5, now=time.time() + 3600) == [old]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".d.bin.0123456789ab.part", ".l.bin.0123456789ab.part"]
 
 
 def test_close_cancels_a_transfer_and_returns_at_once(member, share) -> None:
