@@ -62,7 +62,7 @@ def remove_stale_parts(folder: Path, older_than: float = STALE_PART_SECONDS, now
     # remove it.  A download under way writes to its own every few seconds (an idle one times out),
     # so a day-old one is nobody's; only plain files named exactly as temp_path names them go.
     cutoff = (time.time() if now is None else now) - older_than
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
