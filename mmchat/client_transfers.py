@@ -30,10 +30,12 @@ from pathlib import Path
 from . import files, protocol, transfer
 from .client_socket import ConnectError
 from .protocol import (
+    NEED_DATA,
     Connection,
     ErrorReply,
     Event,
     OfferUpload,
+    ProtocolError,
     RequestDownload,
     Role,
     TransferDone,
@@ -52,6 +54,8 @@ Progress = Callable[[int, int], None]
 AskTicket = Callable[[Callable[[int], Event], Callable[[], bool]], Event]
 OpenSocket = Callable[[], socket.socket]
 
+HOST_GONE = "The host went away during the upload of {name}."
+GONE_CHECK_SECONDS = 1.0  # after a failed send: how long to wait for the host's reason (a dead host: none)
 STALE_PART_SECONDS = 24 * 3600  # a download's temporary file untouched this long was left by a killed member
 _PART_NAME = re.compile(r"\..+\.[0-9a-f]{12}\.part", re.DOTALL)  # files.temp_path's ".<name>.<12 hex>.part"
 
@@ -206,20 +210,54 @@ def upload(t: Transfer, path: Path, ask: AskTicket, open_socket: OpenSocket, pro
             try:
                 transfer.send_file_body(sock, fileobj, size, progress=report, cancelled=lambda: t.cancelled)
                 digest = hasher.hexdigest()
+                if size == 0:
+                    report(0, 0)
+                sock.sendall(conn.send(TransferEnd(sha256=digest)))
+            except (transfer.TransferError, OSError) as exc:
+                reason = _why_it_ended(sock, conn, path.name)  # the host's own sentence, or that it went away
+                if reason is not None:
+                    raise transfer.TransferError(reason) from None
+                if isinstance(exc, OSError):
+                    raise transfer.TransferError(f"The connection failed: {exc.strerror or exc}") from None
+                raise
             finally:
                 hasher.close()
-            if size == 0:
-                report(0, 0)
             try:
-                sock.sendall(conn.send(TransferEnd(sha256=digest)))
-            except OSError as exc:
-                raise transfer.TransferError(f"The connection failed: {exc.strerror or exc}") from None
-            done = transfer.read_frame(sock, conn)
+                done = transfer.read_frame(sock, conn)
+            except transfer.TransferError as exc:
+                if str(exc) == "The connection closed unexpectedly." or str(exc).startswith("The connection failed:"):
+                    raise transfer.TransferError(HOST_GONE.format(name=path.name)) from None
+                raise  # the host's own sentence, or a broken protocol
     if not isinstance(done, TransferDone):
         raise transfer.TransferError("The host did not confirm the upload.")
     if done.sha256 != digest or done.size != size:
         raise transfer.TransferError("The host confirmed a different file than the one sent.")
     t.remote_name = done.filename
+
+
+def _why_it_ended(sock: socket.socket, conn: Connection, filename: str) -> str | None:
+    """After an upload failed on our side of the socket: the host's reason if it sent one, HOST_GONE if
+    the connection is closed, None if the host still listens (the trouble was ours, e.g. the file)."""
+    sock.settimeout(GONE_CHECK_SECONDS)
+    for _ in range(64):  # bounded: a few frames at most come after the body
+        try:
+            event = conn.next_event()
+        except ProtocolError:
+            return None
+        if isinstance(event, ErrorReply):
+            return event.message
+        if event is not NEED_DATA:
+            continue
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            return None
+        except OSError:
+            data = b""
+        if not data:
+            return HOST_GONE.format(name=filename)
+        conn.receive_data(data)
+    return None
 
 
 def download(

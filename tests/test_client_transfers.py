@@ -6,6 +6,8 @@ import hashlib
 import itertools
 import os
 import queue
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -160,6 +162,48 @@ def test_remove_stale_parts_leaves_folders_links_and_a_missing_folder_alone(tmp_
     (tmp_path / ".l.bin.0123456789ab.part").symlink_to(old)
     assert remove_stale_parts(tmp_path, older_than=5, now=time.time() + 3600) == [old]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".d.bin.0123456789ab.part", ".l.bin.0123456789ab.part"]
+
+
+HOST_PROGRAM = """
+import pathlib, sys, time
+from mmchat.server import ChatServer
+host = ChatServer(share=pathlib.Path(sys.argv[1]), host="127.0.0.1", port=0)
+host.start()
+print(host.address[1], flush=True)
+time.sleep(60)  # until killed (bounded all the same)
+"""
+
+
+def test_when_the_host_dies_mid_upload_the_upload_fails_with_a_sentence(share, tmp_path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    host = subprocess.Popen(
+        [sys.executable, "-c", HOST_PROGRAM, str(share)], cwd=root, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert host.stdout is not None
+        port = int(host.stdout.readline())
+        client = ChatClient("127.0.0.1", port, "alice", downloads=tmp_path / "downloads")
+        source = tmp_path / "holiday.bin"
+        random_file(source, 64 * 1024 * 1024)
+        killed: list[int] = []
+
+        def kill_the_host_once_under_way(done: int, total: int) -> None:
+            if done and not killed:
+                host.kill()  # the host's process dies: no goodbye on any connection
+                killed.append(done)
+
+        client.connect()
+        t = client.send_file(source, progress=kill_the_host_once_under_way)
+        assert t.wait(TIMEOUT) and not t.ok and not t.cancelled
+        assert killed and killed[0] < t.size, "the upload ended before it was under way"
+        # On main: "The connection failed: Connection reset by peer" (or "... Broken pipe").
+        assert t.error == "The host went away during the upload of holiday.bin."
+        assert client.close(wait=TIMEOUT)
+    finally:
+        host.kill()
+        host.wait(TIMEOUT)
+        if host.stdout is not None:
+            host.stdout.close()
 
 
 def test_close_cancels_a_transfer_and_returns_at_once(member, share) -> None:
