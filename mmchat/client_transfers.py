@@ -18,7 +18,9 @@ a transfer can fail into a sentence on `Transfer.error`, and always calls
 from __future__ import annotations
 
 import os
+import re
 import socket
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -28,10 +30,12 @@ from pathlib import Path
 from . import files, protocol, transfer
 from .client_socket import ConnectError
 from .protocol import (
+    NEED_DATA,
     Connection,
     ErrorReply,
     Event,
     OfferUpload,
+    ProtocolError,
     RequestDownload,
     Role,
     TransferDone,
@@ -49,6 +53,35 @@ Progress = Callable[[int, int], None]
 # give up early (raise TransferError) once the second function returns True.
 AskTicket = Callable[[Callable[[int], Event], Callable[[], bool]], Event]
 OpenSocket = Callable[[], socket.socket]
+
+HOST_GONE = "The host went away during the upload of {name}."
+GONE_CHECK_SECONDS = 1.0  # after a failed send: how long to wait for the host's reason (a dead host: none)
+STALE_PART_SECONDS = 24 * 3600  # a download's temporary file untouched this long was left by a killed member
+_PART_NAME = re.compile(r"\..+\.[0-9a-f]{12}\.part", re.DOTALL)  # files.temp_path's ".<name>.<12 hex>.part"
+
+
+def remove_stale_parts(folder: Path, older_than: float = STALE_PART_SECONDS, now: float | None = None) -> list[Path]:
+    """Delete the download temporary files in `folder` untouched for `older_than` seconds; the ones removed."""
+    # A member killed mid-download leaves its hidden .part behind, and nothing else would ever
+    # remove it.  A download under way writes to its own every few seconds (an idle one times out),
+    # so a day-old one is nobody's; only plain files named exactly as temp_path names them go.
+    cutoff = (time.time() if now is None else now) - older_than
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not _PART_NAME.fullmatch(entry.name):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue  # gone already, or not ours to remove: the download goes on
+    return removed
 
 
 class Transfer:
@@ -177,20 +210,54 @@ def upload(t: Transfer, path: Path, ask: AskTicket, open_socket: OpenSocket, pro
             try:
                 transfer.send_file_body(sock, fileobj, size, progress=report, cancelled=lambda: t.cancelled)
                 digest = hasher.hexdigest()
+                if size == 0:
+                    report(0, 0)
+                sock.sendall(conn.send(TransferEnd(sha256=digest)))
+            except (transfer.TransferError, OSError) as exc:
+                reason = _why_it_ended(sock, conn, path.name)  # the host's own sentence, or that it went away
+                if reason is not None:
+                    raise transfer.TransferError(reason) from None
+                if isinstance(exc, OSError):
+                    raise transfer.TransferError(f"The connection failed: {exc.strerror or exc}") from None
+                raise
             finally:
                 hasher.close()
-            if size == 0:
-                report(0, 0)
             try:
-                sock.sendall(conn.send(TransferEnd(sha256=digest)))
-            except OSError as exc:
-                raise transfer.TransferError(f"The connection failed: {exc.strerror or exc}") from None
-            done = transfer.read_frame(sock, conn)
+                done = transfer.read_frame(sock, conn)
+            except transfer.TransferError as exc:
+                if str(exc) == "The connection closed unexpectedly." or str(exc).startswith("The connection failed:"):
+                    raise transfer.TransferError(HOST_GONE.format(name=path.name)) from None
+                raise  # the host's own sentence, or a broken protocol
     if not isinstance(done, TransferDone):
         raise transfer.TransferError("The host did not confirm the upload.")
     if done.sha256 != digest or done.size != size:
         raise transfer.TransferError("The host confirmed a different file than the one sent.")
     t.remote_name = done.filename
+
+
+def _why_it_ended(sock: socket.socket, conn: Connection, filename: str) -> str | None:
+    """After an upload failed on our side of the socket: the host's reason if it sent one, HOST_GONE if
+    the connection is closed, None if the host still listens (the trouble was ours, e.g. the file)."""
+    sock.settimeout(GONE_CHECK_SECONDS)
+    for _ in range(64):  # bounded: a few frames at most come after the body
+        try:
+            event = conn.next_event()
+        except ProtocolError:
+            return None
+        if isinstance(event, ErrorReply):
+            return event.message
+        if event is not NEED_DATA:
+            continue
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            return None
+        except OSError:
+            data = b""
+        if not data:
+            return HOST_GONE.format(name=filename)
+        conn.receive_data(data)
+    return None
 
 
 def download(
@@ -205,6 +272,7 @@ def download(
     files.check_filename(t.filename)
     folder = save_as.parent if save_as else folder
     folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(folder)
     ticket = _ticket(ask, t, lambda ref: RequestDownload(filename=t.filename, ref=ref))
     sock, conn, start = _open_transfer(t, ticket, open_socket)
     # Trust only the base name we asked for: the host's reply must not steer where we write.

@@ -32,7 +32,8 @@ def run_host(
     except OSError as exc:
         print(f"mmchat: cannot use the shared folder {args.share}: {exc.strerror or exc}", file=err)
         return 1
-    server.subscribe(lambda event: print(event.text, file=out, flush=True))
+    printer = LinePrinter(out)
+    server.subscribe(lambda event: printer(event.text))
     stop = stop if stop is not None else threading.Event()
     with stop_on_signals(stop):
         try:
@@ -40,12 +41,28 @@ def run_host(
         except OSError as exc:
             print(f"mmchat: {exc.strerror or exc}", file=err)
             return 1
-        print(f"Shared folder: {server.share}", file=out, flush=True)
+        printer(f"Shared folder: {server.share}")
         while not stop.wait(POLL_SECONDS):
             if server.wait(0):  # the host stopped by itself
                 break
         server.stop()
     return 0
+
+
+class LinePrinter:
+    """Whole lines to a stream that several threads log to: one write and a flush each, under a lock."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> None:
+        """Print `text` as one line."""
+        # print() writes the text and the newline in two calls: another thread's line could land
+        # between them, two lines on one.  One write per line, and the lock keeps the flushes in step.
+        with self._lock:
+            self._out.write(text + "\n")
+            self._out.flush()
 
 
 @contextlib.contextmanager

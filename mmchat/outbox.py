@@ -8,9 +8,10 @@ reads the loop calls `Outboxes.flush()`: this round's broadcasts are joined
 once and written to every member with one non-blocking `send` each (two
 threads share the members of a big round; the kernel's part of a send runs
 without the GIL), then every outbox that got something is written.  A
-connection whose outbox would grow past `limit` is not reading: it is put on
-the `failed` list (with `CloseReason.DROPPED`) for the loop to close, and
-nobody else waits for it.  Nothing here decides who is a member: the loop
+connection whose outbox would grow past `limit` is not reading: its backlog is
+let go (all but a frame the socket already took part of, so the stream stays
+whole), it is told why in one fatal ErrorReply and hung up with the close
+grace (reason `CloseReason.DROPPED`), and nobody else waits for it.  Nothing here decides who is a member: the loop
 says so with `add_member` / `remove_member`.
 
 Only the loop thread calls into this module (the second sending thread runs
@@ -23,14 +24,17 @@ import collections
 import itertools
 import selectors
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .protocol import Connection, Role
+from .protocol import Connection, ErrorReply, Role, encode
 from .room import CloseReason, ConnectionId
 
 PARALLEL_SEND_MIN = 64  # members in a round before a second thread shares its sends (N=100 burst: +8 %)
 FLUSH_PASSES = 8  # a drop can broadcast a notice: flush that too, boundedly
+TOO_SLOW = "You were disconnected: you were not reading what the chat sent (your computer may be too slow or asleep)."
+TOO_SLOW_FRAME = encode(ErrorReply(message=TOO_SLOW, fatal=True))
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class Peer:
     hangup_reason: CloseReason = CloseReason.LOST
     closed: bool = False
     failed: bool = False  # already on the failed list
+    dropped: bool = False  # its outbox overflowed: told why, nothing more is queued
     want_write: bool = False  # the socket is full: wait for the selector to say it is writable
     round_pos: int = 0  # how many of this round's broadcast frames are already in the outbox
     paused_until: float = 0.0  # >0: over budget, not read until this (monotonic) time
@@ -118,8 +123,11 @@ class _FanOut:
 class Outboxes:
     """The outboxes of every connection on the loop, and this round's broadcasts."""
 
-    def __init__(self, selector: selectors.BaseSelector, limit: int, send_threads: int = 1) -> None:
+    def __init__(
+        self, selector: selectors.BaseSelector, limit: int, send_threads: int = 1, close_grace: float = 2.0
+    ) -> None:
         self.limit = limit
+        self.close_grace = close_grace  # how long a dropped member has to take its last words
         self._selector = selector
         self._members: dict[ConnectionId, Peer] = {}  # who gets broadcasts, in join order
         self._dirty: set[Peer] = set()
@@ -185,17 +193,29 @@ class Outboxes:
         self.remove_member(peer)
 
     def _enqueue(self, peer: Peer, data: bytes | memoryview) -> None:
+        if peer.dropped:
+            return  # told to go: its last words are the fatal error
         if peer.outbox_bytes + len(data) > self.limit:
-            peer.outbox.clear()
-            peer.outbox_bytes = 0
-            if not peer.failed:
-                peer.failed = True
-                self.failed.append((peer, CloseReason.DROPPED))
-            return
+            return self._drop(peer)
         peer.outbox.append(data)
         peer.outbox_bytes += len(data)
         if not peer.want_write:  # a full socket is retried when the selector says so, not every round
             self._dirty.add(peer)
+
+    def _drop(self, peer: Peer) -> None:
+        """Let the backlog go, say why, and hang up: the reason logged stays DROPPED."""
+        peer.dropped = True
+        # A partly sent frame is always a memoryview at the head (see _flush and _FanOut): keep it,
+        # or the member would read our sentence as the rest of that frame.
+        head = peer.outbox[0] if peer.outbox and isinstance(peer.outbox[0], memoryview) else b""
+        peer.outbox.clear()
+        if head:
+            peer.outbox.append(head)
+        peer.outbox.append(TOO_SLOW_FRAME)
+        peer.outbox_bytes = len(head) + len(TOO_SLOW_FRAME)
+        self.remove_member(peer)  # before hang_up: no catch-up of this round for them
+        self.hang_up(peer, time.monotonic() + self.close_grace, CloseReason.DROPPED)
+        self._dirty.add(peer)  # also when it was being hung up already
 
     # --- writing ---------------------------------------------------------------------------
 

@@ -110,7 +110,7 @@ class ChatServer:
         self._selector = selectors.DefaultSelector()
         if send_threads is None:
             send_threads = 2 if (os.cpu_count() or 1) > 1 else 1
-        self.outboxes = Outboxes(self._selector, outbound_limit, send_threads)
+        self.outboxes = Outboxes(self._selector, outbound_limit, send_threads, CLOSE_GRACE)
         self._peers: dict[int, Peer] = {}
         self._ids = itertools.count(1)
         self._calls = CallQueue()

@@ -6,6 +6,8 @@ import hashlib
 import itertools
 import os
 import queue
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +18,7 @@ from fake_host import FakeHost, Peer
 
 from mmchat.client import ChatClient, Disconnected, Transfer, TransferFinished
 from mmchat.client_socket import ConnectError
-from mmchat.client_transfers import DOWNLOAD, UPLOAD, run_transfer
+from mmchat.client_transfers import DOWNLOAD, STALE_PART_SECONDS, UPLOAD, remove_stale_parts, run_transfer
 from mmchat.protocol import ErrorReply, OfferUpload, RequestDownload, TransferReady
 from mmchat.server import ChatServer
 from mmchat.transfer import TransferError
@@ -125,6 +127,83 @@ def test_cancel_a_download_leaves_nothing(member, share) -> None:
     assert started.is_set()
     assert t.error == "The transfer was cancelled."
     assert list(member.downloads.iterdir()) == []  # no partial file, no temporary file
+
+
+def aged(path: Path, seconds: float) -> Path:
+    path.write_bytes(b"partial")
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+    return path
+
+
+def test_a_download_removes_the_stale_part_files_a_killed_member_left(member, share) -> None:
+    member.downloads.mkdir(parents=True)
+    day = STALE_PART_SECONDS
+    stale = aged(member.downloads / ".holiday.bin.0123456789ab.part", 2 * day)  # a member killed mid-download
+    fresh = aged(member.downloads / ".other.bin.abcdef012345.part", 60)  # may be another download under way
+    theirs = [  # stale, but not named as our temporary files are: not ours to remove
+        aged(member.downloads / "notes.part", 2 * day),
+        aged(member.downloads / ".notes.txt", 2 * day),
+        aged(member.downloads / ".x.0123.part", 2 * day),
+        aged(member.downloads / ".x.0123456789AB.part", 2 * day),
+    ]
+    share.joinpath("notes.txt").write_text("hello")
+    t = member.request_file("notes.txt")
+    assert t.wait(TIMEOUT) and t.ok, t.error
+    assert not stale.exists()
+    assert fresh.exists() and all(p.exists() for p in theirs)
+    assert (member.downloads / "notes.txt").read_text() == "hello"
+
+
+def test_remove_stale_parts_leaves_folders_links_and_a_missing_folder_alone(tmp_path) -> None:
+    assert remove_stale_parts(tmp_path / "missing") == []
+    old = aged(tmp_path / ".a.bin.0123456789ab.part", 10)
+    (tmp_path / ".d.bin.0123456789ab.part").mkdir()
+    (tmp_path / ".l.bin.0123456789ab.part").symlink_to(old)
+    assert remove_stale_parts(tmp_path, older_than=5, now=time.time() + 3600) == [old]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".d.bin.0123456789ab.part", ".l.bin.0123456789ab.part"]
+
+
+HOST_PROGRAM = """
+import pathlib, sys, time
+from mmchat.server import ChatServer
+host = ChatServer(share=pathlib.Path(sys.argv[1]), host="127.0.0.1", port=0)
+host.start()
+print(host.address[1], flush=True)
+time.sleep(60)  # until killed (bounded all the same)
+"""
+
+
+def test_when_the_host_dies_mid_upload_the_upload_fails_with_a_sentence(share, tmp_path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    host = subprocess.Popen(
+        [sys.executable, "-c", HOST_PROGRAM, str(share)], cwd=root, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert host.stdout is not None
+        port = int(host.stdout.readline())
+        client = ChatClient("127.0.0.1", port, "alice", downloads=tmp_path / "downloads")
+        source = tmp_path / "holiday.bin"
+        random_file(source, 64 * 1024 * 1024)
+        killed: list[int] = []
+
+        def kill_the_host_once_under_way(done: int, total: int) -> None:
+            if done and not killed:
+                host.kill()  # the host's process dies: no goodbye on any connection
+                killed.append(done)
+
+        client.connect()
+        t = client.send_file(source, progress=kill_the_host_once_under_way)
+        assert t.wait(TIMEOUT) and not t.ok and not t.cancelled
+        assert killed and killed[0] < t.size, "the upload ended before it was under way"
+        # On main: "The connection failed: Connection reset by peer" (or "... Broken pipe").
+        assert t.error == "The host went away during the upload of holiday.bin."
+        assert client.close(wait=TIMEOUT)
+    finally:
+        host.kill()
+        host.wait(TIMEOUT)
+        if host.stdout is not None:
+            host.stdout.close()
 
 
 def test_close_cancels_a_transfer_and_returns_at_once(member, share) -> None:

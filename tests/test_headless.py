@@ -16,7 +16,7 @@ import pytest
 
 from mmchat.address import parse_address
 from mmchat.client import ChatClient
-from mmchat.headless import run_host, stop_on_signals
+from mmchat.headless import LinePrinter, run_host, stop_on_signals
 
 WAIT = 20.0  # generous: a pass never waits this long
 
@@ -27,9 +27,11 @@ class Log(io.StringIO):
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
+        self.calls: list[str] = []  # what each write call was given
 
     def write(self, text: str) -> int:
         with self._lock:
+            self.calls.append(text)
             return super().write(text)
 
     def lines(self) -> list[str]:
@@ -74,6 +76,8 @@ def test_the_host_logs_each_event_and_stops_when_told(tmp_path: Path) -> None:
     assert not thread.is_alive()
     assert result == [0]
     assert err.getvalue() == ""
+    # One write per line: a thread's line never lands between another's text and its newline.
+    assert out.calls and all(call.endswith("\n") and call.count("\n") == 1 for call in out.calls)
     with pytest.raises(OSError):  # nobody listens there any more
         socket.create_connection((address.host, address.port), timeout=2).close()
 
@@ -134,3 +138,40 @@ def test_a_port_in_use_is_one_sentence(tmp_path: Path) -> None:
         code = run_host(host_args(tmp_path, port=taken.getsockname()[1]), out, err, threading.Event())
     assert code == 1
     assert len(err.lines()) == 1 and err.lines()[0].startswith("mmchat: ")
+
+
+class Overlaps(io.StringIO):
+    """A stream with no lock of its own that notes each write call and whether two ever overlapped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+        self.inside = 0
+        self.overlapped = False
+
+    def write(self, text: str) -> int:
+        self.inside += 1
+        self.overlapped = self.overlapped or self.inside > 1
+        time.sleep(0)  # let another thread in, if nothing keeps it out
+        self.calls.append(text)
+        self.inside -= 1
+        return len(text)
+
+
+def test_lines_logged_from_many_threads_at_once_never_run_together() -> None:
+    out = Overlaps()
+    printer = LinePrinter(out)
+    start = threading.Barrier(8)
+
+    def publish(n: int) -> None:
+        start.wait(WAIT)
+        for i in range(200):
+            printer(f"thread {n} line {i}")
+
+    threads = [threading.Thread(target=publish, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT)
+    assert not out.overlapped
+    assert sorted(out.calls) == sorted(f"thread {n} line {i}\n" for n in range(8) for i in range(200))

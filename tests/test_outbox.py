@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import selectors
 import socket
+import time
 
 import pytest
 
 from mmchat import outbox as outbox_module
 from mmchat.actions import CloseReason
-from mmchat.outbox import Outboxes, Peer
+from mmchat.outbox import TOO_SLOW, TOO_SLOW_FRAME, Outboxes, Peer
+from mmchat.protocol import MEMBER_INBOUND, ErrorReply, FrameDecoder
 
 
 @pytest.fixture
@@ -94,23 +96,63 @@ def test_a_member_who_joins_mid_round_gets_only_what_follows(selector, make_peer
 
 
 def test_an_outbox_over_its_bound_is_dropped_and_the_others_go_on(selector, make_peer):
-    boxes = Outboxes(selector, limit=4096)
+    boxes = Outboxes(selector, limit=4096, close_grace=30.0)
     slow, _ = make_peer(1, "slow")
     fast, fast_end = make_peer(2, "fast")
     slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     boxes.add_member(slow)
     boxes.add_member(fast)
-    total = 0
     for _ in range(200):  # "slow" never reads; "fast" does
         boxes.broadcast(b"x" * 1000)
         boxes.flush()
-        total += 1000
         assert received(fast_end, 1000) == b"x" * 1000
-        if boxes.failed:
+        if slow.dropped:
             break
-    assert boxes.take_failed() == [(slow, CloseReason.DROPPED)]
-    assert slow.outbox_bytes == 0 and not slow.outbox  # its backlog is let go at once
-    assert boxes.take_failed() == []
+    assert slow.dropped and slow not in boxes.members()
+    # Its backlog is let go at once: what stays is at most a frame begun, then the reason.
+    left = b"".join(slow.outbox)
+    assert left.endswith(TOO_SLOW_FRAME) and slow.outbox_bytes == len(left) <= 1000 + len(TOO_SLOW_FRAME)
+    assert slow.hangup_reason is CloseReason.DROPPED and slow.closing_deadline > time.monotonic() + 20
+    assert boxes.take_failed() == []  # closed once it has read that, or at the deadline
+
+
+def test_a_dropped_member_gets_the_frame_it_had_begun_then_the_reason(selector, make_peer):
+    boxes = Outboxes(selector, limit=100_000)
+    slow, end = make_peer(1, "slow")
+    slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    boxes.add_member(slow)
+    begun = b"[" + b"a" * 60_000 + b"]"
+    boxes.send(slow, begun)
+    boxes.flush()
+    assert slow.want_write and 0 < slow.bytes_out < len(begun)  # the socket took part of it
+    for i in range(200):
+        boxes.broadcast(b"<%03d>" % i + b"b" * 995)
+        boxes.flush()
+        if slow.dropped:
+            break
+    assert slow.dropped
+    boxes.send(slow, b"too late")  # nothing after the reason
+    boxes.broadcast(b"nor this")
+    boxes.flush()
+    end.setblocking(False)
+    got = b""
+    for _ in range(10_000):  # bounded: read a little, let the loop write a little
+        try:
+            got += end.recv(1 << 16)
+        except BlockingIOError:
+            pass
+        boxes.writable(slow)
+        boxes.flush()
+        if failed := boxes.take_failed():
+            break
+    assert failed == [(slow, CloseReason.DROPPED)]  # all said: now it closes, reason unchanged
+    got += end.recv(1 << 16)
+    # The frame it had begun, whole, then the fatal reason: no frame cut in half, nothing queued since.
+    assert got == begun + TOO_SLOW_FRAME
+    decoder = FrameDecoder(MEMBER_INBOUND)
+    decoder.receive_data(TOO_SLOW_FRAME)
+    assert decoder.next_event() == ErrorReply(message=TOO_SLOW, fatal=True)
+    assert TOO_SLOW.startswith("You were disconnected: you were not reading what the chat sent")
 
 
 def test_a_full_socket_waits_for_the_selector_then_finishes(selector, make_peer):
