@@ -46,6 +46,7 @@ from .protocol import (
 from .storage import FileRecord, Storage
 
 TICKET_TTL = 60.0
+STOPPING = "The host is shutting down: the transfer was stopped. Try again when the chat is back."
 
 
 @dataclass(frozen=True)
@@ -202,13 +203,15 @@ class TransferDesk:
             else:
                 self._download(sock, conn, ticket)
         except transfer.TransferError as exc:
+            # Cut short because the host is stopping: say so, not "cancelled" (the member cancelled nothing).
+            reason = STOPPING if self.stopping else str(exc)
             event = LogEvent(
                 time.time(), LogKind.TRANSFER_FAILED, member=ticket.member, address=address,
-                filename=ticket.filename, line=ticket.direction, reason=str(exc),
+                filename=ticket.filename, line=ticket.direction, reason=reason,
             )  # fmt: skip
             self._log(event)
             try:
-                sock.sendall(protocol.encode(ErrorReply(message=str(exc), fatal=True)))
+                sock.sendall(protocol.encode(ErrorReply(message=reason, fatal=True)))
             except OSError:
                 pass
         except Exception as exc:  # never let a transfer thread die silently

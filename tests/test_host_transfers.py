@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -191,4 +192,20 @@ def test_a_member_who_freezes_mid_upload_is_cut_by_abort_and_leaves_no_file(desk
     assert desk.busy() == 0 and not (desk.share / "big.bin").exists()
     assert list(desk.temp_dir.iterdir()) == []
     assert any(e.kind is LogKind.TRANSFER_FAILED and e.filename == "big.bin" for e in desk.log)
+    sock.close()
+
+
+def test_an_upload_cut_short_by_the_host_stopping_says_so(desk):
+    frame = desk.offer_upload("alice", OfferUpload(filename="big.bin", size=10_000_000, ref=1), mono=0.0)
+    sock, conn = start_over_socketpair(desk, frame)
+    transfer.read_frame(sock, conn)
+    sock.sendall(b"x" * 65536)
+    desk.stopping = True  # the host begins to stop while bytes still flow
+    with contextlib.suppress(OSError):
+        for _ in range(200):  # bounded: the desk notices between chunks and answers
+            sock.sendall(b"x" * 65536)
+    with pytest.raises(transfer.TransferError) as refused:  # a fatal ErrorReply from the host, as its sentence
+        transfer.read_frame(sock, conn)
+    assert str(refused.value) == "The host is shutting down: the transfer was stopped. Try again when the chat is back."
+    assert not (desk.share / "big.bin").exists()
     sock.close()
