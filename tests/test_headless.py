@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import re
@@ -17,6 +16,7 @@ import pytest
 from mmchat.address import parse_address
 from mmchat.client import ChatClient
 from mmchat.headless import LinePrinter, run_host, stop_on_signals
+from tests.test_hosting import host_args
 
 WAIT = 20.0  # generous: a pass never waits this long
 
@@ -47,13 +47,6 @@ class Log(io.StringIO):
                     return found
             time.sleep(0.02)
         raise AssertionError(f"no line matching {pattern!r} in {self.lines()!r}")
-
-
-def host_args(tmp_path: Path, **changes: object) -> argparse.Namespace:
-    args = argparse.Namespace(share=str(tmp_path / "share"), bind="127.0.0.1", port=0, data=None, password="")
-    for key, value in changes.items():
-        setattr(args, key, value)
-    return args
 
 
 def test_the_host_logs_each_event_and_stops_when_told(tmp_path: Path) -> None:

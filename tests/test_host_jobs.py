@@ -8,18 +8,12 @@ import queue
 import pytest
 from PIL import Image
 
-from mmchat import protocol
 from mmchat.actions import CommandJob, FileListJob, QRJob
 from mmchat.commands import CommandOutcome, CommandSandbox
 from mmchat.host_jobs import Workers
 from mmchat.protocol import FileList, QRImage
 from mmchat.storage import FileRecord, Storage
-
-
-def decoded(frame: bytes) -> protocol.Event:
-    decoder = protocol.FrameDecoder(protocol.MEMBER_INBOUND)
-    decoder.receive_data(frame)
-    return decoder.next_event()
+from tests.protocol_helpers import decode_one as decoded
 
 
 @pytest.fixture

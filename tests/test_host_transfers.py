@@ -26,12 +26,7 @@ from mmchat.protocol import (
     TransferStart,
 )
 from mmchat.storage import Storage
-
-
-def decoded(frame: bytes) -> protocol.Event:
-    decoder = protocol.FrameDecoder(protocol.MEMBER_INBOUND)
-    decoder.receive_data(frame)
-    return decoder.next_event()
+from tests.protocol_helpers import decode_one as decoded
 
 
 @pytest.fixture

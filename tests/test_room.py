@@ -52,18 +52,12 @@ from mmchat.qr import CodeBook
 from mmchat.room import HISTORY_REPLAY, SLOW_DOWN, Room
 from mmchat.room_requests import MAX_RUNNING_JOBS, MAX_WAITING_COMMANDS
 from mmchat.storage import HistoryEntry, HistoryStatus
+from tests.protocol_helpers import decode_all
 
 NOW = 1_700_000_000.0
 
 
-def decode(frame: bytes) -> list[protocol.Event]:
-    """Every event in `frame` (one or several frames joined)."""
-    decoder = protocol.FrameDecoder(protocol.MEMBER_INBOUND)
-    decoder.receive_data(frame)
-    events = []
-    while (event := decoder.next_event()) is not protocol.NEED_DATA:
-        events.append(event)
-    return events
+decode = decode_all  # every event in one or several frames joined
 
 
 def of(actions, kind):

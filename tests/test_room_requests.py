@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from mmchat import protocol
-from mmchat.actions import CommandJob, FileListJob, Log, QRJob, Run, Send
+from mmchat.actions import CommandJob, FileListJob, Log, QRJob, Run
 from mmchat.commands import CommandOutcome
 from mmchat.hostlog import LogKind
 from mmchat.protocol import CommandResult, ErrorReply, VerifyResult
 from mmchat.qr import CodeBook
 from mmchat.room_requests import MAX_RUNNING_JOBS, MAX_WAITING_COMMANDS, Requests
+from tests.protocol_helpers import decode_one
 
 NOW = 1_700_000_000.0
-
-
-def decoded(action: Send) -> protocol.Event:
-    decoder = protocol.FrameDecoder(protocol.MEMBER_INBOUND)
-    decoder.receive_data(action.frame)
-    return decoder.next_event()
 
 
 def jobs(actions):
@@ -28,7 +22,7 @@ def test_a_command_runs_in_the_folder_the_last_one_left_and_is_answered():
     (cd,) = jobs(requests.command(1, "alice", "cd docs", 1, NOW))
     assert requests.command(1, "alice", "ls", 2, NOW)[1:] == []  # logged, but waits for cd
     done = requests.command_finished(cd, "alice", CommandOutcome(True, "", "docs"), NOW)
-    assert decoded(done[0]) == CommandResult(line="cd docs", output="", allowed=True, ref=1)
+    assert decode_one(done[0].frame) == CommandResult(line="cd docs", output="", allowed=True, ref=1)
     (ls,) = jobs(done)
     assert isinstance(ls, CommandJob) and (ls.line, ls.cwd) == ("ls", "docs")
 
@@ -59,7 +53,7 @@ def test_too_many_waiting_jobs_get_a_sentence():
     for ref in range(MAX_WAITING_COMMANDS + 1):
         requests.files(1, ref)
     (refusal,) = requests.files(1, 999)
-    reply = decoded(refusal)
+    reply = decode_one(refusal.frame)
     assert isinstance(reply, ErrorReply) and reply.ref == 999 and "waiting already" in reply.message
 
 
@@ -80,14 +74,14 @@ def test_codes_are_issued_to_the_asker_and_verify_once():
     assert isinstance(job, QRJob) and job.expires_in == 60
     (log, answer) = requests.verify(2, "bob", job.code, 5, NOW)
     assert log.event.line == "alice"
-    assert decoded(answer) == VerifyResult(code=job.code, valid=True, owner="alice", ref=5)
-    assert decoded(requests.verify(2, "bob", job.code, 6, NOW)[1]).valid is False
+    assert decode_one(answer.frame) == VerifyResult(code=job.code, valid=True, owner="alice", ref=5)
+    assert decode_one(requests.verify(2, "bob", job.code, 6, NOW)[1].frame).valid is False
 
 
 def test_a_failed_request_is_a_sentence_and_a_log_line():
     log, reply = Requests().failed(1, "alice", 7, "disk on fire", NOW)
     assert log.event.kind is LogKind.REQUEST_FAILED
-    assert decoded(reply) == ErrorReply(message="The host could not do that: disk on fire", ref=7)
+    assert decode_one(reply.frame) == ErrorReply(message="The host could not do that: disk on fire", ref=7)
 
 
 def test_a_file_list_is_work_for_a_worker():
