@@ -139,15 +139,6 @@ class Room:
         member = self._by_id.get(who)
         return member.name if member else ""
 
-    def who_is(self, name: str) -> ConnectionId | None:
-        """The connection of the member called `name`, if online."""
-        member = self._members.get(name)
-        return member.who if member else None
-
-    def recent(self) -> list[HistoryEntry]:
-        """The history a newcomer would be shown now, oldest first."""
-        return list(self._recent)
-
     # --- connections ---------------------------------------------------------------------
 
     def opened(self, who: ConnectionId, address: str, mono: float) -> list[Action]:
@@ -217,12 +208,10 @@ class Room:
         """A member's upload is in the shared folder: announce it."""
         return self._announce(NoticeKind.SHARE, now, member, filename, size)
 
-    def command_finished(
-        self, job: CommandJob, outcome: CommandOutcome, now: float, *, answered: bool = False
-    ) -> list[Action]:
-        """A worker ran `job`: answer the member (unless `answered` already), keep their folder, start the next."""
+    def command_finished(self, job: CommandJob, outcome: CommandOutcome, now: float) -> list[Action]:
+        """A worker ran `job`: answer the member, keep their folder, start the next job in turn."""
         name = self.name_of(job.to)
-        if not name or answered:  # left meanwhile: nobody to answer, nothing of theirs waits
+        if not name:  # left meanwhile: nobody to answer, nothing of theirs waits
             return self.requests.job_done(job)
         return self.requests.command_finished(job, name, outcome, now)
 
