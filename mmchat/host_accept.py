@@ -35,6 +35,22 @@ ACCEPTS_PER_ROUND = 64  # bounded: keep serving members during a connection stor
 CALM = 5.0  # seconds without a failed accept that end an episode
 
 
+def listen(host: str, port: int, backlog: int = 512) -> socket.socket:
+    """A non-blocking listening socket on (host, port); an OSError whose text names the address."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    if os.name != "nt":
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise OSError(exc.errno, f"Cannot listen on {host}:{port}: {exc.strerror}") from None
+    listener.listen(backlog)
+    listener.setblocking(False)
+    return listener
+
+
 def _open_reserve() -> int | None:
     try:
         return os.open(os.devnull, os.O_RDONLY)

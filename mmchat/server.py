@@ -47,7 +47,7 @@ from .actions import (
 from .address import format_address
 from .budget import Limits
 from .commands import CommandSandbox
-from .host_accept import Acceptor
+from .host_accept import Acceptor, listen
 from .host_jobs import JobResult, Workers
 from .host_transfers import Ticket, TransferDesk
 from .hostlog import LogBus, LogEvent, LogKind
@@ -123,6 +123,7 @@ class ChatServer:
         self._stopping = False
         self._stopped = threading.Event()
         self.address: tuple[str, int] = (host, port)
+        self.fingerprint = ""  # the SHA-256 of the host's TLS certificate (fingerprints.py); "" without TLS
 
     # --- public API (any thread) ---------------------------------------------
 
@@ -136,19 +137,11 @@ class ChatServer:
 
     def start(self) -> tuple[str, int]:
         """Bind, listen and start the loop thread; return the real (address, port)."""
-        family = socket.AF_INET6 if ":" in self._bind[0] else socket.AF_INET
-        listener = socket.socket(family, socket.SOCK_STREAM)
-        if os.name != "nt":
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            listener.bind(self._bind)
-        except OSError as exc:
-            listener.close()
+            self._listener = listener = listen(*self._bind)
+        except OSError:
             self.storage.close()
-            raise OSError(exc.errno, f"Cannot listen on {self._bind[0]}:{self._bind[1]}: {exc.strerror}") from None
-        listener.listen(512)
-        listener.setblocking(False)
-        self._listener = listener
+            raise
         self.address = listener.getsockname()[:2]
         self._selector.register(listener, selectors.EVENT_READ, "listen")
         self._acceptor = Acceptor(listener, self._selector, self._publish, self.room.openers.press, time.time)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mmchat.client import ChatClient
-from mmchat.host_accept import ACCEPTS_PER_ROUND, CALM, Acceptor
+from mmchat.host_accept import ACCEPTS_PER_ROUND, CALM, Acceptor, listen
 from mmchat.hostlog import LogKind
 from mmchat.liveness import OPENERS_PER_ADDRESS
 from mmchat.server import ChatServer
@@ -227,3 +228,16 @@ def test_out_of_descriptors_the_host_does_not_spin_logs_once_and_a_newcomer_join
     assert 1 <= len(failures) <= 3, out[-2000:]  # one line per episode, not thousands
     assert "Too many open files" in failures[0]
     assert joined_after < 2.0 and host.returncode == 0
+
+
+def test_listen_names_the_address_it_could_not_take() -> None:
+    first = listen("127.0.0.1", 0)
+    try:
+        port = first.getsockname()[1]
+        assert not first.getblocking()
+        if os.name == "nt":
+            return  # Windows lets a second socket share a port only with SO_REUSEADDR, which we do not set there
+        with pytest.raises(OSError, match=f"Cannot listen on 127.0.0.1:{port}"):
+            listen("127.0.0.1", port).close()
+    finally:
+        first.close()
