@@ -24,10 +24,8 @@ When the reader ends, a `Disconnected` event is the last one on the queue.
 Keep-alive is the reader's too: it answers a `ping` with a `pong` (queued, never
 waited for) and pings a quiet host itself, giving up after `host_timeout` s.
 
-The rest lives beside this file: `client_socket` (TCP and handshake under one
-deadline), `client_outbox` (the writer), `client_requests` (answers matched to
-requests by ref) and `client_transfers` (each file transfer on a thread and a
-TCP connection of its own).
+Beside this file: `client_socket` (TCP and handshake, one deadline), `client_outbox` (the writer),
+`client_requests` (answers matched by ref), `client_transfers` (a thread and connection per file).
 """
 
 from __future__ import annotations
@@ -39,14 +37,13 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import client_transfers, protocol
 from .client_keepalive import HOST_TIMEOUT, PING_AFTER, HostWatch
 from .client_outbox import OUTBOX_BYTES, STALL_TIMEOUT, Outbox, OutboxFull
 from .client_requests import REPLY_TIMEOUT, PendingRequests, Request
-from .client_socket import ConnectError, handshake, open_connection, remaining
+from .client_socket import ConnectError, Disconnected, handshake, open_connection, remaining
 from .client_transfers import DOWNLOAD, UPLOAD, Progress, Transfer, TransferFinished
 from .protocol import (
     NEED_DATA,
@@ -89,14 +86,6 @@ _TICKET_POLL = 0.2  # a transfer waiting for its ticket looks at its cancel flag
 _closed_clients: weakref.WeakSet[ChatClient] = weakref.WeakSet()
 
 
-@dataclass(frozen=True)
-class Disconnected:
-    """The chat connection ended; `reason` is a sentence, `by_us` if we closed it."""
-
-    reason: str
-    by_us: bool = False
-
-
 class ChatClient:
     """One member's connection to an mmchat host."""
 
@@ -113,6 +102,7 @@ class ChatClient:
         outbox_bytes: int = OUTBOX_BYTES,
         ping_after: float = PING_AFTER,
         host_timeout: float = HOST_TIMEOUT,
+        verify_host: Callable[[str], None] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -121,6 +111,8 @@ class ChatClient:
         self.renamed = False
         self.downloads = Path(downloads)
         self.password = password
+        self.verify_host = verify_host  # (fingerprint) once TLS shows the host's certificate; ConnectError refuses
+        self.host_fingerprint = ""  # the SHA-256 of the host's certificate, once connected over TLS
         self.events: queue.Queue[object] = events if events is not None else queue.Queue()
         self.stall_timeout = stall_timeout
         self.outbox_bytes = outbox_bytes

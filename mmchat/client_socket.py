@@ -13,10 +13,19 @@ from __future__ import annotations
 
 import socket
 import time
+from dataclasses import dataclass
 
 from .protocol import NEED_DATA, Connection, ErrorReply, Event, Hello, ProtocolError, Refused, Welcome
 
 NO_ANSWER = "The host did not answer. Is it an mmchat host?"
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    """The chat connection ended; `reason` is a sentence, `by_us` if we closed it."""
+
+    reason: str
+    by_us: bool = False
 
 
 class ConnectError(Exception):
