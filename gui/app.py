@@ -8,7 +8,7 @@ import sys
 import tkinter as tk
 from collections.abc import Callable
 
-from mmchat.address import format_address, parse_address
+from mmchat.address import format_address, join_url, parse_address
 from mmchat.display import report_no_windows
 
 from . import theme
@@ -66,7 +66,10 @@ def run_join(args: argparse.Namespace) -> int:
     # A double-click starts in the program's own folder: never save next to the executable.
     downloads = args.downloads if args.downloads != "." else str(default_downloads())
     root = new_root("mmchat")
-    ChatWindow(root, address.host, address.port, name=args.name or "", downloads=downloads, password=args.password)
+    ChatWindow(
+        root, address.host, address.port, name=args.name or "", downloads=downloads, password=args.password,
+        fingerprint=address.fingerprint, accept_new_key=getattr(args, "accept_new_key", False),
+    )  # fmt: skip
     root.mainloop()
     return 0
 
@@ -104,8 +107,9 @@ def run_launcher(args: argparse.Namespace) -> int:
     if choice.mode == "host":
         args.host, args.port, args.share = True, choice.port, str(choice.share)
         return run_host(args)
-    # Brackets around an IPv6 address: '[fe80::1]:5', where 'fe80::1:5' would read as one address.
-    args.join, args.name = format_address(choice.address, choice.port), choice.name
+    # Brackets around an IPv6 address: '[fe80::1]:5', where 'fe80::1:5' would read as one address;
+    # a link keeps the invite's fingerprint, which the chat window checks the host's key against.
+    args.join, args.name = join_url(choice.address, choice.port, choice.fingerprint), choice.name
     return run_join(args)
 
 

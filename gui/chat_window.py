@@ -9,7 +9,9 @@ ChatCommands acts on typed lines and ChatTransfers on files.
 
 The Tk thread never waits on the network.  Connecting runs on a worker thread
 whose outcome (`_Connected` / `_ConnectFailed`) comes back on the window's own
-queue, together with finished image thumbnails.  Once connected, every call
+queue, together with finished image thumbnails and the connecting thread's
+questions about the host's key (gui/trust_dialog.py: the thread waits for the
+answer, the TrustDialog gives it; mmchat/known_hosts.py decides when to ask).  Once connected, every call
 that writes to the host's socket (messages, requests, the goodbye) is made by
 the connection's ClientWorker, in order, and its failures come back through
 the client's event queue; `send_file` / `request_file` only start threads.
@@ -34,13 +36,15 @@ from __future__ import annotations
 import queue
 import threading
 import tkinter as tk
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from tkinter import filedialog, ttk
 
 from mmchat import describe, protocol
-from mmchat.address import format_address
+from mmchat.address import Address, format_address
 from mmchat.client import ChatClient, ConnectError, Transfer
+from mmchat.known_hosts import BUTTON_HINT, HostVerifier, KnownHosts, connect_verified, make_verifier
 from mmchat.protocol import QRImage
 from mmchat.typed import Kind, Typed, clean_text
 
@@ -53,6 +57,7 @@ from .chat_transfers import ChatTransfers
 from .client_worker import ClientWorker, close_in_background
 from .pump import QueuePump
 from .qr_window import QRWindow
+from .trust_dialog import TrustBridge, TrustDialog, TrustNote, TrustQuestion
 
 RETRY_FIRST_S = 1.0  # the first automatic reconnect, after the chat ended by itself
 RETRY_MAX_S = 30.0  # the wait doubles after each failed try, up to this
@@ -78,10 +83,12 @@ class ChatWindow:
 
     def __init__(
         self, master: tk.Tk | tk.Toplevel, host: str, port: int, name: str = "", downloads: Path | str = ".",
-        password: str = "",
+        password: str = "", fingerprint: str = "", accept_new_key: bool = False,
     ) -> None:  # fmt: skip
         self.master = master
         self.host, self.port, self.name = host, port, name
+        self.fingerprint = fingerprint  # the invite's, '' when joined by a bare HOST:PORT
+        self.accept_new_key = accept_new_key  # --accept-new-key: a changed key is trusted without asking
         self.wanted_name = name  # asked for again on a reconnect (the host may have renamed us)
         self.downloads = Path(downloads)
         self.password = password
@@ -91,6 +98,8 @@ class ChatWindow:
         self.closed = False
         self.ended = ""  # why the chat ended for us (kicked, host gone...), '' while it runs
         self.ui_events: queue.Queue[object] = queue.Queue()
+        self.trust = TrustBridge(self.ui_events)  # the connecting thread's questions about the host's key
+        self.trust_dialog: TrustDialog | None = None
         self._lock = threading.Lock()
         self._client_pump: QueuePump | None = None
         self._retry_id: str | None = None  # the pending automatic reconnect
@@ -165,12 +174,22 @@ class ChatWindow:
         self.ended = ""
         self._set_status("Connecting…", theme.MUTED)
         self.layout.show_banner(f"Connecting to {self.host}:{self.port}…", "Muted.TLabel")
-        client = ChatClient(self.host, self.port, self.wanted_name, downloads=self.downloads, password=self.password)
-        threading.Thread(target=self._connect_worker, args=(client,), name="mmchat-connect", daemon=True).start()
+        address = Address(self.host, self.port, self.fingerprint)
+        verifier = make_verifier(
+            address, KnownHosts(), self.trust.ask, self.accept_new_key, how_to_accept=BUTTON_HINT, tell=self.trust.tell
+        )
+        host, port, name, downloads, password = self.host, self.port, self.wanted_name, self.downloads, self.password
 
-    def _connect_worker(self, client: ChatClient) -> None:
+        def make_client() -> ChatClient:  # called on the connecting thread (twice if the person took long)
+            return ChatClient(host, port, name, downloads=downloads, password=password, verify_host=verifier)
+
+        thread = threading.Thread(target=self._connect_worker, args=(make_client, verifier), name="mmchat-connect")
+        thread.daemon = True
+        thread.start()
+
+    def _connect_worker(self, make_client: Callable[[], ChatClient], verifier: HostVerifier) -> None:
         try:
-            client.connect()
+            client = connect_verified(make_client, verifier)
         except ConnectError as exc:
             self.ui_events.put(_ConnectFailed(str(exc)))
             return
@@ -269,7 +288,16 @@ class ChatWindow:
     def _on_ui_event(self, item: object) -> None:
         if isinstance(item, _Connected):
             self._connected(item.client)
+        elif isinstance(item, TrustQuestion):
+            if self.trust_dialog is not None:
+                self.trust_dialog.close()
+            self.trust_dialog = TrustDialog(self.master, item)
+        elif isinstance(item, TrustNote):
+            self.view.system(item.line)
         elif isinstance(item, _ConnectFailed):
+            if self.trust_dialog is not None and self.trust_dialog.question.answered:
+                self.trust_dialog.close()  # the connecting thread stopped waiting for a person
+                self.trust_dialog = None
             self._set_status("Not connected", theme.ERROR)
             if self.retry_delay:  # trying by itself: wait longer, and say it in the banner only
                 self.retry_delay = next_retry_delay(self.retry_delay)
@@ -359,6 +387,7 @@ class ChatWindow:
         with self._lock:
             self.closed = True
         self._ui_pump.stop()
+        self.trust.close()  # a connecting thread waiting for the trust dialog hears "no" at once
         self._cancel_retry()
         if self.qr_window is not None:
             self.qr_window.close()

@@ -22,7 +22,7 @@ from tkinter import filedialog, ttk
 from typing import TypeVar
 
 from mmchat import settings
-from mmchat.address import format_address
+from mmchat.address import format_address, split_address
 
 from . import theme
 
@@ -62,6 +62,7 @@ class LaunchChoice:
     share: Path | None = None
     address: str = ""
     name: str = ""
+    fingerprint: str = ""  # from a pasted mmchat://HOST:PORT/#FINGERPRINT invite
 
 
 class Launcher:
@@ -171,6 +172,7 @@ class Launcher:
         """Validate the join fields, check that a host answers, then choose joining."""
         if self.probing:
             return
+        typed = self.address.get()  # the field keeps only the host, below: an invite's fingerprint is read here
         target = self._check(self.address, settings.split_host_port)
         if target is not None:
             address, typed_port = target
@@ -185,7 +187,7 @@ class Launcher:
             return
         self.probing = True
         self.join_button.state(["disabled"])
-        choice = LaunchChoice("join", port, address=target[0], name=name)
+        choice = LaunchChoice("join", port, address=target[0], name=name, fingerprint=split_address(typed)[2])
         shown = format_address(choice.address, choice.port)
         self._tell(self.address, f"Looking for the chat at {shown}…", style="Muted.TLabel")
         threading.Thread(target=self._probe, args=(choice,), name="mmchat-probe", daemon=True).start()

@@ -26,7 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mmchat",
         description="mmchat: a multimedia group chat for your local network.",
-        epilog="With no arguments, mmchat opens a small window that asks whether to host or join.",
+        epilog=(
+            "With no arguments, mmchat opens a small window that asks whether to host or join. "
+            "Joining by a bare HOST:PORT, mmchat asks the first time whether to trust the host's key "
+            "(when standard input is not a terminal, as in a script, it trusts it and prints a line saying so); "
+            "an mmchat://HOST:PORT/#FINGERPRINT invite is checked against its fingerprint instead. "
+            "Known hosts are kept in the config folder; a host whose key changed is refused."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"mmchat {__version__}")
     parser.add_argument(
@@ -67,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     join.add_argument("--name", help="your name in the chat (asked if missing)")
     join.add_argument("--cli", action="store_true", help="chat in the terminal instead of a window")
     join.add_argument("--downloads", default=".", metavar="DIR", help="where downloads go (default: here)")
+    join.add_argument(
+        "--accept-new-key",
+        action="store_true",
+        help="trust the host's new key when it differs from the one remembered (only once its owner confirms it)",
+    )
     parser.add_argument(
         "--password",
         default=os.environ.get("MMCHAT_PASSWORD", ""),

@@ -20,6 +20,7 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -36,6 +37,7 @@ from .client import (
     TransferFinished,
 )
 from .client_outbox import STALL_TIMEOUT
+from .known_hosts import Decision, KnownHosts, Verdict, connect_verified, first_use_text, make_verifier
 from .protocol import (
     ChatMessage,
     CommandResult,
@@ -305,6 +307,27 @@ def ask_name(stdin: TextIO, err: TextIO, interactive: bool) -> str:
             print(exc, file=err)
 
 
+def trust_asker(stdin: TextIO, err: TextIO, interactive: bool, path: Path) -> Callable[[Decision], bool]:
+    """How the terminal answers for a host it does not know: it asks a person, and trusts a script's host."""
+
+    def ask(decision: Decision) -> bool:
+        if decision.verdict is not Verdict.FIRST_USE:
+            return False  # a changed key is accepted only with --accept-new-key, as the refusal says
+        if not interactive:
+            print(
+                f"mmchat: standard input is not a terminal, so the host at {decision.address} is trusted on first "
+                f"use; its fingerprint {decision.presented} is remembered in {path}.",
+                file=err,
+                flush=True,
+            )
+            return True
+        print(first_use_text(decision), file=err)
+        print("Trust this host? [y/N] ", end="", file=err, flush=True)
+        return stdin.readline().strip().lower() in ("y", "yes")
+
+    return ask
+
+
 def run_join(
     args: argparse.Namespace, stdin: TextIO | None = None, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
@@ -322,9 +345,23 @@ def run_join(
     except ValueError as exc:
         print(f"mmchat: {exc}", file=err)
         return 2
-    client = ChatClient(address.host, address.port, name, downloads=Path(args.downloads), password=args.password)
+    store = KnownHosts()
+    verifier = make_verifier(
+        address,
+        store,
+        trust_asker(stdin, err, interactive, store.path),
+        getattr(args, "accept_new_key", False),
+        tell=lambda line: print(f"mmchat: {line}", file=err, flush=True),
+    )
+    downloads = Path(args.downloads)
     try:
-        final = client.connect()
+        client = connect_verified(
+            lambda: ChatClient(
+                address.host, address.port, name, downloads=downloads, password=args.password, verify_host=verifier
+            ),
+            verifier,
+        )
+        final = client.name
     except ConnectError as exc:
         print(f"mmchat: {exc}", file=err)
         return 1
