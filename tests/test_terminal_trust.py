@@ -1,0 +1,235 @@
+"""The terminal's side of trusting a host's key: the [y/N] question on a terminal, a script's host trusted
+and said so, a changed key and a forged invite refused, --accept-new-key.
+
+Standard input is a real pseudo-terminal where the test is about a terminal.  Until the TLS work makes
+ChatClient call `verify_host`, `HookedClient` calls it where that work will (after connecting, before the
+hello), with a fingerprint the test chooses; everything else is the real terminal against a real host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import pty
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+import pytest
+
+from mmchat import terminal
+from mmchat.client import ChatClient
+from mmchat.fingerprints import fingerprint_of
+from mmchat.known_hosts import Decision, KnownHosts, Verdict
+from mmchat.server import ChatServer
+from mmchat.terminal import run_join, trust_asker
+
+OLD = fingerprint_of(b"the host's certificate")
+NEW = fingerprint_of(b"somebody else's certificate")
+WAIT = 20.0
+
+
+class PtyInput:
+    """A pseudo-terminal: `stdin` is its terminal end (isatty() is true), `type` writes what a person types."""
+
+    def __init__(self) -> None:
+        self._keyboard, screen = pty.openpty()
+        self.stdin = open(screen, encoding="utf-8", closefd=True)  # closed by close()
+
+    def type(self, text: str) -> None:
+        os.write(self._keyboard, text.encode())
+
+    def close(self) -> None:
+        # The keyboard end first: a chat's reader thread blocked on the terminal end then gets an error
+        # and lets go of the file, which closing the terminal end would otherwise wait for.
+        os.close(self._keyboard)
+        self.stdin.close()
+
+
+@pytest.fixture
+def keyboard() -> Iterator[PtyInput]:
+    typing = PtyInput()
+    yield typing
+    typing.close()
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Iterator[ChatServer]:
+    server = ChatServer(tmp_path / "share", "127.0.0.1", 0)
+    server.start()
+    yield server
+    server.stop()
+
+
+def first_use(address: str = "127.0.0.1:5") -> Decision:
+    return Decision(Verdict.FIRST_USE, address, OLD)
+
+
+# --- the question --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("typed", "trusted"), [("y\n", True), ("YES\n", True), ("n\n", False), ("\n", False)])
+def test_on_a_terminal_the_person_is_asked_and_no_is_the_default(
+    keyboard: PtyInput, tmp_path: Path, typed: str, trusted: bool
+) -> None:
+    assert keyboard.stdin.isatty()
+    err = io.StringIO()
+    ask = trust_asker(keyboard.stdin, err, keyboard.stdin.isatty(), tmp_path / "known_hosts")
+    keyboard.type(typed)
+    assert ask(first_use()) is trusted
+    shown = err.getvalue()
+    assert OLD in shown
+    assert "The host at 127.0.0.1:5 is new to this computer." in shown
+    assert shown.endswith("Trust this host? [y/N] ")
+
+
+def test_on_a_terminal_a_changed_key_is_not_asked_about(keyboard: PtyInput, tmp_path: Path) -> None:
+    err = io.StringIO()
+    ask = trust_asker(keyboard.stdin, err, True, tmp_path / "known_hosts")
+    keyboard.type("y\n")  # even a ready "yes" is not read: only --accept-new-key accepts a changed key
+    assert ask(Decision(Verdict.CHANGED, "127.0.0.1:5", NEW, OLD)) is False
+    assert err.getvalue() == ""
+
+
+def test_without_a_terminal_the_host_is_trusted_with_a_line_saying_so(tmp_path: Path) -> None:
+    script = io.StringIO("hello\n")
+    assert not script.isatty()
+    err = io.StringIO()
+    ask = trust_asker(script, err, script.isatty(), tmp_path / "known_hosts")
+    assert ask(first_use()) is True
+    assert err.getvalue() == (
+        "mmchat: standard input is not a terminal, so the host at 127.0.0.1:5 is trusted on first use; "
+        f"its fingerprint {OLD} is remembered in {tmp_path / 'known_hosts'}.\n"
+    )
+    assert script.read() == "hello\n"  # nothing was read from the script
+
+
+# --- the whole terminal chat -----------------------------------------------------------------------
+
+
+class HookedClient(ChatClient):
+    """ChatClient calling verify_host where the TLS work will, the host 'showing' `presented`."""
+
+    presented = OLD
+    calls = 0
+
+    def connect(self, timeout: float = 10.0) -> str:
+        assert self.verify_host is not None, "the terminal must pass verify_host="
+        type(self).calls += 1
+        self.verify_host(self.presented)
+        return super().connect(timeout)
+
+
+@pytest.fixture
+def hooked(monkeypatch) -> type[HookedClient]:
+    cls = type("Hooked", (HookedClient,), {"presented": OLD, "calls": 0})
+    monkeypatch.setattr(terminal, "ChatClient", cls)
+    return cls
+
+
+def join_args(where: str, tmp_path: Path, accept_new_key: bool = False) -> argparse.Namespace:
+    return argparse.Namespace(
+        join=where, name="alice", downloads=str(tmp_path / "dl"), password="", accept_new_key=accept_new_key
+    )
+
+
+def run(args: argparse.Namespace, stdin: TextIO) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_join(args, stdin, out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_a_script_joins_a_new_host_trusts_it_and_saves_it(host: ChatServer, hooked, tmp_path: Path) -> None:
+    where = f"127.0.0.1:{host.address[1]}"
+    code, out, err = run(join_args(where, tmp_path), io.StringIO("!exit\n"))
+    assert code == 0, err
+    assert f"the host at {where} is trusted on first use" in err
+    assert out.startswith(f"Connected to {where} as alice.")
+    assert KnownHosts().get(where) == OLD  # in the config folder (the tests' own, see conftest.py)
+    code, _, err = run(join_args(where, tmp_path), io.StringIO("!exit\n"))
+    assert code == 0 and err == ""  # known now: nothing to say
+
+
+def test_a_person_at_a_terminal_answers_and_joins(host: ChatServer, hooked, keyboard: PtyInput, tmp_path: Path) -> None:
+    where = f"127.0.0.1:{host.address[1]}"
+    out, err = io.StringIO(), io.StringIO()
+    result: list[int] = []
+    args = join_args(where, tmp_path)
+    chat = threading.Thread(target=lambda: result.append(run_join(args, keyboard.stdin, out, err)), daemon=True)
+    chat.start()
+    keyboard.type("y\n!exit\n")
+    chat.join(WAIT)
+    assert result == [0], err.getvalue()
+    assert "Trust this host? [y/N] " in err.getvalue()
+    assert KnownHosts().get(where) == OLD
+
+
+def test_a_person_at_a_terminal_who_says_no_does_not_join(
+    host: ChatServer, hooked, keyboard: PtyInput, tmp_path: Path
+) -> None:
+    where = f"127.0.0.1:{host.address[1]}"
+    keyboard.type("n\n")
+    code, out, err = run(join_args(where, tmp_path), keyboard.stdin)
+    assert code == 1
+    assert f"mmchat: You did not trust the host at {where}, so mmchat did not connect." in err
+    assert out == ""
+    assert KnownHosts().get(where) is None
+    assert host.online() == []
+
+
+def test_a_changed_key_is_refused_with_both_fingerprints(host: ChatServer, hooked, tmp_path: Path) -> None:
+    where = f"127.0.0.1:{host.address[1]}"
+    KnownHosts().remember(where, OLD)
+    hooked.presented = NEW
+    code, out, err = run(join_args(where, tmp_path), io.StringIO("!exit\n"))
+    assert code == 1
+    assert err.startswith(f"mmchat: The host at {where} shows a different key from the one you trusted before")
+    assert f"Trusted before: {OLD}" in err and f"Shown now:      {NEW}" in err
+    assert "join again with --accept-new-key." in err
+    assert out == ""
+    assert KnownHosts().get(where) == OLD
+
+
+def test_accept_new_key_joins_and_replaces_the_key(host: ChatServer, hooked, tmp_path: Path) -> None:
+    where = f"127.0.0.1:{host.address[1]}"
+    KnownHosts().remember(where, OLD)
+    hooked.presented = NEW
+    code, out, err = run(join_args(where, tmp_path, accept_new_key=True), io.StringIO("!exit\n"))
+    assert code == 0, err
+    assert "you accepted its new key, which replaces the one you trusted before" in err
+    assert out.startswith(f"Connected to {where} as alice.")
+    assert KnownHosts().get(where) == NEW
+
+
+def test_a_forged_invite_is_refused_without_a_question(host: ChatServer, hooked, keyboard: PtyInput, tmp_path: Path):
+    where = f"127.0.0.1:{host.address[1]}"
+    hooked.presented = NEW
+    keyboard.type("y\n")  # a person ready to say yes is never asked
+    code, _, err = run(join_args(f"mmchat://{where}/#{OLD}", tmp_path), keyboard.stdin)
+    assert code == 1
+    assert f"The host at {where} is not the one the invite names" in err
+    assert "Trust this host?" not in err
+    assert KnownHosts().get(where) is None
+
+
+def test_an_invite_that_matches_joins_without_a_question(host: ChatServer, hooked, tmp_path: Path) -> None:
+    where = f"127.0.0.1:{host.address[1]}"
+    code, out, err = run(join_args(f"mmchat://{where}/#{OLD}", tmp_path), io.StringIO("!exit\n"))
+    assert code == 0, err
+    assert "the invite's fingerprint matches its key" in err
+    assert out.startswith(f"Connected to {where} as alice.")
+    assert "trusted on first use" not in err
+    assert KnownHosts().get(where) == OLD
+
+
+def test_accept_new_key_is_a_join_option() -> None:
+    from mmchat.cli import build_parser
+
+    assert build_parser().parse_args(["--join", "h:1", "--accept-new-key"]).accept_new_key is True
+    assert build_parser().parse_args(["--join", "h:1"]).accept_new_key is False
+    help_text = " ".join(build_parser().format_help().split())
+    assert "--accept-new-key" in help_text
+    script = "when standard input is not a terminal, as in a script, it trusts it and prints a line saying so"
+    assert script in help_text
