@@ -108,8 +108,10 @@ def run_launcher(args: argparse.Namespace) -> int:
         args.host, args.port, args.share = True, choice.port, str(choice.share)
         return run_host(args)
     # Brackets around an IPv6 address: '[fe80::1]:5', where 'fe80::1:5' would read as one address;
-    # a link keeps the invite's fingerprint, which the chat window checks the host's key against.
-    args.join, args.name = join_url(choice.address, choice.port, choice.fingerprint), choice.name
+    # a pasted invite goes on as a link, keeping the fingerprint the chat window checks the host's key against.
+    args.join, args.name = format_address(choice.address, choice.port), choice.name
+    if choice.fingerprint:
+        args.join = join_url(choice.address, choice.port, choice.fingerprint)
     return run_join(args)
 
 

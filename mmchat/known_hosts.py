@@ -268,19 +268,15 @@ class HostVerifier:
         self.how_to_accept = how_to_accept
         self.tell = tell  # lines worth showing that are no reason to refuse (a damaged file, a save that failed)
         self.asked = False  # a person was asked, and trusted the host (their thinking time may have cost the join)
-        self.last: Decision | None = None
 
     def __call__(self, fingerprint: str) -> None:
-        try:
-            known = self.store.get(self.key)
-        finally:
-            for problem in self.store.problems:
-                self.tell(problem)
+        known = self.store.get(self.key)
+        for problem in self.store.problems:
+            self.tell(problem)
         try:
             decision = decide(self.key, fingerprint, self.invite, known, self.accept_new_key)
         except ValueError:
             raise ConnectError("The host's certificate has no fingerprint mmchat can read.") from None
-        self.last = decision
         if decision.verdict is Verdict.INVITE_MISMATCH:
             raise ConnectError(refusal(decision, self.how_to_accept))
         if decision.verdict is not Verdict.TRUSTED:
@@ -298,17 +294,8 @@ class HostVerifier:
             self.tell(remembered_text(decision, self.store.path))
 
 
-def make_verifier(
-    address: Address,
-    store: KnownHosts,
-    ask: Callable[[Decision], bool],
-    accept_new_key: bool = False,
-    *,
-    how_to_accept: str = FLAG_HINT,
-    tell: Callable[[str], None] = lambda line: None,
-) -> HostVerifier:
-    """The `verify_host` callable for a ChatClient joining `address` (its fingerprint is the invite's)."""
-    return HostVerifier(address, store, ask, accept_new_key, how_to_accept=how_to_accept, tell=tell)
+# The factory the front ends call: make_verifier(address, store, ask, accept_new_key, how_to_accept=, tell=).
+make_verifier = HostVerifier
 
 
 class _Joining(Protocol):

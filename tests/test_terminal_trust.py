@@ -1,9 +1,9 @@
 """The terminal's side of trusting a host's key: the [y/N] question on a terminal, a script's host trusted
 and said so, a changed key and a forged invite refused, --accept-new-key.
 
-Standard input is a real pseudo-terminal where the test is about a terminal.  Until the TLS work makes
-ChatClient call `verify_host`, `HookedClient` calls it where that work will (after connecting, before the
-hello), with a fingerprint the test chooses; everything else is the real terminal against a real host.
+Standard input is a real pseudo-terminal where the test is about a terminal.  The joins go through the real
+terminal against a real host, with tests.trust_helpers.HookedClient calling `verify_host` where the TLS
+work will.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from typing import TextIO
 import pytest
 
 from mmchat import terminal
-from mmchat.client import ChatClient
-from mmchat.fingerprints import fingerprint_of
 from mmchat.known_hosts import Decision, KnownHosts, Verdict
 from mmchat.server import ChatServer
 from mmchat.terminal import run_join, trust_asker
+from tests import trust_helpers
+from tests.trust_helpers import NEW, OLD, HookedClient, hooked_client
 
-OLD = fingerprint_of(b"the host's certificate")
-NEW = fingerprint_of(b"somebody else's certificate")
+host = trust_helpers.host  # the fixture, used by name below
+
 WAIT = 20.0
 
 
@@ -53,14 +53,6 @@ def keyboard() -> Iterator[PtyInput]:
     typing = PtyInput()
     yield typing
     typing.close()
-
-
-@pytest.fixture
-def host(tmp_path: Path) -> Iterator[ChatServer]:
-    server = ChatServer(tmp_path / "share", "127.0.0.1", 0)
-    server.start()
-    yield server
-    server.stop()
 
 
 def first_use(address: str = "127.0.0.1:5") -> Decision:
@@ -109,22 +101,9 @@ def test_without_a_terminal_the_host_is_trusted_with_a_line_saying_so(tmp_path: 
 # --- the whole terminal chat -----------------------------------------------------------------------
 
 
-class HookedClient(ChatClient):
-    """ChatClient calling verify_host where the TLS work will, the host 'showing' `presented`."""
-
-    presented = OLD
-    calls = 0
-
-    def connect(self, timeout: float = 10.0) -> str:
-        assert self.verify_host is not None, "the terminal must pass verify_host="
-        type(self).calls += 1
-        self.verify_host(self.presented)
-        return super().connect(timeout)
-
-
 @pytest.fixture
 def hooked(monkeypatch) -> type[HookedClient]:
-    cls = type("Hooked", (HookedClient,), {"presented": OLD, "calls": 0})
+    cls = hooked_client()
     monkeypatch.setattr(terminal, "ChatClient", cls)
     return cls
 
