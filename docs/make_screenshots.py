@@ -74,7 +74,7 @@ def main() -> None:
         AdminWindow(admin_top, server)
         for name in ("bob", "carol", "alice"):
             top = tk.Toplevel(root)
-            windows[name] = ChatWindow(top, host, port, name=name, downloads=tmp / name)
+            windows[name] = ChatWindow(top, host, port, name=name, downloads=tmp / name, fingerprint=server.fingerprint)
             pump(root, until=lambda n=name: n in server.online())
         alice = windows["alice"]
         alice.master.geometry("1040x700+20+20")

@@ -151,7 +151,9 @@ def selftest(args: argparse.Namespace) -> int:
                 ("launcher", lambda top: Launcher(top), None),
                 (
                     "chat window",
-                    lambda top: ChatWindow(top, host, port, name="selftest", downloads=Path(tmp) / "dl"),
+                    lambda top: ChatWindow(
+                        top, host, port, name="selftest", downloads=Path(tmp) / "dl", fingerprint=server.fingerprint
+                    ),
                     lambda: "selftest" in server.online(),
                 ),
                 ("QR window", lambda top: QRWindow(top, render_png("mmchat self-test"), "SELFTEST", 60), None),

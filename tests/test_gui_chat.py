@@ -40,7 +40,10 @@ def server(tmp_path: Path) -> Iterator[ChatServer]:
 
 def open_chat(root: tk.Tk, server: ChatServer, name: str, tmp_path: Path, wait: bool = True) -> ChatWindow:
     """A chat window on its own Toplevel, connected (and listed as online) before it is returned."""
-    window = ChatWindow(tk.Toplevel(root), *server.address, name=name, downloads=tmp_path / f"downloads-{name}")
+    window = ChatWindow(
+        tk.Toplevel(root), *server.address, name=name, downloads=tmp_path / f"downloads-{name}",
+        fingerprint=server.fingerprint,  # as by invite: no trust dialog
+    )  # fmt: skip
     if wait:
         pump_until(root, lambda: window.client is not None and name in window.side.names(), what=f"{name} online")
     return window
@@ -332,6 +335,7 @@ def test_closed_port_shows_a_sentence_and_retry_works(tk_root, tk_errors, tmp_pa
     assert window.banner_button["text"] == "Retry"
     host = ChatServer(tmp_path / "share", "127.0.0.1", port)
     host.start()
+    window.fingerprint = host.fingerprint  # as by invite: no trust dialog
     try:
         window.banner_button.invoke()
         pump_until(tk_root, lambda: window.side.names() == ["dave"], what="joined after Retry")
@@ -341,7 +345,9 @@ def test_closed_port_shows_a_sentence_and_retry_works(tk_root, tk_errors, tmp_pa
 
 
 def test_empty_name_is_asked_for_in_the_window(tk_root, tk_errors, server, tmp_path) -> None:
-    window = ChatWindow(tk.Toplevel(tk_root), *server.address, name="", downloads=tmp_path)
+    window = ChatWindow(
+        tk.Toplevel(tk_root), *server.address, name="", downloads=tmp_path, fingerprint=server.fingerprint
+    )
     tk_root.update()
     assert window.client is None
     window.submit_name()
@@ -522,7 +528,9 @@ def test_a_message_that_fails_to_leave_is_said_and_given_back(
 def test_closing_while_the_connection_completes_does_not_wait_for_it(
     tk_root, tk_errors, server, tmp_path, stuck
 ) -> None:
-    window = ChatWindow(tk.Toplevel(tk_root), *server.address, name="frank", downloads=tmp_path)
+    window = ChatWindow(
+        tk.Toplevel(tk_root), *server.address, name="frank", downloads=tmp_path, fingerprint=server.fingerprint
+    )
     deadline = time.monotonic() + 10
     while "frank" not in server.online():  # connected, but the window has not heard yet (no Tk update)
         assert time.monotonic() < deadline, "frank never joined"

@@ -33,7 +33,10 @@ def test_typed_get_qrcode_opens_the_window_for_five_seconds(tk_root, tk_errors, 
     real_open = open
     monkeypatch.setattr("builtins.open", lambda f, *a, **k: writes.append(str(f)) or real_open(f, *a, **k))
     try:
-        window = ChatWindow(tk.Toplevel(tk_root), *server.address, name="alice", downloads=tmp_path / "dl")
+        window = ChatWindow(
+            tk.Toplevel(tk_root), *server.address, name="alice", downloads=tmp_path / "dl",
+            fingerprint=server.fingerprint,
+        )  # fmt: skip
         pump_until(tk_root, lambda: window.client is not None, what="connected")
         window.input.insert("1.0", "!get QRcode")
         window.send_typed()
