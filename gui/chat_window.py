@@ -76,6 +76,7 @@ class _Connected:
 @dataclass(frozen=True)
 class _ConnectFailed:
     reason: str
+    distrusted: bool = False  # the host's key was refused: trying again by itself would only ask again
 
 
 class ChatWindow:
@@ -191,7 +192,7 @@ class ChatWindow:
         try:
             client = connect_verified(make_client, verifier)
         except ConnectError as exc:
-            self.ui_events.put(_ConnectFailed(str(exc)))
+            self.ui_events.put(_ConnectFailed(str(exc), distrusted=verifier.refused is not None))
             return
         except Exception as exc:  # whatever happens, the window gets a sentence, not a dead thread
             self.ui_events.put(_ConnectFailed(f"Could not connect: {exc}"))
@@ -299,6 +300,8 @@ class ChatWindow:
                 self.trust_dialog.close()  # the connecting thread stopped waiting for a person
                 self.trust_dialog = None
             self._set_status("Not connected", theme.ERROR)
+            if item.distrusted:
+                self.retry_delay = 0.0  # only the person tries again (Retry), so a dialog never pops up by itself
             if self.retry_delay:  # trying by itself: wait longer, and say it in the banner only
                 self.retry_delay = next_retry_delay(self.retry_delay)
                 self._plan_retry(item.reason)

@@ -25,12 +25,12 @@ import threading
 import tkinter as tk
 from tkinter import ttk
 
-from mmchat.known_hosts import Decision, Verdict, first_use_text
+from mmchat.known_hosts import ACCEPT_BUTTON, Decision, Verdict, first_use_text
 
 from . import theme
 
 ANSWER_TIMEOUT = 300.0  # seconds the connecting thread waits for a person before taking it as "no"
-ACCEPT_NEW_KEY = "Accept the new key"
+ACCEPT_NEW_KEY = ACCEPT_BUTTON  # named in the refusal's sentence too
 
 
 class TrustQuestion:

@@ -19,9 +19,13 @@ person said `--accept-new-key`, it returns a Decision:
 front end's `ask(decision)` for FIRST_USE and CHANGED (the terminal asks only
 on first use; the window offers a deliberately labelled button for a changed
 key), remembers what was accepted, and raises ConnectError with a sentence
-otherwise.  `KnownHosts` is the file: one `HOST:PORT FINGERPRINT` a line in the
-member's config folder, written to a temporary name and renamed, so a crash
-never leaves half a file.  Lines it cannot read are kept as they are and
+otherwise.  `connect_verified` joins once more when a person was asked: the
+host does not wait long for a new connection's hello, and a person comparing
+fingerprints may take longer (their answer is saved by then).
+
+`KnownHosts` is the file: one `HOST:PORT FINGERPRINT` a line in the member's
+config folder, written to a temporary name and renamed, so a crash never
+leaves half a file.  Lines it cannot read are kept as they are and
 reported as a sentence; they never stop anyone from joining.
 """
 
@@ -44,8 +48,9 @@ from .settings import config_dir
 FILE_NAME = "known_hosts"
 HEADER = "# mmchat known hosts: HOST:PORT FINGERPRINT (the SHA-256 of each host's certificate)"
 MAX_FILE_BYTES = 1_000_000  # thousands of hosts; a bigger file is not ours to read
+ACCEPT_BUTTON = "Accept the new key"  # the chat window's button for a changed key
 FLAG_HINT = "join again with --accept-new-key"
-BUTTON_HINT = "choose Retry and then “Accept the new key”"
+BUTTON_HINT = f"choose Retry and then “{ACCEPT_BUTTON}”"
 
 
 class Verdict(enum.Enum):
@@ -268,6 +273,7 @@ class HostVerifier:
         self.how_to_accept = how_to_accept
         self.tell = tell  # lines worth showing that are no reason to refuse (a damaged file, a save that failed)
         self.asked = False  # a person was asked, and trusted the host (their thinking time may have cost the join)
+        self.refused: Decision | None = None  # why the host's key was refused, once it was
 
     def __call__(self, fingerprint: str) -> None:
         known = self.store.get(self.key)
@@ -277,10 +283,9 @@ class HostVerifier:
             decision = decide(self.key, fingerprint, self.invite, known, self.accept_new_key)
         except ValueError:
             raise ConnectError("The host's certificate has no fingerprint mmchat can read.") from None
-        if decision.verdict is Verdict.INVITE_MISMATCH:
-            raise ConnectError(refusal(decision, self.how_to_accept))
         if decision.verdict is not Verdict.TRUSTED:
-            if not self.ask(decision):
+            if decision.verdict is Verdict.INVITE_MISMATCH or not self.ask(decision):
+                self.refused = decision
                 raise ConnectError(refusal(decision, self.how_to_accept))
             self.asked = True
         elif not decision.remember:

@@ -9,7 +9,9 @@ script, a pipe), each `!` command waits for its answer before the next line
 is read, so `!send a.txt` followed by `!req a.txt` works from a file.  On a
 terminal, transfers run in the background with a progress bar and the chat
 goes on.  What a line asks for is read by mmchat.typed (as the chat window
-reads its input box) and every sentence comes from mmchat.describe.
+reads its input box) and every sentence comes from mmchat.describe.  Whether
+to trust the host's key is mmchat.known_hosts' rule; `trust_asker` is only the
+terminal's way of asking (a [y/N] question, or none for a script).
 """
 
 from __future__ import annotations
@@ -323,7 +325,12 @@ def trust_asker(stdin: TextIO, err: TextIO, interactive: bool, path: Path) -> Ca
             return True
         print(first_use_text(decision), file=err)
         print("Trust this host? [y/N] ", end="", file=err, flush=True)
-        return stdin.readline().strip().lower() in ("y", "yes")
+        try:
+            answer = stdin.readline()
+        except KeyboardInterrupt:  # Ctrl-C at the question is a no, not a traceback
+            print(file=err)
+            return False
+        return answer.strip().lower() in ("y", "yes")
 
     return ask
 

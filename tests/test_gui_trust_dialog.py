@@ -290,3 +290,31 @@ def test_a_pasted_invite_reaches_the_chat_window(monkeypatch, host: ChatServer) 
     monkeypatch.setattr("gui.launcher.Launcher", PastingLauncher)
     assert run_launcher(argparse.Namespace()) == 0
     assert joined == [f"mmchat://127.0.0.1:{host.address[1]}/#{OLD}"]
+
+
+def test_a_changed_key_met_while_reconnecting_by_itself_stops_the_automatic_tries(
+    tk_root, tk_errors, hooked, tmp_path: Path
+) -> None:
+    first = ChatServer(tmp_path / "share", "127.0.0.1", 0)
+    port = first.start()[1]
+    where = f"127.0.0.1:{port}"
+    KnownHosts().remember(where, OLD)
+    window = ChatWindow(tk.Toplevel(tk_root), "127.0.0.1", port, name="alice", downloads=tmp_path / "dl")
+    pump_until(tk_root, lambda: window.client is not None, what="connected")
+    first.stop()  # the host goes away...
+    pump_until(tk_root, lambda: window.ended and window.retry_delay, what="an automatic try planned")
+    second = ChatServer(tmp_path / "share", "127.0.0.1", port)
+    second.start()  # ...and comes back at the same address with another key
+    hooked.presented = NEW
+    try:
+        dialog = dialog_of(tk_root, window)
+        assert dialog.shown() == [OLD, NEW]
+        dialog.cancel_button.invoke()
+        pump_until(tk_root, lambda: window.banner_button is not None and window.banner_button["text"] == "Retry")
+        assert window.retry_delay == 0 and window._retry_id is None  # no dialog pops up again by itself
+        pump_for(tk_root, 1.5)
+        assert window.trust_dialog is None or not window.trust_dialog.exists()
+        assert KnownHosts().get(where) == OLD
+        window.close()
+    finally:
+        second.stop()

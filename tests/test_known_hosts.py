@@ -211,7 +211,7 @@ def test_first_use_trusted_by_the_person_is_saved_and_not_asked_again(tmp_path: 
     verify, store, ask, told = verifier_for(tmp_path)
     verify(OLD)
     assert [d.verdict for d in ask.asked] == [Verdict.FIRST_USE]
-    assert verify.asked
+    assert verify.asked and verify.refused is None
     assert store.get(WHERE) == OLD
     assert told == []  # the front end said what it did when it asked
     verify(OLD)
@@ -237,6 +237,7 @@ def test_a_changed_key_raises_with_both_fingerprints_and_the_flag(tmp_path: Path
     assert text.endswith(f"If the person running the host confirms the new fingerprint, {FLAG_HINT}.")
     assert "--accept-new-key" in text
     assert [d.verdict for d in ask.asked] == [Verdict.CHANGED]
+    assert verify.refused == ask.asked[0]  # the front end can tell a refused key from a failed connection
     assert store.get(WHERE) == OLD  # still the old key
 
 
@@ -275,6 +276,7 @@ def test_a_forged_invite_is_refused_without_asking_even_with_accept_new_key(tmp_
     assert text.startswith(f"The host at {WHERE} is not the one the invite names, so mmchat did not connect")
     assert OLD in text and NEW in text
     assert ask.asked == []
+    assert verify.refused is not None and verify.refused.verdict is Verdict.INVITE_MISMATCH
     assert not store.path.exists()
 
 

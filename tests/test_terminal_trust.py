@@ -85,6 +85,17 @@ def test_on_a_terminal_a_changed_key_is_not_asked_about(keyboard: PtyInput, tmp_
     assert err.getvalue() == ""
 
 
+def test_ctrl_c_at_the_question_is_a_no(tmp_path: Path) -> None:
+    class Interrupted(io.StringIO):
+        def readline(self, size: int | None = -1) -> str:
+            raise KeyboardInterrupt
+
+    err = io.StringIO()
+    ask = trust_asker(Interrupted(), err, True, tmp_path / "known_hosts")
+    assert ask(first_use()) is False
+    assert err.getvalue().endswith("Trust this host? [y/N] \n")
+
+
 def test_without_a_terminal_the_host_is_trusted_with_a_line_saying_so(tmp_path: Path) -> None:
     script = io.StringIO("hello\n")
     assert not script.isatty()
