@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from gui.app import new_root
+from gui.message_view import MessageView
 
 
 def pump_until(root: tk.Misc, condition: Callable[[], object], timeout: float = 15.0, what: str = "") -> object:
@@ -61,3 +62,14 @@ def tk_root() -> Iterator[tk.Tk]:
     # Collect Tk objects now, on the main thread: collected later on a network thread,
     # they make Tk complain that the main thread is not in the main loop.
     gc.collect()
+
+
+@pytest.fixture
+def view(tk_root: tk.Tk) -> MessageView:
+    """A MessageView filling a 600x300 window."""
+    top = tk.Toplevel(tk_root)
+    top.geometry("600x300")
+    v = MessageView(top)
+    v.frame.pack(fill="both", expand=True)
+    tk_root.update()
+    return v
