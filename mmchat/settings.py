@@ -89,6 +89,13 @@ def save_settings(settings: LauncherSettings, path: Path | None = None) -> None:
         pass
 
 
+def remember_host_port(port: int, path: Path | None = None) -> None:
+    """Save the port a host really got (it was asked for port 0, any free one), for the launcher to offer."""
+    saved = load_settings(path)
+    saved.host_port = port
+    save_settings(saved, path)
+
+
 def check_port(text: str, allow_zero: bool = False) -> int:
     """A TCP port typed by a person."""
     return address.parse_port(text, allow_zero)
