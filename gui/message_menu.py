@@ -8,7 +8,8 @@ the pointer, offers what a person expects of a chat: Copy (the selection, or
 else the line under the pointer), Copy link address and Open link when the
 pointer is on a web address, and Select all.  Links are found by
 `chat_format.link_spans` and tagged by the MessageView; `urls` maps each
-link's tag to its address.  `open_in_browser` hands an address to the
+link's tag to its address.  `context_clicks` and `popup` serve the other
+lists' menus too (the side panel's members and files).  `open_in_browser` hands an address to the
 system's browser on a thread of its own, so a slow browser start never
 freezes the window, and only http(s) addresses are ever opened.
 """
@@ -20,7 +21,23 @@ import tkinter as tk
 import webbrowser
 from collections.abc import Callable
 
-__all__ = ["MessageMenu", "open_in_browser"]
+__all__ = ["MessageMenu", "context_clicks", "open_in_browser", "popup"]
+
+
+def context_clicks(widget: tk.Misc) -> list[str]:
+    """The events that ask for a context menu: the right button; on macOS also Button-2 and Control-click."""
+    if widget.tk.call("tk", "windowingsystem") == "aqua":
+        return ["<Button-2>", "<Control-Button-1>", "<Button-3>"]
+    return ["<Button-3>"]
+
+
+def popup(menu: tk.Menu, event: tk.Event) -> str:
+    """Show `menu` at the pointer of a click `event`; 'break' so nothing else handles the click."""
+    try:
+        menu.tk_popup(event.x_root, event.y_root)
+    finally:
+        menu.grab_release()
+    return "break"
 
 
 def open_in_browser(url: str) -> threading.Thread | None:
@@ -42,10 +59,7 @@ class MessageMenu:
         self.menu = tk.Menu(text, tearoff=False)
         self._line = ""  # what Copy takes when nothing is selected
         self._url = ""
-        buttons = ["<Button-3>"]
-        if text.tk.call("tk", "windowingsystem") == "aqua":
-            buttons += ["<Button-2>", "<Control-Button-1>"]
-        for sequence in buttons:
+        for sequence in context_clicks(text):
             text.bind(sequence, self.popup, add="+")
 
     def url_at(self, index: str) -> str:
@@ -73,11 +87,7 @@ class MessageMenu:
 
     def popup(self, event: tk.Event) -> str:
         self.entries(event.x, event.y)
-        try:
-            self.menu.tk_popup(event.x_root, event.y_root)
-        finally:
-            self.menu.grab_release()
-        return "break"
+        return popup(self.menu, event)
 
     def copy(self) -> None:
         """Copy the selection, or the line that was right-clicked when nothing is selected."""
