@@ -121,6 +121,7 @@ def selftest(args: argparse.Namespace) -> int:
     from mmchat.qr import render_png
     from mmchat.server import ChatServer
 
+    from . import drop
     from .admin_window import AdminWindow
     from .chat_window import ChatWindow
     from .launcher import Launcher
@@ -161,6 +162,8 @@ def selftest(args: argparse.Namespace) -> int:
                     ok = settle(root, ready) if ready else settle(root, seconds=0.2) or True
                     if not ok:
                         failures.append(f"{label}: did not get ready")
+                    if label == "chat window" and drop.carried() and not getattr(window, "accepts_drops", False):
+                        failures.append("chat window: files cannot be dropped (tkdnd did not load)")
                     close = getattr(window, "close", None)
                     if callable(close) and label == "chat window":
                         close()

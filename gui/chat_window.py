@@ -44,7 +44,7 @@ from mmchat.client import ChatClient, ConnectError, Transfer
 from mmchat.protocol import QRImage
 from mmchat.typed import Kind, Typed, clean_text
 
-from . import chat_format, preview, theme
+from . import chat_format, drop, preview, theme
 from .attention import Attention
 from .chat_commands import ChatCommands
 from .chat_events import ClientEvents
@@ -114,6 +114,7 @@ class ChatWindow:
         self.send_button, self.attach_button = ui.send_button, ui.attach_button
         ui.show_identity(name, host, port, joined=False)
         self.attention = Attention(self)  # unread count, divider, attention hint, notifications
+        self.accepts_drops = drop.enable_drop(master, self.sharing.dropped)  # files dropped here are shared
         self._ui_pump = QueuePump(self.frame, self.ui_events, self._on_ui_event)
         self._ui_pump.start()
         self.frame.bind("<Destroy>", self._on_destroy, add="+")

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from gui.app import new_root
+from gui.drop import DROP_EVENT
 from gui.message_view import MessageView
 
 
@@ -73,3 +74,11 @@ def view(tk_root: tk.Tk) -> MessageView:
     v.frame.pack(fill="both", expand=True)
     tk_root.update()
     return v
+
+
+def deliver_drop(window: tk.Misc, *paths: str) -> str:
+    """Do what tkdnd does on a drop: run the window's <<Drop:DND_Files>> script with %D, the Tcl list of paths."""
+    script = window.tk.call("bind", str(window), DROP_EVENT)
+    assert script, "the window has no drop binding"
+    listed = str(window.tk.call("format", "%s", window.tk.call("list", *paths)))  # a Tcl list, as Tcl writes it
+    return str(window.tk.eval(str(script).replace("%D", "{" + listed + "}")))  # tkdnd passes it as one word
