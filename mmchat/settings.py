@@ -22,13 +22,14 @@ from .protocol import DEFAULT_PORT, check_member_name
 
 @dataclass
 class LauncherSettings:
-    """The last values typed into the launcher."""
+    """The last values typed into the launcher, and the chat window's switches."""
 
     host_port: int = DEFAULT_PORT
     share: str = ""
     join_address: str = ""
     join_port: int = DEFAULT_PORT
     name: str = ""
+    notifications: bool = True  # the chat window's Chat → Desktop notifications switch
 
 
 def config_dir() -> Path:
@@ -72,7 +73,7 @@ def load_settings(path: Path | None = None) -> LauncherSettings:
     result = LauncherSettings()
     for f in fields(LauncherSettings):
         value = data.get(f.name)
-        if isinstance(value, type(getattr(result, f.name))) and not isinstance(value, bool):
+        if type(value) is type(getattr(result, f.name)):  # exactly: a true is no port, a 1 no switch
             setattr(result, f.name, value)
     return result
 
