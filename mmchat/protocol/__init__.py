@@ -15,7 +15,7 @@ and each importing only the ones above it:
   misbehaved (tell it and hang up), `LocalProtocolError` means we tried to
   send something invalid (a bug on our side).
 * `events`: one frozen dataclass per frame type, and the enums they carry
-  (`NoticeKind`, `Direction`).
+  (`NoticeKind`, `Direction`, `RefusalKind`).
 * `fields`: the caps on every value from the wire, one check per field type,
   and the conversion between a JSON header and its event.
 * `framing`: `encode` (one way to build a frame, plus the chat message's
@@ -50,6 +50,7 @@ from .events import (
     Ping,
     Pong,
     QRImage,
+    RefusalKind,
     Refused,
     RequestDownload,
     RequestQR,
@@ -130,6 +131,7 @@ __all__ = [
     "Pong",
     "ProtocolError",
     "QRImage",
+    "RefusalKind",
     "Refused",
     "RequestDownload",
     "RequestQR",

@@ -10,17 +10,19 @@ short reason; `check_member_name` instead speaks to a person, in sentences.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..names import hidden_characters
 from .errors import ProtocolError
-from .events import EVENT_TYPES, Direction, Event, NoticeKind, SharedFile
+from .events import EVENT_TYPES, Direction, Event, NoticeKind, RefusalKind, SharedFile
 
 # 2: an upload's SHA-256 follows its bytes (`end`) instead of coming first.
 # 3: `ping` / `pong` keep-alive and the "timed out" notice (a version-2 member would refuse both).
-PROTOCOL_VERSION = 3
+# 4: `refused` says why in `kind` (password needed, wrong password, banned), beside its sentence.
+PROTOCOL_VERSION = 4
 DEFAULT_PORT = 12002
 
 MAX_NAME_CHARS = 32
@@ -115,20 +117,17 @@ def _check_bool(name: str, value: Any) -> bool:
     return value
 
 
-def _check_notice_kind(name: str, value: Any) -> NoticeKind:
-    text = check_str(name, value)  # first, so a long or non-text value gets the usual reason
-    try:
-        return NoticeKind(text)
-    except ValueError:
-        raise ProtocolError(f"unknown notice kind {text!r}") from None
+def _enum_check(kind: type[enum.StrEnum], what: str) -> Callable[[str, Any], Any]:
+    """The check of a field that holds one of `kind`'s values (`what` names them in the reason)."""
 
+    def check(name: str, value: Any) -> enum.StrEnum:
+        text = check_str(name, value)  # first, so a long or non-text value gets the usual reason
+        try:
+            return kind(text)
+        except ValueError:
+            raise ProtocolError(f"unknown {what} {text!r}") from None
 
-def _check_direction(name: str, value: Any) -> Direction:
-    text = check_str(name, value)
-    try:
-        return Direction(text)
-    except ValueError:
-        raise ProtocolError(f"unknown transfer direction {text!r}") from None
+    return check
 
 
 def _check_list(name: str, value: Any, cap: int) -> list[Any]:
@@ -166,8 +165,9 @@ _CHECKS: dict[str, Check] = {
     "int": _check_int,
     "float": _check_float,
     "bool": _check_bool,
-    "NoticeKind": _check_notice_kind,
-    "Direction": _check_direction,
+    "NoticeKind": _enum_check(NoticeKind, "notice kind"),
+    "Direction": _enum_check(Direction, "transfer direction"),
+    "RefusalKind": _enum_check(RefusalKind, "refusal kind"),
     "tuple[str, ...]": _check_members,
     "tuple[SharedFile, ...]": _check_files,
 }
