@@ -29,6 +29,7 @@ MAX_NAME_CHARS = 32
 MAX_TEXT_CHARS = 4000
 MAX_FILENAME_BYTES = 255
 MAX_COMMAND_CHARS = 1024
+MAX_PASSWORD_CHARS = 256
 MAX_OUTPUT_CHARS = 256 * 1024
 MAX_LIST_ITEMS = 10_000
 MAX_FILE_LIST_ITEMS = 1_000  # so the largest possible file list still fits framing.MEMBER_INBOUND
@@ -67,7 +68,7 @@ _STR_CAPS = {
     "output": MAX_OUTPUT_CHARS,
     "code": 128,
     "token": 128,
-    "password": 256,
+    "password": MAX_PASSWORD_CHARS,
     "kind": 16,
     "direction": 16,
 }
