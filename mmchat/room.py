@@ -292,7 +292,8 @@ class Room:
     def _on_hello(self, who: ConnectionId, event: Hello, now: float) -> list[Action]:
         address = self.openers.remove(who) or ""
         if address in self.bans:  # before anything else: a banned address learns nothing of the room
-            return self._refuse(who, address, now, BANNED_SENTENCE, RefusalKind.BANNED, BANNED_TRIES)
+            kind = RefusalKind.BANNED if event.version == protocol.PROTOCOL_VERSION else RefusalKind.OTHER
+            return self._refuse(who, address, now, BANNED_SENTENCE, kind, BANNED_TRIES)
         if event.version != protocol.PROTOCOL_VERSION:
             return self._refuse(
                 who,
@@ -300,7 +301,6 @@ class Room:
                 now,
                 f"This host speaks mmchat protocol {protocol.PROTOCOL_VERSION} and you speak "
                 f"{event.version}: please use the same mmchat version as the host.",
-                RefusalKind.VERSION,
             )
         if refusal := self._password.refusal(event.password):  # compared in constant time
             return self._refuse(who, address, now, *refusal, WRONG_PASSWORDS)

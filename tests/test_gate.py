@@ -244,3 +244,10 @@ def test_a_failed_save_leaves_the_old_file(tmp_path: Path):
     with pytest.raises(OSError):
         save_bans(tmp_path, [])
     assert json.loads((tmp_path / BANS_FILE).read_text())["bans"][0]["address"] == "10.0.0.7"
+
+
+def test_a_member_of_another_version_gets_refusals_it_can_read():
+    room = Room(bans=Bans([Ban(ATTACKER)]))
+    room.opened(1, f"{ATTACKER}:1", 0.0)
+    (reply,) = [a for a in room.receive(1, Hello(PROTOCOL_VERSION - 1, "m", ""), NOW) if isinstance(a, Reply)]
+    assert reply.event == Refused("You are banned from this chat.")  # no kind: a version-3 member refuses fields

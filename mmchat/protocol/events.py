@@ -31,8 +31,7 @@ class NoticeKind(enum.StrEnum):
 class RefusalKind(enum.StrEnum):
     """Why the host refused a `hello`, so a member's front end can act on it (ask for a password, say so)."""
 
-    OTHER = ""  # the reason says it all (a bad name, say): left off the wire
-    VERSION = "version"
+    OTHER = ""  # the reason says it all (a bad name, another version): left off, so any version reads it
     PASSWORD_NEEDED = "password"  # the chat has a password and none was sent
     WRONG_PASSWORD = "wrong password"
     BANNED = "banned"
