@@ -2,9 +2,9 @@
 
 How this works
 --------------
-`Room` decides everything about the chat itself: who may join (version,
-password, a valid name, a free variant of a taken name), the sequence numbers
-that put every message in one order, the history a newcomer is shown, the
+`Room` decides everything about the chat itself: who may join (no ban, the
+version, the password, a valid name, a free variant of a taken name), the order
+of every message by its sequence number, the history a newcomer is shown, the
 online list, one-time codes, the `!cmd` queue of each member, and who is told
 what when someone leaves, is kicked or the host stops.  It never touches a
 socket, a thread, a disk or a clock: the loop (`server.py`) tells it what
@@ -14,11 +14,11 @@ happened, with the time, and carries out the actions it returns, in order:
 state machine), `Broadcast`, `Record` (history on disk), `Joined`, `HangUp`
 (close once what is queued is sent) or `Close` (now), `Run` (a job for a
 worker, handed out fairly by `room_requests.Requests`; its result comes back through
-`command_finished` or `job_done`), `Pause` (do not read a member who is over
-budget until then, see `spend`) and `Log`; `actions.py` describes each.
+`command_finished` or `job_done`), `Pause` (do not read a member over budget,
+or a guesser, until then: `spend`, `opened`) and `Log`; `actions.py` has each.
 
-Connections are named by an integer the loop chooses (`ConnectionId`); who is
-still there (keep-alive, hello deadlines) is `liveness.py`'s.  `tests/test_room.py`
+Connections are named by an integer the loop chooses (`ConnectionId`); who is still
+there is `liveness.py`'s, who may knock (guesses, bans) `gate.py`'s.  `tests/test_room.py`
 drives all of this with no network at all.
 """
 
