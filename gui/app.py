@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from mmchat.address import format_address, join_url, parse_address
 from mmchat.display import report_no_windows
+from mmchat.settings import remember_host_port
 
 from . import theme
 
@@ -74,8 +75,8 @@ def run_join(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_host(args: argparse.Namespace) -> int:
-    """The admin window for --host (the server runs on its own threads)."""
+def run_host(args: argparse.Namespace, on_listening: Callable[[int], None] | None = None) -> int:
+    """The admin window for --host (the server runs on its own threads); `on_listening(port)` once it listens."""
     from mmchat.hosting import make_server
 
     from .admin_window import AdminWindow
@@ -87,6 +88,8 @@ def run_host(args: argparse.Namespace) -> int:
         print(f"mmchat: {exc.strerror or exc}", file=sys.stderr)
         return 1
     print(f"Server listening at {format_address(*server.address[:2])}", flush=True)
+    if on_listening is not None:
+        on_listening(server.address[1])
     root = new_root("mmchat host")
     AdminWindow(root, server)
     root.mainloop()
@@ -104,9 +107,11 @@ def run_launcher(args: argparse.Namespace) -> int:
     choice = launcher.choice
     if choice is None:
         return 0
+    args.password = choice.password or args.password  # typed in the launcher, or MMCHAT_PASSWORD
     if choice.mode == "host":
         args.host, args.port, args.share = True, choice.port, str(choice.share)
-        return run_host(args)
+        # Port 0 means "any free port": the launcher then remembers the one the host got, members use it.
+        return run_host(args, on_listening=remember_host_port if choice.port == 0 else None)
     # Brackets around an IPv6 address: '[fe80::1]:5', where 'fe80::1:5' would read as one address;
     # a pasted invite goes on as a link, keeping the fingerprint the chat window checks the host's key against.
     args.join, args.name = format_address(choice.address, choice.port), choice.name
@@ -123,6 +128,7 @@ def selftest(args: argparse.Namespace) -> int:
     from mmchat.qr import render_png
     from mmchat.server import ChatServer
 
+    from . import drop
     from .admin_window import AdminWindow
     from .chat_window import ChatWindow
     from .launcher import Launcher
@@ -165,6 +171,8 @@ def selftest(args: argparse.Namespace) -> int:
                     ok = settle(root, ready) if ready else settle(root, seconds=0.2) or True
                     if not ok:
                         failures.append(f"{label}: did not get ready")
+                    if label == "chat window" and drop.carried() and not getattr(window, "accepts_drops", False):
+                        failures.append("chat window: files cannot be dropped (tkdnd did not load)")
                     close = getattr(window, "close", None)
                     if callable(close) and label == "chat window":
                         close()

@@ -9,15 +9,18 @@ ChatCommands acts on typed lines and ChatTransfers on files.
 
 The Tk thread never waits on the network.  Connecting runs on a worker thread
 whose outcome (`_Connected` / `_ConnectFailed`) comes back on the window's own
-queue, together with finished image thumbnails and the connecting thread's
-questions about the host's key (gui/trust_dialog.py: the thread waits for the
-answer, the TrustDialog gives it; mmchat/known_hosts.py decides when to ask).  Once connected, every call
+queue, with finished image thumbnails and the connecting thread's questions
+about the host's key (gui/trust_dialog.py).  Once connected, every call
 that writes to the host's socket (messages, requests, the goodbye) is made by
 the connection's ClientWorker, in order, and its failures come back through
 the client's event queue; `send_file` / `request_file` only start threads.
 Each ChatClient has its own event queue, drained by a second QueuePump, so a
 reconnect never mixes the old connection's events with the new one's.
 Transfer threads only bump a ProgressCounter that the TransferPanel polls.
+
+A host that answers it needs a password (or that the one sent was wrong) gets
+the password form in the banner (`password_field.PasswordPrompt`) instead of a
+retry: what is typed there is used for this connection and every reconnect.
 
 When the chat ends by itself (the host stopped or went away, not a kick), the
 window tries again after RETRY_FIRST_S seconds, doubling the wait after each
@@ -33,31 +36,32 @@ see "<name> left the chat" while this window is already gone.
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import tkinter as tk
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from tkinter import filedialog, ttk
+from tkinter import ttk
 
 from mmchat import describe, protocol
 from mmchat.address import Address, format_address
 from mmchat.client import ChatClient, ConnectError, Transfer
-from mmchat.known_hosts import BUTTON_HINT, HostVerifier, KnownHosts, connect_verified, make_verifier
-from mmchat.protocol import QRImage
+from mmchat.known_hosts import HostVerifier, connect_verified
+from mmchat.protocol import QRImage, RefusalKind
 from mmchat.typed import Kind, Typed, clean_text
 
-from . import chat_format, preview, theme
+from . import chat_format, drop, file_dialogs, preview, theme
 from .attention import Attention
 from .chat_commands import ChatCommands
 from .chat_events import ClientEvents
 from .chat_layout import ChatActions, ChatLayout
 from .chat_transfers import ChatTransfers
 from .client_worker import ClientWorker, close_in_background
+from .password_field import PasswordPrompt
 from .pump import QueuePump
 from .qr_window import QRWindow
-from .trust_dialog import TrustBridge, TrustDialog, TrustNote, TrustQuestion
+from .trust_dialog import WindowTrust
 
 RETRY_FIRST_S = 1.0  # the first automatic reconnect, after the chat ended by itself
 RETRY_MAX_S = 30.0  # the wait doubles after each failed try, up to this
@@ -76,7 +80,11 @@ class _Connected:
 @dataclass(frozen=True)
 class _ConnectFailed:
     reason: str
+    refusal: RefusalKind = RefusalKind.OTHER
     distrusted: bool = False  # the host's key was refused: trying again by itself would only ask again
+
+
+ASK_PASSWORD = (RefusalKind.PASSWORD_NEEDED, RefusalKind.WRONG_PASSWORD)
 
 
 class ChatWindow:
@@ -87,20 +95,18 @@ class ChatWindow:
         password: str = "", fingerprint: str = "", accept_new_key: bool = False,
     ) -> None:  # fmt: skip
         self.master = master
-        self.host, self.port, self.name = host, port, name
-        self.fingerprint = fingerprint  # the invite's, '' when joined by a bare HOST:PORT
-        self.accept_new_key = accept_new_key  # --accept-new-key: a changed key is trusted without asking
+        self.host, self.port, self.name, self.fingerprint = host, port, name, fingerprint  # the invite's, or ''
         self.wanted_name = name  # asked for again on a reconnect (the host may have renamed us)
         self.downloads = Path(downloads)
         self.password = password
         self.client: ChatClient | None = None
         self.worker: ClientWorker | None = None  # makes the client's network calls, off the Tk thread
         self.qr_window: QRWindow | None = None
+        self.password_prompt: PasswordPrompt | None = None  # in the banner while the host wants a password
         self.closed = False
         self.ended = ""  # why the chat ended for us (kicked, host gone...), '' while it runs
         self.ui_events: queue.Queue[object] = queue.Queue()
-        self.trust = TrustBridge(self.ui_events)  # the connecting thread's questions about the host's key
-        self.trust_dialog: TrustDialog | None = None
+        self.trust = WindowTrust(master, self.ui_events, accept_new_key)  # the host's key: verifiers, dialogs
         self._lock = threading.Lock()
         self._client_pump: QueuePump | None = None
         self._retry_id: str | None = None  # the pending automatic reconnect
@@ -124,6 +130,7 @@ class ChatWindow:
         self.send_button, self.attach_button = ui.send_button, ui.attach_button
         ui.show_identity(name, host, port, joined=False)
         self.attention = Attention(self)  # unread count, divider, attention hint, notifications
+        self.accepts_drops = drop.enable_drop(master, self.sharing.dropped)  # files dropped here are shared
         self._ui_pump = QueuePump(self.frame, self.ui_events, self._on_ui_event)
         self._ui_pump.start()
         self.frame.bind("<Destroy>", self._on_destroy, add="+")
@@ -175,24 +182,18 @@ class ChatWindow:
         self.ended = ""
         self._set_status("Connecting…", theme.MUTED)
         self.layout.show_banner(f"Connecting to {self.host}:{self.port}…", "Muted.TLabel")
-        address = Address(self.host, self.port, self.fingerprint)
-        verifier = make_verifier(
-            address, KnownHosts(), self.trust.ask, self.accept_new_key, how_to_accept=BUTTON_HINT, tell=self.trust.tell
-        )
-        host, port, name, downloads, password = self.host, self.port, self.wanted_name, self.downloads, self.password
+        verifier = self.trust.verifier(Address(self.host, self.port, self.fingerprint))
+        make = functools.partial(  # called on the connecting thread (twice if the person took long to trust)
+            ChatClient, self.host, self.port, self.wanted_name, downloads=self.downloads, password=self.password,
+            verify_host=verifier,
+        )  # fmt: skip
+        threading.Thread(target=self._connect_worker, args=(make, verifier), name="mmchat-connect", daemon=True).start()
 
-        def make_client() -> ChatClient:  # called on the connecting thread (twice if the person took long)
-            return ChatClient(host, port, name, downloads=downloads, password=password, verify_host=verifier)
-
-        thread = threading.Thread(target=self._connect_worker, args=(make_client, verifier), name="mmchat-connect")
-        thread.daemon = True
-        thread.start()
-
-    def _connect_worker(self, make_client: Callable[[], ChatClient], verifier: HostVerifier) -> None:
+    def _connect_worker(self, make_client: functools.partial[ChatClient], verifier: HostVerifier) -> None:
         try:
             client = connect_verified(make_client, verifier)
         except ConnectError as exc:
-            self.ui_events.put(_ConnectFailed(str(exc), distrusted=verifier.refused is not None))
+            self.ui_events.put(_ConnectFailed(str(exc), exc.refusal, distrusted=verifier.refused is not None))
             return
         except Exception as exc:  # whatever happens, the window gets a sentence, not a dead thread
             self.ui_events.put(_ConnectFailed(f"Could not connect: {exc}"))
@@ -279,6 +280,18 @@ class ChatWindow:
             self.frame.after_cancel(self._retry_id)
             self._retry_id = None
 
+    def ask_password(self, sentence: str) -> None:
+        """The host wants a password: the form in the banner, and the sentence in the conversation."""
+        self.layout.clear_banner()
+        self.layout.banner.grid()
+        self.password_prompt = PasswordPrompt(self.layout.banner, sentence, self.submit_password)
+        self.view.system(sentence, error=True)
+
+    def submit_password(self, password: str) -> None:
+        """Connect again with the password typed in the form (kept for reconnects, never saved)."""
+        self.password, self.password_prompt = password, None
+        self.connect()
+
     def require_client(self) -> ChatClient | None:
         """The live client, or None after telling the person they are not connected."""
         if self.client is None or self.worker is None or self.ended or not self.client.connected:
@@ -289,17 +302,16 @@ class ChatWindow:
     def _on_ui_event(self, item: object) -> None:
         if isinstance(item, _Connected):
             self._connected(item.client)
-        elif isinstance(item, TrustQuestion):
-            if self.trust_dialog is not None:
-                self.trust_dialog.close()
-            self.trust_dialog = TrustDialog(self.master, item)
-        elif isinstance(item, TrustNote):
-            self.view.system(item.line)
+        elif self.trust.handle(item, self.view.system):
+            pass  # a question about the host's key (the dialog opens), or a line about it
         elif isinstance(item, _ConnectFailed):
-            if self.trust_dialog is not None and self.trust_dialog.question.answered:
-                self.trust_dialog.close()  # the connecting thread stopped waiting for a person
-                self.trust_dialog = None
+            self.trust.connect_failed()
             self._set_status("Not connected", theme.ERROR)
+            if item.refusal in ASK_PASSWORD:  # trying again by itself would only guess wrong again
+                self._cancel_retry()
+                self.retry_delay = 0.0
+                self.ask_password(item.reason)
+                return
             if item.distrusted:
                 self.retry_delay = 0.0  # only the person tries again (Retry), so a dialog never pops up by itself
             if self.retry_delay:  # trying by itself: wait longer, and say it in the banner only
@@ -343,12 +355,12 @@ class ChatWindow:
 
     def _ask_open_path(self) -> str:
         """The file dialog for Attach (tests replace this method)."""
-        return filedialog.askopenfilename(parent=self.master, title="Share a file with everyone")
+        return file_dialogs.ask_open_path(self.master, title="Share a file with everyone")
 
     def _ask_save_path(self, name: str) -> str:
         """The save dialog for a download, starting in the downloads folder (tests replace this)."""
-        return filedialog.asksaveasfilename(
-            parent=self.master,
+        return file_dialogs.ask_save_path(
+            self.master,
             title=f"Save {chat_format.single_line(name)}",
             initialdir=str(self.downloads),
             initialfile=chat_format.default_save_name(name),

@@ -16,6 +16,10 @@ shows the fingerprint (selectable, fixed-width, wrapped) with Trust and
 Cancel.  For a host whose key changed it shows both fingerprints, refuses
 unless told otherwise (Cancel has the focus, Return and Escape cancel), and
 only a button labelled "Accept the new key" accepts.
+
+WindowTrust is what the chat window holds: it makes each connection's
+verifier, opens the dialog for each question its queue pump hands over, and
+closes the bridge when the window goes.
 """
 
 from __future__ import annotations
@@ -23,9 +27,20 @@ from __future__ import annotations
 import queue
 import threading
 import tkinter as tk
+from collections.abc import Callable
 from tkinter import ttk
 
-from mmchat.known_hosts import ACCEPT_BUTTON, Decision, Verdict, first_use_text
+from mmchat.address import Address
+from mmchat.known_hosts import (
+    ACCEPT_BUTTON,
+    BUTTON_HINT,
+    Decision,
+    HostVerifier,
+    KnownHosts,
+    Verdict,
+    first_use_text,
+    make_verifier,
+)
 
 from . import theme
 
@@ -210,3 +225,40 @@ class TrustDialog:
         if event.widget is self.top:
             self._cancel_grab()
             self.question.answer(False)
+
+
+class WindowTrust:
+    """A chat window's side of trusting hosts: a verifier for each connection, a dialog for each question."""
+
+    def __init__(self, master: tk.Misc, events: queue.Queue, accept_new_key: bool = False) -> None:
+        self.master = master
+        self.bridge = TrustBridge(events)
+        self.accept_new_key = accept_new_key  # --accept-new-key: a changed key is trusted without asking
+        self.dialog: TrustDialog | None = None
+
+    def verifier(self, address: Address) -> HostVerifier:
+        """The `verify_host` for one connection to `address` (whose fingerprint is the invite's, or '')."""
+        ask, tell = self.bridge.ask, self.bridge.tell
+        return make_verifier(address, KnownHosts(), ask, self.accept_new_key, how_to_accept=BUTTON_HINT, tell=tell)
+
+    def handle(self, item: object, show: Callable[[str], object]) -> bool:
+        """On the Tk thread: open the dialog for a question, `show` a line; False for any other item."""
+        if isinstance(item, TrustQuestion):
+            if self.dialog is not None:
+                self.dialog.close()
+            self.dialog = TrustDialog(self.master, item)
+        elif isinstance(item, TrustNote):
+            show(item.line)
+        else:
+            return False
+        return True
+
+    def connect_failed(self) -> None:
+        """The join failed: a dialog whose question the connecting thread stopped waiting for goes too."""
+        if self.dialog is not None and self.dialog.question.answered:
+            self.dialog.close()
+            self.dialog = None
+
+    def close(self) -> None:
+        """The window is going: a connecting thread waiting for an answer hears "no" at once."""
+        self.bridge.close()

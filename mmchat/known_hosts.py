@@ -43,6 +43,7 @@ from typing import Protocol, TypeVar
 from .address import Address, format_address, split_address
 from .client_socket import ConnectError
 from .fingerprints import normalize, same
+from .protocol import RefusalKind
 from .settings import config_dir
 
 FILE_NAME = "known_hosts"
@@ -315,13 +316,14 @@ def connect_verified(make_client: Callable[[], Client], verifier: HostVerifier) 
 
     The host waits only so long for a new connection to introduce itself, and a
     person comparing fingerprints may take longer.  Their answer is saved by
-    then, so the second try goes through without asking again.
+    then, so the second try goes through without asking again.  A host that
+    refused (a password, a ban) is not asked twice: a wrong password would count twice.
     """
     client = make_client()
     try:
         client.connect()
-    except ConnectError:
-        if not verifier.asked:
+    except ConnectError as exc:
+        if not verifier.asked or exc.refusal is not RefusalKind.OTHER:
             raise
         verifier.asked = False
         client = make_client()

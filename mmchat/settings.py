@@ -17,18 +17,19 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from . import address
-from .protocol import DEFAULT_PORT, check_member_name
+from .protocol import DEFAULT_PORT, MAX_PASSWORD_CHARS, check_member_name
 
 
 @dataclass
 class LauncherSettings:
-    """The last values typed into the launcher."""
+    """The last values typed into the launcher, and the chat window's switches."""
 
     host_port: int = DEFAULT_PORT
     share: str = ""
     join_address: str = ""
     join_port: int = DEFAULT_PORT
     name: str = ""
+    notifications: bool = True  # the chat window's Chat → Desktop notifications switch
 
 
 def config_dir() -> Path:
@@ -72,7 +73,7 @@ def load_settings(path: Path | None = None) -> LauncherSettings:
     result = LauncherSettings()
     for f in fields(LauncherSettings):
         value = data.get(f.name)
-        if isinstance(value, type(getattr(result, f.name))) and not isinstance(value, bool):
+        if type(value) is type(getattr(result, f.name)):  # exactly: a true is no port, a 1 no switch
             setattr(result, f.name, value)
     return result
 
@@ -87,6 +88,13 @@ def save_settings(settings: LauncherSettings, path: Path | None = None) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+def remember_host_port(port: int, path: Path | None = None) -> None:
+    """Save the port a host really got (it was asked for port 0, any free one), for the launcher to offer."""
+    saved = load_settings(path)
+    saved.host_port = port
+    save_settings(saved, path)
 
 
 def check_port(text: str, allow_zero: bool = False) -> int:
@@ -113,6 +121,15 @@ def split_host_port(text: str) -> tuple[str, int | None]:
 def check_name(text: str) -> str:
     """A member name typed by a person."""
     return check_member_name(text.strip())
+
+
+def check_password(text: str) -> str:
+    """A chat password typed by a person ('' for none); it is never saved with the settings."""
+    if len(text) > MAX_PASSWORD_CHARS:
+        raise ValueError(f"A password may have at most {MAX_PASSWORD_CHARS} characters.")
+    if not text.isprintable():
+        raise ValueError("A password may not contain tabs, new lines or other control characters.")
+    return text
 
 
 def check_share(text: str) -> Path:

@@ -1,4 +1,4 @@
-"""Fixtures every test gets: a config folder of its own, so no test reads or writes the real one."""
+"""Settings for every test: nothing a test does reaches the real config folder."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def private_config_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """MMCHAT_CONFIG_DIR for this test (known hosts, launcher settings): never the person's own."""
+    """MMCHAT_CONFIG_DIR in a fresh folder: the windows' remembered settings, known hosts... stay in the test."""
     folder = tmp_path_factory.mktemp("config")
     monkeypatch.setenv("MMCHAT_CONFIG_DIR", str(folder))
     return folder

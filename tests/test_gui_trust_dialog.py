@@ -179,7 +179,7 @@ def open_window(root: tk.Tk, host: ChatServer, tmp_path: Path, **options) -> Cha
 
 def dialog_of(root: tk.Tk, window: ChatWindow) -> TrustDialog:
     def open_dialog() -> TrustDialog | None:
-        dialog = window.trust_dialog
+        dialog = window.trust.dialog
         return dialog if dialog is not None and dialog.exists() else None
 
     dialog = pump_until(root, open_dialog, what="the dialog")
@@ -201,7 +201,7 @@ def test_trust_in_the_window_joins_and_saves(tk_root, tk_errors, hooked, host: C
     # The next join knows the host: no dialog.
     again = open_window(tk_root, host, tmp_path)
     pump_until(tk_root, lambda: again.client is not None, what="connected again")
-    assert again.trust_dialog is None
+    assert again.trust.dialog is None
     again.close()
 
 
@@ -247,14 +247,14 @@ def test_a_forged_invite_is_refused_without_a_dialog(tk_root, tk_errors, hooked,
     window = open_window(tk_root, host, tmp_path, fingerprint=OLD)
     pump_until(tk_root, lambda: window.banner_button is not None, what="the refusal")
     assert window.banner_label["text"].startswith(f"The host at {where} is not the one the invite names")
-    assert window.trust_dialog is None and window.client is None
+    assert window.trust.dialog is None and window.client is None
     window.close()
 
 
 def test_a_matching_invite_joins_without_a_dialog(tk_root, tk_errors, hooked, host: ChatServer, tmp_path) -> None:
     window = open_window(tk_root, host, tmp_path, fingerprint=OLD.lower())
     pump_until(tk_root, lambda: window.client is not None, what="connected")
-    assert window.trust_dialog is None
+    assert window.trust.dialog is None
     assert KnownHosts().get(f"127.0.0.1:{host.address[1]}") == OLD
     window.close()
 
@@ -288,7 +288,7 @@ def test_a_pasted_invite_reaches_the_chat_window(monkeypatch, host: ChatServer) 
             self.choose_join()
 
     monkeypatch.setattr("gui.launcher.Launcher", PastingLauncher)
-    assert run_launcher(argparse.Namespace()) == 0
+    assert run_launcher(argparse.Namespace(password="")) == 0
     assert joined == [f"mmchat://127.0.0.1:{host.address[1]}/#{OLD}"]
 
 
@@ -313,7 +313,7 @@ def test_a_changed_key_met_while_reconnecting_by_itself_stops_the_automatic_trie
         pump_until(tk_root, lambda: window.banner_button is not None and window.banner_button["text"] == "Retry")
         assert window.retry_delay == 0 and window._retry_id is None  # no dialog pops up again by itself
         pump_for(tk_root, 1.5)
-        assert window.trust_dialog is None or not window.trust_dialog.exists()
+        assert window.trust.dialog is None or not window.trust.dialog.exists()
         assert KnownHosts().get(where) == OLD
         window.close()
     finally:

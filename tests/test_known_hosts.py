@@ -23,6 +23,7 @@ from mmchat.known_hosts import (
     host_key,
     make_verifier,
 )
+from mmchat.protocol import RefusalKind
 
 OLD = fingerprint_of(b"the host's first certificate")
 NEW = fingerprint_of(b"the certificate someone else shows")
@@ -331,13 +332,13 @@ def test_the_same_host_on_two_ports_is_asked_about_twice(tmp_path: Path) -> None
 class Joining:
     """A client whose connect() runs the verifier, then fails when told to (the host gave up waiting)."""
 
-    def __init__(self, verify, fail: bool) -> None:
-        self.verify, self.fail = verify, fail
+    def __init__(self, verify, fail: bool, refusal: RefusalKind = RefusalKind.OTHER) -> None:
+        self.verify, self.fail, self.refusal = verify, fail, refusal
 
     def connect(self) -> str:
         self.verify(OLD)
         if self.fail:
-            raise ConnectError("The host did not answer. Is it an mmchat host?")
+            raise ConnectError("The host did not answer. Is it an mmchat host?", self.refusal)
         return "alice"
 
 
@@ -351,6 +352,20 @@ def test_a_join_that_failed_after_the_person_was_asked_is_tried_once_more(tmp_pa
 
     assert connect_verified(make, verify) is made[1]
     assert len(made) == 2 and len(ask.asked) == 1  # the second try was not asked again
+
+
+def test_a_host_that_refused_the_password_is_not_asked_twice(tmp_path: Path) -> None:
+    verify, _, ask, _ = verifier_for(tmp_path)
+    made: list[Joining] = []
+
+    def make() -> Joining:
+        made.append(Joining(verify, fail=True, refusal=RefusalKind.WRONG_PASSWORD))
+        return made[-1]
+
+    with pytest.raises(ConnectError) as refused:
+        connect_verified(make, verify)
+    assert refused.value.refusal is RefusalKind.WRONG_PASSWORD
+    assert len(made) == 1 and len(ask.asked) == 1  # a wrong password is not sent a second time
 
 
 def test_a_join_that_failed_without_asking_is_not_tried_again(tmp_path: Path) -> None:

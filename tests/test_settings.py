@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from pathlib import Path
 
 import pytest
 
@@ -88,6 +90,15 @@ def test_names_are_checked_like_the_host_does():
         settings.check_name("[admin]")
 
 
+def test_passwords_are_checked_and_never_saved(tmp_path):
+    assert settings.check_password("") == "" and settings.check_password("s3cret ☕ ") == "s3cret ☕ "
+    with pytest.raises(ValueError, match="at most 256 characters"):
+        settings.check_password("x" * 257)
+    with pytest.raises(ValueError, match="control characters"):
+        settings.check_password("a\tb")
+    assert "password" not in {field.name for field in dataclasses.fields(settings.LauncherSettings)}
+
+
 def test_share_must_not_be_a_file(tmp_path):
     (tmp_path / "f").write_text("x")
     assert settings.check_share(str(tmp_path / "new")) == tmp_path / "new"
@@ -141,3 +152,11 @@ def test_without_a_lan_address_the_computer_name_is_the_best_guess():
 def test_this_computer_s_own_addresses_leave_out_loopback():
     found = settings.lan_addresses("0.0.0.0")
     assert (found and all(not a.startswith("127.") for a in found)) or found == ["127.0.0.1"]
+
+
+def test_remember_host_port_keeps_the_other_settings(tmp_path: Path) -> None:
+    path = tmp_path / "launcher.json"
+    settings.save_settings(settings.LauncherSettings(host_port=0, share="/srv/share", name="al"), path)
+    settings.remember_host_port(40123, path)
+    saved = settings.load_settings(path)
+    assert (saved.host_port, saved.share, saved.name) == (40123, "/srv/share", "al")
