@@ -1,8 +1,8 @@
 """The trust dialog, under Xvfb: asked from the connecting thread, answered on the Tk thread.
 
 The dialog tests drive the real TrustDialog.  The chat-window tests join a real host on 127.0.0.1 through
-the real window, verifier and known hosts, with tests.trust_helpers.HookedClient calling `verify_host` where
-the TLS work will.
+the real window, verifier and known hosts (tests.trust_helpers: before the TLS work, a stand-in key is
+presented where TLS will present the host's).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from mmchat.known_hosts import Decision, KnownHosts, Verdict
 from mmchat.server import ChatServer
 from tests import gui_helpers, trust_helpers
 from tests.gui_helpers import pump_for, pump_until, walk
-from tests.trust_helpers import NEW, OLD, HookedClient, hooked_client
+from tests.trust_helpers import NEW, OLD, HookedClient, hook, show
 
 tk_root = gui_helpers.tk_root  # the fixtures, used by name below
 tk_errors = gui_helpers.tk_errors
@@ -167,10 +167,9 @@ def test_no_answer_in_time_is_a_no() -> None:
 
 
 @pytest.fixture
-def hooked(monkeypatch) -> type[HookedClient]:
-    cls = hooked_client()
-    monkeypatch.setattr(chat_window, "ChatClient", cls)
-    return cls
+def hooked(monkeypatch, host: ChatServer) -> type[HookedClient]:
+    """The chat window's ChatClient made a HookedClient joining `host`; its `key` is the one `host` shows."""
+    return hook(monkeypatch, chat_window, host)
 
 
 def open_window(root: tk.Tk, host: ChatServer, tmp_path: Path, **options) -> ChatWindow:
@@ -193,10 +192,10 @@ def test_trust_in_the_window_joins_and_saves(tk_root, tk_errors, hooked, host: C
     dialog = dialog_of(tk_root, window)
     assert hooked.threads == ["mmchat-connect"]  # asked from the connecting thread, never the Tk one
     assert host.online() == []  # nothing was sent before the answer
-    assert dialog.shown() == [OLD]
+    assert dialog.shown() == [hooked.key]
     dialog.trust_button.invoke()
     pump_until(tk_root, lambda: window.client is not None, what="connected")
-    assert KnownHosts().get(where) == OLD
+    assert KnownHosts().get(where) == hooked.key
     window.close()
     # The next join knows the host: no dialog.
     again = open_window(tk_root, host, tmp_path)
@@ -220,31 +219,29 @@ def test_a_changed_key_is_refused_then_accepted_only_by_the_deliberate_button(
     tk_root, tk_errors, hooked, host: ChatServer, tmp_path: Path
 ) -> None:
     where = f"127.0.0.1:{host.address[1]}"
-    KnownHosts().remember(where, OLD)
-    hooked.presented = NEW
+    KnownHosts().remember(where, NEW)  # trusted before: not the key this host shows
     window = open_window(tk_root, host, tmp_path)
     dialog = dialog_of(tk_root, window)
-    assert dialog.shown() == [OLD, NEW]
+    assert dialog.shown() == [NEW, hooked.key]
     dialog.cancel_button.invoke()
     pump_until(tk_root, lambda: window.banner_button is not None, what="the refusal")
     refusal = window.banner_label["text"]
-    assert OLD in refusal and NEW in refusal
+    assert NEW in refusal and hooked.key in refusal
     assert refusal.endswith("choose Retry and then “Accept the new key”.")
-    assert KnownHosts().get(where) == OLD and window.client is None
+    assert KnownHosts().get(where) == NEW and window.client is None
     window.banner_button.invoke()  # Retry
     dialog = dialog_of(tk_root, window)
     assert dialog.trust_button["text"] == ACCEPT_NEW_KEY
     dialog.trust_button.invoke()
     pump_until(tk_root, lambda: window.client is not None, what="connected with the new key")
-    assert KnownHosts().get(where) == NEW
+    assert KnownHosts().get(where) == hooked.key
     pump_until(tk_root, lambda: "replaces the one you trusted before" in window.view.content(), what="the note")
     window.close()
 
 
 def test_a_forged_invite_is_refused_without_a_dialog(tk_root, tk_errors, hooked, host: ChatServer, tmp_path) -> None:
     where = f"127.0.0.1:{host.address[1]}"
-    hooked.presented = NEW
-    window = open_window(tk_root, host, tmp_path, fingerprint=OLD)
+    window = open_window(tk_root, host, tmp_path, fingerprint=NEW)
     pump_until(tk_root, lambda: window.banner_button is not None, what="the refusal")
     assert window.banner_label["text"].startswith(f"The host at {where} is not the one the invite names")
     assert window.trust.dialog is None and window.client is None
@@ -252,10 +249,10 @@ def test_a_forged_invite_is_refused_without_a_dialog(tk_root, tk_errors, hooked,
 
 
 def test_a_matching_invite_joins_without_a_dialog(tk_root, tk_errors, hooked, host: ChatServer, tmp_path) -> None:
-    window = open_window(tk_root, host, tmp_path, fingerprint=OLD.lower())
+    window = open_window(tk_root, host, tmp_path, fingerprint=hooked.key.lower())
     pump_until(tk_root, lambda: window.client is not None, what="connected")
     assert window.trust.dialog is None
-    assert KnownHosts().get(f"127.0.0.1:{host.address[1]}") == OLD
+    assert KnownHosts().get(f"127.0.0.1:{host.address[1]}") == hooked.key
     window.close()
 
 
@@ -293,28 +290,29 @@ def test_a_pasted_invite_reaches_the_chat_window(monkeypatch, host: ChatServer) 
 
 
 def test_a_changed_key_met_while_reconnecting_by_itself_stops_the_automatic_tries(
-    tk_root, tk_errors, hooked, tmp_path: Path
+    tk_root, tk_errors, monkeypatch, tmp_path: Path
 ) -> None:
     first = ChatServer(tmp_path / "share", "127.0.0.1", 0)
     port = first.start()[1]
+    hooked = hook(monkeypatch, chat_window, first, stand_in=OLD)
     where = f"127.0.0.1:{port}"
-    KnownHosts().remember(where, OLD)
+    KnownHosts().remember(where, hooked.key)
     window = ChatWindow(tk.Toplevel(tk_root), "127.0.0.1", port, name="alice", downloads=tmp_path / "dl")
     pump_until(tk_root, lambda: window.client is not None, what="connected")
     first.stop()  # the host goes away...
     pump_until(tk_root, lambda: window.ended and window.retry_delay, what="an automatic try planned")
-    second = ChatServer(tmp_path / "share", "127.0.0.1", port)
-    second.start()  # ...and comes back at the same address with another key
-    hooked.presented = NEW
+    second = ChatServer(tmp_path / "other share", "127.0.0.1", port)  # another data folder: another key
+    second.start()  # ...and another comes back at the same address
+    old, new = hooked.key, show(hooked, second, stand_in=NEW)
     try:
         dialog = dialog_of(tk_root, window)
-        assert dialog.shown() == [OLD, NEW]
+        assert dialog.shown() == [old, new]
         dialog.cancel_button.invoke()
         pump_until(tk_root, lambda: window.banner_button is not None and window.banner_button["text"] == "Retry")
         assert window.retry_delay == 0 and window._retry_id is None  # no dialog pops up again by itself
         pump_for(tk_root, 1.5)
         assert window.trust.dialog is None or not window.trust.dialog.exists()
-        assert KnownHosts().get(where) == OLD
+        assert KnownHosts().get(where) == old
         window.close()
     finally:
         second.stop()

@@ -2,8 +2,8 @@
 and said so, a changed key and a forged invite refused, --accept-new-key.
 
 Standard input is a real pseudo-terminal where the test is about a terminal.  The joins go through the real
-terminal against a real host, with tests.trust_helpers.HookedClient calling `verify_host` where the TLS
-work will.
+terminal against a real host (tests.trust_helpers: before the TLS work, a stand-in key is presented where
+TLS will present the host's).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from mmchat.known_hosts import Decision, KnownHosts, Verdict
 from mmchat.server import ChatServer
 from mmchat.terminal import run_join, trust_asker
 from tests import trust_helpers
-from tests.trust_helpers import NEW, OLD, HookedClient, hooked_client
+from tests.trust_helpers import NEW, OLD, hook
 
 host = trust_helpers.host  # the fixture, used by name below
 
@@ -113,10 +113,9 @@ def test_without_a_terminal_the_host_is_trusted_with_a_line_saying_so(tmp_path: 
 
 
 @pytest.fixture
-def hooked(monkeypatch) -> type[HookedClient]:
-    cls = hooked_client()
-    monkeypatch.setattr(terminal, "ChatClient", cls)
-    return cls
+def key(monkeypatch, host: ChatServer) -> str:
+    """The key the host shows (the terminal's ChatClient made a HookedClient)."""
+    return hook(monkeypatch, terminal, host).key
 
 
 def join_args(where: str, tmp_path: Path, accept_new_key: bool = False) -> argparse.Namespace:
@@ -131,18 +130,20 @@ def run(args: argparse.Namespace, stdin: TextIO) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def test_a_script_joins_a_new_host_trusts_it_and_saves_it(host: ChatServer, hooked, tmp_path: Path) -> None:
+def test_a_script_joins_a_new_host_trusts_it_and_saves_it(host: ChatServer, key: str, tmp_path: Path) -> None:
     where = f"127.0.0.1:{host.address[1]}"
     code, out, err = run(join_args(where, tmp_path), io.StringIO("!exit\n"))
     assert code == 0, err
     assert f"the host at {where} is trusted on first use" in err
     assert out.startswith(f"Connected to {where} as alice.")
-    assert KnownHosts().get(where) == OLD  # in the config folder (the tests' own, see conftest.py)
+    assert KnownHosts().get(where) == key  # in the config folder (the tests' own, see conftest.py)
     code, _, err = run(join_args(where, tmp_path), io.StringIO("!exit\n"))
     assert code == 0 and err == ""  # known now: nothing to say
 
 
-def test_a_person_at_a_terminal_answers_and_joins(host: ChatServer, hooked, keyboard: PtyInput, tmp_path: Path) -> None:
+def test_a_person_at_a_terminal_answers_and_joins(
+    host: ChatServer, key: str, keyboard: PtyInput, tmp_path: Path
+) -> None:
     where = f"127.0.0.1:{host.address[1]}"
     out, err = io.StringIO(), io.StringIO()
     result: list[int] = []
@@ -153,11 +154,12 @@ def test_a_person_at_a_terminal_answers_and_joins(host: ChatServer, hooked, keyb
     chat.join(WAIT)
     assert result == [0], err.getvalue()
     assert "Trust this host? [y/N] " in err.getvalue()
-    assert KnownHosts().get(where) == OLD
+    assert key in err.getvalue()
+    assert KnownHosts().get(where) == key
 
 
 def test_a_person_at_a_terminal_who_says_no_does_not_join(
-    host: ChatServer, hooked, keyboard: PtyInput, tmp_path: Path
+    host: ChatServer, key: str, keyboard: PtyInput, tmp_path: Path
 ) -> None:
     where = f"127.0.0.1:{host.address[1]}"
     keyboard.type("n\n")
@@ -169,49 +171,46 @@ def test_a_person_at_a_terminal_who_says_no_does_not_join(
     assert host.online() == []
 
 
-def test_a_changed_key_is_refused_with_both_fingerprints(host: ChatServer, hooked, tmp_path: Path) -> None:
+def test_a_changed_key_is_refused_with_both_fingerprints(host: ChatServer, key: str, tmp_path: Path) -> None:
     where = f"127.0.0.1:{host.address[1]}"
-    KnownHosts().remember(where, OLD)
-    hooked.presented = NEW
+    KnownHosts().remember(where, NEW)
     code, out, err = run(join_args(where, tmp_path), io.StringIO("!exit\n"))
     assert code == 1
     assert err.startswith(f"mmchat: The host at {where} shows a different key from the one you trusted before")
-    assert f"Trusted before: {OLD}" in err and f"Shown now:      {NEW}" in err
+    assert f"Trusted before: {NEW}" in err and f"Shown now:      {key}" in err
     assert "join again with --accept-new-key." in err
     assert out == ""
-    assert KnownHosts().get(where) == OLD
+    assert KnownHosts().get(where) == NEW
 
 
-def test_accept_new_key_joins_and_replaces_the_key(host: ChatServer, hooked, tmp_path: Path) -> None:
+def test_accept_new_key_joins_and_replaces_the_key(host: ChatServer, key: str, tmp_path: Path) -> None:
     where = f"127.0.0.1:{host.address[1]}"
-    KnownHosts().remember(where, OLD)
-    hooked.presented = NEW
+    KnownHosts().remember(where, NEW)
     code, out, err = run(join_args(where, tmp_path, accept_new_key=True), io.StringIO("!exit\n"))
     assert code == 0, err
     assert "you accepted its new key, which replaces the one you trusted before" in err
     assert out.startswith(f"Connected to {where} as alice.")
-    assert KnownHosts().get(where) == NEW
+    assert KnownHosts().get(where) == key
 
 
-def test_a_forged_invite_is_refused_without_a_question(host: ChatServer, hooked, keyboard: PtyInput, tmp_path: Path):
+def test_a_forged_invite_is_refused_without_a_question(host: ChatServer, key: str, keyboard: PtyInput, tmp_path: Path):
     where = f"127.0.0.1:{host.address[1]}"
-    hooked.presented = NEW
     keyboard.type("y\n")  # a person ready to say yes is never asked
-    code, _, err = run(join_args(f"mmchat://{where}/#{OLD}", tmp_path), keyboard.stdin)
+    code, _, err = run(join_args(f"mmchat://{where}/#{NEW}", tmp_path), keyboard.stdin)
     assert code == 1
     assert f"The host at {where} is not the one the invite names" in err
     assert "Trust this host?" not in err
     assert KnownHosts().get(where) is None
 
 
-def test_an_invite_that_matches_joins_without_a_question(host: ChatServer, hooked, tmp_path: Path) -> None:
+def test_an_invite_that_matches_joins_without_a_question(host: ChatServer, key: str, tmp_path: Path) -> None:
     where = f"127.0.0.1:{host.address[1]}"
-    code, out, err = run(join_args(f"mmchat://{where}/#{OLD}", tmp_path), io.StringIO("!exit\n"))
+    code, out, err = run(join_args(f"mmchat://{where}/#{key.lower()}", tmp_path), io.StringIO("!exit\n"))
     assert code == 0, err
     assert "the invite's fingerprint matches its key" in err
     assert out.startswith(f"Connected to {where} as alice.")
     assert "trusted on first use" not in err
-    assert KnownHosts().get(where) == OLD
+    assert KnownHosts().get(where) == key
 
 
 def test_accept_new_key_is_a_join_option() -> None:
