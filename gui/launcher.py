@@ -79,6 +79,7 @@ class Launcher:
         self._probe_results: queue.Queue = queue.Queue()
         self._poll_id: str | None = None
         self.probing = False
+        self.invite = ("", 0, "")  # host, port and fingerprint of the invite last pasted (the field keeps the host)
         self.errors: dict[ttk.Entry, ttk.Label] = {}  # each field's problem, shown under it
         master.title("mmchat")
         master.resizable(False, False)
@@ -205,9 +206,10 @@ class Launcher:
             return
         self.probing = True
         self.join_button.state(["disabled"])
-        choice = LaunchChoice(
-            "join", port, address=target[0], name=name, password=password, fingerprint=split_address(typed)[2]
-        )
+        if split_address(typed)[2]:
+            self.invite = (target[0], port, split_address(typed)[2])
+        fingerprint = self.invite[2] if self.invite[:2] == (target[0], port) else ""  # pressing Join again keeps it
+        choice = LaunchChoice("join", port, address=target[0], name=name, password=password, fingerprint=fingerprint)
         shown = format_address(choice.address, choice.port)
         self._tell(self.address, f"Looking for the chat at {shown}…", style="Muted.TLabel")
         threading.Thread(target=self._probe, args=(choice,), name="mmchat-probe", daemon=True).start()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import queue
+import socket
 import threading
 import time
 import tkinter as tk
@@ -19,7 +20,7 @@ import pytest
 from gui import chat_window
 from gui.app import run_launcher
 from gui.chat_window import ChatWindow
-from gui.launcher import Launcher
+from gui.launcher import LaunchChoice, Launcher
 from gui.trust_dialog import ACCEPT_NEW_KEY, TrustBridge, TrustDialog, TrustQuestion
 from mmchat.known_hosts import Decision, KnownHosts, Verdict
 from mmchat.server import ChatServer
@@ -316,3 +317,38 @@ def test_a_changed_key_met_while_reconnecting_by_itself_stops_the_automatic_trie
         window.close()
     finally:
         second.stop()
+
+
+def test_the_launcher_keeps_a_pasted_invite_through_a_second_join(tk_root, tk_errors, tmp_path: Path) -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nobody hosts there yet
+    launcher = Launcher(tk.Toplevel(tk_root))
+    launcher.address.delete(0, "end")
+    launcher.address.insert(0, f"mmchat://127.0.0.1:{port}/#{OLD}")
+    launcher.name.delete(0, "end")
+    launcher.name.insert(0, "bob")
+    launcher.choose_join()
+    pump_until(tk_root, lambda: "Nobody is hosting" in launcher.error_text(launcher.address), what="nobody there")
+    assert launcher.address.get() == "127.0.0.1"  # the field keeps the host alone
+    server = ChatServer(tmp_path / "share", "127.0.0.1", port)
+    server.start()
+    try:
+        launcher.choose_join()  # again, once the host is up: the invite still holds
+        choice = pump_until(tk_root, lambda: launcher.choice, what="joining chosen")
+    finally:
+        server.stop()
+    assert isinstance(choice, LaunchChoice) and choice.fingerprint == OLD
+
+
+def test_the_launcher_forgets_the_invite_for_another_address(tk_root, tk_errors, host: ChatServer) -> None:
+    launcher = Launcher(tk.Toplevel(tk_root))
+    launcher.invite = ("127.0.0.1", host.address[1] + 1, OLD)  # an invite pasted for another port
+    launcher.address.delete(0, "end")
+    launcher.address.insert(0, f"127.0.0.1:{host.address[1]}")
+    launcher.name.delete(0, "end")
+    launcher.name.insert(0, "bob")
+    launcher.choose_join()
+    choice = pump_until(tk_root, lambda: launcher.choice, what="joining chosen")
+    assert isinstance(choice, LaunchChoice) and choice.fingerprint == ""
