@@ -105,7 +105,7 @@ class ChatServer:
             password=password, host_label=socket.gethostname(), codes=self.codes, keepalive=keepalive,
             openers=openers, limits=flood, last_seq=self.storage.last_seq(), history=self.storage.recent_history(),
         )  # fmt: skip
-        self.desk = TransferDesk(self.share, self.temp_dir, self.storage, self._publish, self._on_shared)
+        self.desk = TransferDesk(self.share, self.temp_dir, self.storage, self._publish, self._on_shared, flood)
         self.desk.clean_temp()
         self._selector = selectors.DefaultSelector()
         if send_threads is None:

@@ -57,3 +57,35 @@ def test_the_flood_and_history_options_reach_the_host(tmp_path: Path) -> None:
         assert server.storage.history_max == 77
     finally:
         server.storage.close()
+
+
+def test_the_transfer_keepalive_and_opener_options_reach_the_host(tmp_path: Path) -> None:
+    from mmchat.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["--host", "--share", str(tmp_path / "share"), "--transfers-at-once", "3", "--transfer-stall", "7.5",
+         "--ping-after", "5", "--keepalive-timeout", "12", "--openers-per-address", "2"]
+    )  # fmt: skip
+    server = make_server(args)
+    try:
+        assert (server.desk.limits.transfers_at_once, server.desk.limits.transfer_stall) == (3, 7.5)
+        assert (server.room.keepalive.ping_after, server.room.keepalive.timeout) == (5.0, 12.0)
+        assert server.room.openers.per_address == 2
+    finally:
+        server.storage.close()
+
+
+def test_without_the_options_the_host_has_the_defaults(tmp_path: Path) -> None:
+    from mmchat import budget, liveness
+
+    server = make_server(host_args(tmp_path))  # a front end's own Namespace, without the host's limits
+    try:
+        assert server.desk.limits.transfers_at_once == budget.TRANSFERS_AT_ONCE
+        assert server.desk.limits.transfer_stall == budget.TRANSFER_STALL
+        assert (server.room.keepalive.ping_after, server.room.keepalive.timeout) == (
+            liveness.PING_AFTER,
+            liveness.KEEPALIVE_TIMEOUT,
+        )
+        assert server.room.openers.per_address == liveness.OPENERS_PER_ADDRESS
+    finally:
+        server.storage.close()
