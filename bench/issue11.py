@@ -10,7 +10,8 @@ tree's `mmchat.protocol`, with the host's own PROTOCOL_VERSION read from the
 checkout).  Every measurement is bounded in time (a minute or so at most):
 
 * chat: alice says a line every 20 ms while a flooder sends 200-character
-  lines without pause; bob times alice's lines (p50, p99, max).
+  lines without pause; bob times alice's lines (p50, p99, max).  Flooders
+  read what the host sends them (else the host drops them as too slow).
 * history: a flooder sends 4,000-character lines for FLOOD_SECONDS; the host's
   data folder grows by how much.
 * cmd: a flooder queues 2,000 `!cmd cat` of a 200 kB file; alice's `pwd`
@@ -158,6 +159,7 @@ def flood(port: int, version: int, make: Callable[[Connection, int], bytes], sec
     """Send what `make` makes without pause (and never read) for `seconds`; an empty frame: all is sent."""
     sock, conn = member(port, "flooder", version)
     sock.settimeout(0.5)
+    threading.Thread(target=drain, args=(sock, seconds + 5), daemon=True).start()  # a flooder who keeps reading
     ready.set()
     deadline = time.monotonic() + seconds
     sent = 0
@@ -177,6 +179,19 @@ def flood(port: int, version: int, make: Callable[[Connection, int], bytes], sec
                 sock.close()
                 return  # dropped
     sock.close()
+
+
+def drain(sock: socket.socket, seconds: float) -> None:
+    """Read and throw away what the host sends, for `seconds` or until the connection ends."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        try:
+            if not sock.recv(1 << 20):
+                return
+        except TimeoutError:
+            continue
+        except OSError:
+            return
 
 
 def start_flood(h: Host, make: Callable[[Connection, int], bytes], seconds: float) -> multiprocessing.Process:
@@ -216,20 +231,9 @@ def chat(h: Host) -> dict[str, object]:
                 if len(latencies) == HONEST_LINES:
                     return
 
-    def drain() -> None:  # alice reads too (and throws it away): a member who does not is dropped as too slow
-        until = time.monotonic() + 30
-        while time.monotonic() < until:
-            try:
-                if not alice.recv(1 << 20):
-                    return
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
     listener = threading.Thread(target=listen)
     listener.start()
-    threading.Thread(target=drain, daemon=True).start()
+    threading.Thread(target=drain, args=(alice, 30), daemon=True).start()  # else dropped as too slow
     for i in range(HONEST_LINES):
         said[text := f"honest {i}"] = time.perf_counter()
         alice.sendall(aconn.send(Say(text=text)))
