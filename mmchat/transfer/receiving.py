@@ -20,6 +20,7 @@ as long to get.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import hashlib
@@ -309,7 +310,8 @@ def receive_file_body(
     except OSError as exc:  # from writing the file
         raise TransferError(f"Could not save the file: {exc.strerror or exc}.") from exc
     finally:
-        sock.settimeout(stall)
+        with contextlib.suppress(OSError):  # a socket closed meanwhile has no time-out to give back
+            sock.settimeout(stall)
         pipeline.close()
     if progress and (size == 0 or last_report[0] != size):
         progress(size, size)
