@@ -17,7 +17,6 @@ import queue
 import random
 import re
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -30,9 +29,10 @@ import pytest
 from mmchat import protocol
 from mmchat.client import ChatClient
 from mmchat.protocol import ChatMessage, Hello, Say
+from mmchat.protocol.framing import PREFIX
+from tests.protocol_helpers import raw_frame as frame
 
 ROOT = Path(__file__).resolve().parent.parent
-PREFIX = struct.Struct(">II")
 SEED = int(os.environ.get("MMCHAT_SOAK_SEED", "11"))
 HOSTILE_THREADS = 6
 HOSTILE_SECONDS = 8.0
@@ -48,10 +48,6 @@ def open_raw(port: int) -> socket.socket:
     """A raw connection to the host: the one place this test opens one (where a TLS wrap would go)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=2.0)
     return sock
-
-
-def frame(header: bytes, body: bytes = b"") -> bytes:
-    return PREFIX.pack(len(header), len(body)) + header + body
 
 
 def random_value(rng: random.Random, depth: int = 0) -> object:
