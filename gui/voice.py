@@ -87,6 +87,7 @@ class VoiceButton:
         self.send = send
         self.on_error = on_error
         self.can_record = can_record  # False (after saying why) while not connected
+        self.max_seconds: float = MAX_VOICE_SECONDS
         self.recorder: Recorder | None = None
         self.available = False
         self._after_id: str | None = None
@@ -117,7 +118,7 @@ class VoiceButton:
     def start(self) -> None:
         """Turn the microphone on."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        self.recorder = Recorder(self.folder() / f"voice-{stamp}.wav", self.results)
+        self.recorder = Recorder(self.folder() / f"voice-{stamp}.wav", self.results, max_seconds=self.max_seconds)
         self.recorder.start()
         self.button.configure(text=f"■ {clock_text(0)}", style="Accent.TButton", width=7)
         self._after_id = self.button.after(POLL_MS, self._tick)
