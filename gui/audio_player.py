@@ -23,17 +23,41 @@ from collections.abc import Callable
 from pathlib import Path
 from tkinter import ttk
 
+from PIL import Image, ImageDraw, ImageTk
+
 from mmchat import system_open
 from mmchat.audio import Player, PlayerState
 from mmchat.media import clock_text, video_duration
 
-from . import chat_format
+from . import chat_format, theme
 
 POLL_MS = 100
 SETTLE_POLLS = 5
-PLAY, PAUSE = "▶", "❚❚"
+PLAY, PAUSE = "Play", "Pause"  # the buttons' words, beside their drawn symbols
 BAR_LENGTH = 220
+GLYPH_SIZE = 14
 ErrorSink = Callable[[str], object]
+
+
+def glyph(master: tk.Misc, name: str, colour: str = theme.TEXT) -> ImageTk.PhotoImage:
+    """A small drawn symbol: 'play', 'pause' or 'mic' (drawn, since Tk shows emoji as empty boxes on Linux).
+
+    Tk thread only; keep the image while it is shown and let go of it on the Tk thread.
+    """
+    big = GLYPH_SIZE * 4  # drawn large, then shrunk: smooth edges
+    image = Image.new("RGBA", (big, big), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    if name == "play":
+        draw.polygon([(10, 4), (10, big - 4), (big - 6, big // 2)], fill=colour)
+    elif name == "pause":
+        draw.rectangle((10, 6, 22, big - 6), fill=colour)
+        draw.rectangle((big - 22, 6, big - 10, big - 6), fill=colour)
+    else:  # a microphone: the head, its holder and the stand
+        draw.rounded_rectangle((19, 2, big - 19, 34), radius=9, fill=colour)
+        draw.arc((10, 12, big - 10, 42), start=0, end=180, fill=colour, width=4)
+        draw.rectangle((big // 2 - 2, 42, big // 2 + 2, 50), fill=colour)
+        draw.rectangle((16, 50, big - 16, 54), fill=colour)
+    return ImageTk.PhotoImage(image.resize((GLYPH_SIZE, GLYPH_SIZE), Image.Resampling.LANCZOS), master=master)
 
 
 class FileButtons:
@@ -78,8 +102,10 @@ class AudioPlayer(ttk.Frame):
         self._settle = 0  # polls left after a command, whatever the state
         self._ended_seen = 0  # the Player's `ended` when play was pressed: a change means it ended
         name = chat_format.truncate(chat_format.single_line(title), 40)
-        self.button = ttk.Button(self, text=PLAY, width=3, command=self.toggle)
-        self.name = ttk.Label(self, text=f"🔊 {name}", style="Surface.TLabel")
+        self.glyphs = {kind: glyph(self, kind) for kind in ("play", "pause")}  # let go of on <Destroy>
+        self.button = ttk.Button(self, text=PLAY, image=self.glyphs["play"], compound="left", width=6,
+                                 command=self.toggle)  # fmt: skip
+        self.name = ttk.Label(self, text=name, style="Surface.TLabel")
         self.bar = ttk.Scale(self, orient="horizontal", from_=0.0, to=1.0, length=BAR_LENGTH)
         self.time = ttk.Label(self, text="…", style="Muted.TLabel", background="#ffffff", width=11)
         self.files = FileButtons(self, player.path, on_error)
@@ -108,7 +134,7 @@ class AudioPlayer(ttk.Frame):
             self.on_play(self)
         self._wants_play, self._ended_seen = True, self.player.ended
         self.player.play()
-        self.button["text"] = PAUSE
+        self._show(PAUSE)
         self._schedule()
 
     def pause(self) -> None:
@@ -116,8 +142,11 @@ class AudioPlayer(ttk.Frame):
         if self._wants_play:
             self._wants_play = False
             self.player.pause()
-            self.button["text"] = PLAY
+            self._show(PLAY)
             self._schedule()
+
+    def _show(self, action: str) -> None:
+        self.button.configure(text=action, image=self.glyphs["pause" if action == PAUSE else "play"])
 
     def _drag_start(self, event: tk.Event) -> None:
         self._dragging = True
@@ -134,7 +163,7 @@ class AudioPlayer(ttk.Frame):
         state = p.state
         if self._wants_play and (p.ended != self._ended_seen or state is PlayerState.FAILED):
             self._wants_play = False  # it played to the end (and is back at the start), or it failed
-            self.button["text"] = PLAY
+            self._show(PLAY)
         if state is PlayerState.FAILED:
             self.button.state(["disabled"])
             self.bar.state(["disabled"])
@@ -171,6 +200,7 @@ class AudioPlayer(ttk.Frame):
             self.after_cancel(self._after_id)
             self._after_id = None
         self.player.close()
+        self.glyphs.clear()  # the images go here, on the Tk thread
 
 
 class VideoCard(ttk.Frame):
@@ -182,7 +212,7 @@ class VideoCard(ttk.Frame):
         seconds = video_duration(path)
         length = f"  ·  {clock_text(seconds)}" if seconds is not None else ""
         name = chat_format.truncate(chat_format.single_line(title), 40)
-        self.label = ttk.Label(self, text=f"🎬 {name}{length}", style="Surface.TLabel")
+        self.label = ttk.Label(self, text=f"Video: {name}{length}", style="Surface.TLabel")
         self.files = FileButtons(self, path, on_error)
         self.label.grid(row=0, column=0, sticky="w", padx=(0, 6))
         self.files.open.grid(row=0, column=1)

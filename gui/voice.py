@@ -27,11 +27,12 @@ from mmchat.audio import MAX_VOICE_SECONDS, NO_INPUT, Recorder, RecordingDone
 from mmchat.media import clock_text
 
 from . import theme
+from .audio_player import glyph
 
 POLL_MS = 200
 HINT_DELAY_MS = 400
-MIC = "🎤"
-READY_HINT = f"Record a voice message (up to {MAX_VOICE_SECONDS // 60} minutes): press to start, again to send."
+MIC = "Voice"  # beside a drawn microphone (Tk shows emoji as empty boxes on Linux)
+READY_HINT = f"Record a voice message (up to {MAX_VOICE_SECONDS // 60} minutes): press to start, press again to send."
 LOOKING_HINT = "Looking for a microphone…"
 
 
@@ -91,7 +92,9 @@ class VoiceButton:
         self.recorder: Recorder | None = None
         self.available = False
         self._after_id: str | None = None
-        self.button = ttk.Button(master, text=MIC, width=3, command=self.press)
+        self.glyphs = {"mic": glyph(master, "mic")}  # let go of on <Destroy>, on the Tk thread
+        self.button = ttk.Button(master, text=MIC, image=self.glyphs["mic"], compound="left", width=7,
+                                 command=self.press)  # fmt: skip
         self.button.state(["disabled"])
         self.hint = Hint(self.button, LOOKING_HINT)
         self.button.bind("<Destroy>", self._on_destroy, add="+")
@@ -120,7 +123,7 @@ class VoiceButton:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.recorder = Recorder(self.folder() / f"voice-{stamp}.wav", self.results, max_seconds=self.max_seconds)
         self.recorder.start()
-        self.button.configure(text=f"■ {clock_text(0)}", style="Accent.TButton", width=7)
+        self.button.configure(text=f"Stop {clock_text(0)}", style="Accent.TButton")
         self._after_id = self.button.after(POLL_MS, self._tick)
 
     def stop(self) -> None:
@@ -134,7 +137,7 @@ class VoiceButton:
         self._after_id = None
         if self.recorder is None:
             return
-        self.button["text"] = f"■ {clock_text(self.recorder.seconds)}"
+        self.button["text"] = f"Stop {clock_text(self.recorder.seconds)}"
         self._after_id = self.button.after(POLL_MS, self._tick)
 
     def done(self, result: RecordingDone) -> None:
@@ -143,7 +146,7 @@ class VoiceButton:
         if self._after_id is not None:
             self.button.after_cancel(self._after_id)
             self._after_id = None
-        self.button.configure(text=MIC, style="TButton", width=3)
+        self.button.configure(text=MIC, style="TButton")
         self.set_available(self.available)
         if result.path is None:
             self.on_error(result.error)
@@ -153,6 +156,7 @@ class VoiceButton:
     def _on_destroy(self, event: tk.Event) -> None:
         if event.widget is not self.button:
             return
+        self.glyphs.clear()  # the image goes here, on the Tk thread
         if self._after_id is not None:
             self.button.after_cancel(self._after_id)
             self._after_id = None

@@ -121,9 +121,9 @@ def test_a_video_card_shows_the_length_and_opens_in_the_system_player(tk_root, t
     film = tmp_path / "film.mp4"
     film.write_bytes(box(b"ftyp", b"isom") + box(b"mdat", bytes(1000)) + box(b"moov", mvhd(0, 600, 45_000)))
     card = VideoCard(tk_root, film, "film.mp4", on_error=lambda s: None)
-    assert card.label["text"] == "🎬 film.mp4  ·  1:15"
+    assert card.label["text"] == "Video: film.mp4  ·  1:15"
     card.files.open.invoke()
     assert launched == [["xdg-open", str(film)]]
     other = tmp_path / "clip.webm"
     other.write_bytes(b"\x1a\x45\xdf\xa3")
-    assert VideoCard(tk_root, other, "clip.webm", on_error=lambda s: None).label["text"] == "🎬 clip.webm"
+    assert VideoCard(tk_root, other, "clip.webm", on_error=lambda s: None).label["text"] == "Video: clip.webm"

@@ -100,7 +100,7 @@ def test_a_video_opens_in_the_system_player_with_its_length(tk_root, tk_errors, 
     assert embeds(bob, VideoCard) == []  # a video is not fetched until asked for
     bob.view.link_commands[find_link(bob, "Open")]()
     [card] = pump_until(tk_root, lambda: embeds(bob, VideoCard), what="the video card")
-    assert card.label["text"] == "🎬 film.mp4  ·  1:23"
+    assert card.label["text"] == "Video: film.mp4  ·  1:23"
     cached = tmp_path / "downloads-bob" / ".mmchat-previews" / "film.mp4"
     assert launched == [["xdg-open", str(cached)]]  # and the system's player was asked to open it
     card.files.show.invoke()

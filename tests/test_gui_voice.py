@@ -71,7 +71,7 @@ def test_press_records_shows_the_time_and_press_again_sends_a_wav(tk_root, tk_er
     b.set_available(True)
     b.button.invoke()
     assert b.recording
-    pump_until(tk_root, lambda: b.button["text"] == "■ 0:01", what="one second on the button")
+    pump_until(tk_root, lambda: b.button["text"] == "Stop 0:01", what="one second on the button")
     b.button.invoke()
     assert b.button.instate(["disabled"])  # saving
     voice.pump_until_done()
