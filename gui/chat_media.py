@@ -143,6 +143,8 @@ class ChatMedia:
             card.files.open_file()
 
     def _pause_others(self, starting: AudioPlayer) -> None:
+        # A player whose lines the view forgot was destroyed with them (and closed its Player).
+        self.players = [player for player in self.players if player.winfo_exists()]
         for player in self.players:
             if player is not starting:
                 player.pause()

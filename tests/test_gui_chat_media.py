@@ -162,3 +162,24 @@ def test_closing_while_recording_and_playing_leaves_nothing_behind(tk_root, tk_e
     alice.close()
     assert not folder.exists() and not (tmp_path / "downloads-alice" / ".mmchat-previews").exists()
     assert not player.player._thread.is_alive() and not recorder._thread.is_alive()
+
+
+def test_a_player_the_view_forgets_is_closed_and_the_others_still_play(
+    tk_root, tk_errors, server, tmp_path, monkeypatch
+) -> None:
+    from gui import message_view
+
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    type_and_enter(tk_root, alice, f"!send {write_wav(tmp_path / 'old.wav', 5.0)}")
+    [old] = pump_until(tk_root, lambda: embeds(alice, AudioPlayer))
+    monkeypatch.setattr(message_view, "MAX_LINES", 40)
+    for n in range(45):
+        alice.view.system(f"line {n}")
+    pump_until(tk_root, lambda: not old.winfo_exists(), what="the old player forgotten with its lines")
+    old.player.join(5)
+    assert not old.player._thread.is_alive()
+    type_and_enter(tk_root, alice, f"!send {write_wav(tmp_path / 'new.wav', 5.0)}")
+    [new] = pump_until(tk_root, lambda: embeds(alice, AudioPlayer))
+    new.button.invoke()  # pausing the others skips the one that is gone
+    pump_until(tk_root, lambda: new.player.state is PlayerState.PLAYING)
+    assert alice.media.players == [new]
