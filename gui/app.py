@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from mmchat.address import format_address, parse_address
 from mmchat.display import report_no_windows
+from mmchat.settings import remember_host_port
 
 from . import theme
 
@@ -71,8 +72,8 @@ def run_join(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_host(args: argparse.Namespace) -> int:
-    """The admin window for --host (the server runs on its own threads)."""
+def run_host(args: argparse.Namespace, on_listening: Callable[[int], None] | None = None) -> int:
+    """The admin window for --host (the server runs on its own threads); `on_listening(port)` once it listens."""
     from mmchat.hosting import make_server
 
     from .admin_window import AdminWindow
@@ -84,6 +85,8 @@ def run_host(args: argparse.Namespace) -> int:
         print(f"mmchat: {exc.strerror or exc}", file=sys.stderr)
         return 1
     print(f"Server listening at {format_address(*server.address[:2])}", flush=True)
+    if on_listening is not None:
+        on_listening(server.address[1])
     root = new_root("mmchat host")
     AdminWindow(root, server)
     root.mainloop()
@@ -103,7 +106,8 @@ def run_launcher(args: argparse.Namespace) -> int:
         return 0
     if choice.mode == "host":
         args.host, args.port, args.share = True, choice.port, str(choice.share)
-        return run_host(args)
+        # Port 0 means "any free port": the launcher then remembers the one the host got, members use it.
+        return run_host(args, on_listening=remember_host_port if choice.port == 0 else None)
     # Brackets around an IPv6 address: '[fe80::1]:5', where 'fe80::1:5' would read as one address.
     args.join, args.name = format_address(choice.address, choice.port), choice.name
     return run_join(args)
@@ -118,6 +122,7 @@ def selftest(args: argparse.Namespace) -> int:
     from mmchat.qr import render_png
     from mmchat.server import ChatServer
 
+    from . import drop
     from .admin_window import AdminWindow
     from .chat_window import ChatWindow
     from .launcher import Launcher
@@ -162,6 +167,8 @@ def selftest(args: argparse.Namespace) -> int:
                     ok = settle(root, ready) if ready else settle(root, seconds=0.2) or True
                     if not ok:
                         failures.append(f"{label}: did not get ready")
+                    if label == "chat window" and drop.carried() and not getattr(window, "accepts_drops", False):
+                        failures.append("chat window: files cannot be dropped (tkdnd did not load)")
                     close = getattr(window, "close", None)
                     if callable(close) and label == "chat window":
                         close()

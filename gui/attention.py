@@ -14,35 +14,31 @@ one to the count in the title ("(3) alice — mmchat at …"), the first one of
 the absence puts a "New messages" divider where they left off, the window
 asks for attention (`wm attributes -urgent` where Tk has it, else the bell),
 and a desktop notification goes out through the system's own notifier
-(`notify-send` when it exists).  Notifications can be turned off in the Chat
-menu; a message that mentions the member by `@name` notifies even then.
+(notify-send, osascript or PowerShell's toasts: notifier.py).  Notifications
+can be turned off in the Chat menu, and the switch is remembered in the
+settings file; a message that mentions the member by `@name` notifies even
+then.
 Coming back clears the count and the hint.
 
 The notifier is a separate program started on a thread that waits for it
-(`run_in_background`), so the Tk thread never waits and no child is left
-unreaped; `Attention.runner` is what tests replace.
+(`notifier.run_in_background`), so the Tk thread never waits; `Attention.runner`
+is what tests replace.
 """
 
 from __future__ import annotations
 
-import html
 import re
-import shutil
-import subprocess
-import threading
 import tkinter as tk
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from mmchat.describe import visible
+from mmchat import settings
 
 from . import chat_format
+from .notifier import find_notifier, notify_command, run_in_background
 
 if TYPE_CHECKING:
     from .chat_window import ChatWindow
-
-NOTIFY_BODY_CHARS = 200  # a notification shows the start of a message, not all of it
-NOTIFIER_TIMEOUT_S = 10.0  # a notifier that hangs is left behind after this
 
 
 def mention_spans(text: str, name: str) -> list[tuple[int, int]]:
@@ -52,32 +48,6 @@ def mention_spans(text: str, name: str) -> list[tuple[int, int]]:
     # Not inside a longer word or e-mail address: "@alice" and "@Alice," count, "bob@alice" and "@alicex" do not.
     pattern = re.compile(r"(?<![\w@])@" + re.escape(name) + r"(?![\w-])", re.IGNORECASE)
     return [match.span() for match in pattern.finditer(text)]
-
-
-def notify_command(program: str, title: str, body: str) -> list[str]:
-    """The argument list for notify-send: '--' so a text that starts with '-' is never an option."""
-    shown = visible(body).replace("\n", " ")
-    if len(shown) > NOTIFY_BODY_CHARS:
-        shown = shown[: NOTIFY_BODY_CHARS - 1] + "…"
-    # Notification servers may read the body as markup: escape it so it shows as typed.
-    return [program, "--app-name=mmchat", "--", visible(title), html.escape(shown, quote=False)]
-
-
-def run_in_background(argv: Sequence[str]) -> threading.Thread:
-    """Run a program without a shell on a thread that waits for it (never the Tk thread)."""
-
-    def work() -> None:
-        try:
-            subprocess.run(
-                list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                timeout=NOTIFIER_TIMEOUT_S, check=False,
-            )  # fmt: skip
-        except (OSError, subprocess.SubprocessError):
-            pass  # no notification is no reason to disturb the chat
-
-    thread = threading.Thread(target=work, name="mmchat-notify", daemon=True)
-    thread.start()
-    return thread
 
 
 class Attention:
@@ -90,10 +60,11 @@ class Attention:
         self.away = False  # the person is elsewhere (focus gone, or the window iconified)
         self._divided = False  # the divider of this absence is shown
         self.hinting = False  # the attention hint (or its bell) was given during this absence
-        self.notifier = shutil.which("notify-send")  # the system's own notifier; None: no notifications
+        self.notifier = find_notifier()  # the system's own notifier (notifier.py); None: no notifications
         self.runner: Callable[[Sequence[str]], object] = run_in_background  # tests replace it
         self.bell: Callable[[], object] = self.master.bell
-        self.notifications = tk.BooleanVar(self.master, value=True)
+        self.notifications = tk.BooleanVar(self.master, value=settings.load_settings().notifications)
+        self.notifications.trace_add("write", lambda *args: self._remember_switch())
         self._check_id: str | None = None
         self._add_menu_entry()
         for sequence, handler in (
@@ -114,6 +85,12 @@ class Attention:
         except (tk.TclError, TypeError):
             where = int(chat.index("end") or 0) + 1
         chat.insert_checkbutton(where, label="Desktop notifications", variable=self.notifications)
+
+    def _remember_switch(self) -> None:
+        """Keep the notifications switch for the next window (the settings file in the config folder)."""
+        saved = settings.load_settings()
+        saved.notifications = bool(self.notifications.get())
+        settings.save_settings(saved)
 
     # --- in front or not ---------------------------------------------------------------
 

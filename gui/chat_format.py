@@ -17,6 +17,7 @@ Nothing here imports tkinter, so all of it is tested without a display.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from mmchat import describe, protocol
@@ -142,3 +143,35 @@ def is_inside(path: Path, folder: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+# --- links in messages ----------------------------------------------------------------------------
+
+# Only plain ASCII web addresses become links, and only whole: an address that goes on in another
+# script (a Cyrillic 'а' in 'exаmple.org') is no link at all, so what is underlined is exactly
+# what the browser is asked to open.
+_URL = re.compile(r"(?<![\w@.])(?:https?://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+", re.IGNORECASE)
+_TRAILING = ".,;:!?'\""  # sentence punctuation after an address is not part of it
+
+
+def link_spans(text: str) -> list[tuple[int, int, str]]:
+    """The web addresses in a message as (start, end, URL to open); 'www.' ones get 'http://'."""
+    spans = []
+    for match in _URL.finditer(text):
+        start, end = match.span()
+        if end < len(text) and not (text[end].isspace() or text[end] in _TRAILING + ")]}>"):
+            continue  # the address goes on in characters a link does not take
+        while end > start and (text[end - 1] in _TRAILING or _unbalanced_close(text[start:end])):
+            end -= 1
+        found = text[start:end]
+        if found.lower() in ("http://", "https://", "www."):
+            continue  # a scheme with nothing after it
+        spans.append((start, end, found if "://" in found else "http://" + found))
+    return spans
+
+
+def _unbalanced_close(url: str) -> bool:
+    """A ')' or ']' at the end that closes nothing inside the address: '(see http://x.org)'."""
+    pairs = {")": "(", "]": "["}
+    last = url[-1]
+    return last in pairs and url.count(last) > url.count(pairs[last])

@@ -95,6 +95,7 @@ class ChatLayout:
         self.transfers.grid_remove()
         self._build_composer(left)
         self.side = SidePanel(panes, download=actions.download, run=actions.run_command)
+        self.side.mention = self.mention
         self.view.colour_for = self.side.colours.colour  # the conversation and the list agree on colours
         panes.add(left, weight=1)
         panes.add(self.side, weight=0)
@@ -293,6 +294,11 @@ class ChatLayout:
         """Empty the input box (a line was sent), keeping undo steps apart."""
         self.input.delete("1.0", "end")
         self.input.edit_separator()
+
+    def mention(self, name: str) -> None:
+        """Put '@name ' where the cursor is in the message box, and go there (the members' menu)."""
+        self.input.insert("insert", f"@{name} ")
+        self.input.focus_set()
 
     def _on_enter(self, event: tk.Event) -> str:
         self.actions.send()

@@ -56,6 +56,17 @@ class ChatTransfers:
         if path:
             self.upload(Path(path))
 
+    def dropped(self, paths: list[Path]) -> None:
+        """Files dropped onto the window: each is shared; a folder gets a sentence instead."""
+        if self.window.require_client() is None:
+            return
+        for path in paths:
+            if path.is_dir():
+                shown = chat_format.single_line(path.name or str(path))
+                self.window.view.system(f"{shown} is a folder: drop the files in it instead.", error=True)
+            else:
+                self.upload(path)
+
     def upload(self, path: Path) -> Transfer | None:
         """Share a local file through the host, with a progress row."""
         w = self.window

@@ -36,7 +36,7 @@ import threading
 import tkinter as tk
 from dataclasses import dataclass
 from pathlib import Path
-from tkinter import filedialog, ttk
+from tkinter import ttk
 
 from mmchat import describe, protocol
 from mmchat.address import format_address
@@ -44,7 +44,7 @@ from mmchat.client import ChatClient, ConnectError, Transfer
 from mmchat.protocol import QRImage
 from mmchat.typed import Kind, Typed, clean_text
 
-from . import chat_format, preview, theme
+from . import chat_format, drop, file_dialogs, preview, theme
 from .attention import Attention
 from .chat_commands import ChatCommands
 from .chat_events import ClientEvents
@@ -116,6 +116,7 @@ class ChatWindow:
         ui.show_identity(name, host, port, joined=False)
         self.attention = Attention(self)  # unread count, divider, attention hint, notifications
         self.media = ChatMedia(self)  # audio players, video cards, the microphone button
+        self.accepts_drops = drop.enable_drop(master, self.sharing.dropped)  # files dropped here are shared
         self._ui_pump = QueuePump(self.frame, self.ui_events, self._on_ui_event)
         self._ui_pump.start()
         self.frame.bind("<Destroy>", self._on_destroy, add="+")
@@ -314,12 +315,12 @@ class ChatWindow:
 
     def _ask_open_path(self) -> str:
         """The file dialog for Attach (tests replace this method)."""
-        return filedialog.askopenfilename(parent=self.master, title="Share a file with everyone")
+        return file_dialogs.ask_open_path(self.master, title="Share a file with everyone")
 
     def _ask_save_path(self, name: str) -> str:
         """The save dialog for a download, starting in the downloads folder (tests replace this)."""
-        return filedialog.asksaveasfilename(
-            parent=self.master,
+        return file_dialogs.ask_save_path(
+            self.master,
             title=f"Save {chat_format.single_line(name)}",
             initialdir=str(self.downloads),
             initialfile=chat_format.default_save_name(name),

@@ -1,7 +1,8 @@
 """The conversation pane of the chat window: MessageView, a read-only Tk Text.
 
 MessageView shows chat messages (grouped under a name header while one sender
-keeps talking), room notices with clickable links, system lines, monospace
+keeps talking), room notices with clickable links, web addresses in messages as links (a
+right-click menu copies and opens them: message_menu.py), system lines, monospace
 blocks for command output and inline images.  It keeps itself bounded to
 MAX_LINES lines, follows new lines while the end is in view, and offers a
 "New messages" button once the person has scrolled up.  It never touches the
@@ -28,6 +29,7 @@ from mmchat.typed import clean_text
 
 from . import chat_format, theme
 from .attention import mention_spans
+from .message_menu import MessageMenu, open_in_browser
 
 MAX_LINES = 5000  # the message view forgets its oldest lines beyond this
 MAX_BLOCK_CHARS = 64 * 1024  # command output shown inline
@@ -69,6 +71,9 @@ class MessageView:
         self.jump = ttk.Button(self.frame, text="↓  New messages", style="Accent.TButton", command=self.scroll_to_end)
         self.images: dict[str, Picture] = {}  # image name in the Text -> PhotoImage (kept alive while shown)
         self.link_commands: dict[str, Callable[[], object]] = {}  # links' and pictures' click tags
+        self.urls: dict[str, str] = {}  # link tags of web addresses in messages -> the address
+        self.open_url: Callable[[str], object] = open_in_browser
+        self.menu = MessageMenu(self.text, self.urls, lambda url: self.open_url(url))  # right-click
         self.anchors: dict[str, str] = {}  # a shared picture's name -> the mark under its announcement
         self.colour_for: Callable[[str], str] = theme.colour_for  # the window shares its SenderColours here
         self._link_ids = itertools.count(1)
@@ -147,6 +152,7 @@ class MessageView:
                     del self.anchors[key]
             for tag in [tag for tag in self.link_commands if not self.text.tag_ranges(tag)]:
                 del self.link_commands[tag]
+                self.urls.pop(tag, None)
                 self.text.tag_delete(tag)
 
     def link(self, label: str, command: Callable[[], object]) -> Run:
@@ -170,11 +176,20 @@ class MessageView:
             parts += [("  " + chat_format.clock(ts), ("header", "time")), ("\n", ("header",))]
         self._previous = (sender, ts)
         body = ("body", f"from{colour}", *(("own",) if own else ()), *(("history",) if history else ()))
-        shown, at = visible(text).rstrip("\n") + "\n", 0
-        for start, end in mention_spans(shown, me):
-            parts += [(shown[at:start], body), (shown[start:end], (*body, "mention"))]
-            at = end
-        self._write(*parts, (shown[at:], body))
+        shown = visible(text).rstrip("\n") + "\n"
+        marks: list[tuple[int, int, tuple[str, ...]]] = [(a, b, ("mention",)) for a, b in mention_spans(shown, me)]
+        marks += [(start, end, ("link", self._url_tag(url))) for start, end, url in chat_format.link_spans(shown)]
+        cuts = sorted({0, len(shown), *(at for start, end, _ in marks for at in (start, end))})
+        for a, b in itertools.pairwise(cuts):  # each piece carries the marks that cover it
+            covering = (tag for start, end, tags in marks if start <= a < end for tag in tags)
+            parts.append((shown[a:b], (*body, *covering)))
+        self._write(*parts)
+
+    def _url_tag(self, url: str) -> str:
+        """A link tag that opens `url` when clicked (and that the context menu knows)."""
+        _, (_, tag) = self.link("", lambda: self.open_url(url))
+        self.urls[tag] = url
+        return tag
 
     def add_notice(self, text: str, kind: str, ts: float, history: bool, links: Iterable[Run] = ()) -> None:
         """A join, leave, share or other room notice, with optional links after it."""

@@ -2,7 +2,8 @@
 
 SidePanel lists who is online (with a count), the files shared on the host
 (newest first, with a Download button) and an entry for running a !cmd on the
-host.  It holds no connection of its own: ChatWindow fills it from the host's
+host.  A right-click on a member offers Mention and Copy name, on a file
+Download and Copy file name.  It holds no connection of its own: ChatWindow fills it from the host's
 answers and passes in the callbacks that download a file or run a command.
 """
 
@@ -15,6 +16,7 @@ from tkinter import ttk
 from mmchat import protocol
 
 from . import chat_format, theme
+from .message_menu import context_clicks, popup
 
 
 class SidePanel(ttk.Frame):
@@ -43,6 +45,12 @@ class SidePanel(ttk.Frame):
         self.files.bind("<Double-1>", lambda event: self.download_selected())
         self.files.bind("<Return>", lambda event: self.download_selected())
         self.files.bind("<<TreeviewSelect>>", lambda event: self._update_button())
+        self.mention: Callable[[str], object] | None = None  # puts '@name ' in the message box (the layout's)
+        self.member_menu = tk.Menu(self, tearoff=False)
+        self.file_menu = tk.Menu(self, tearoff=False)
+        for sequence in context_clicks(self):
+            self.online.bind(sequence, lambda event: self._popup(self.online, self.member_entries, event))
+            self.files.bind(sequence, lambda event: self._popup(self.files, self.file_entries, event))
         self.download_button = ttk.Button(self, text="Download", command=self.download_selected)
         ttk.Label(self, text="COMMAND ON THE HOST", style="Heading.TLabel", background=theme.SURFACE).grid(
             row=5, column=0, columnspan=2, sticky="w", pady=(theme.PAD * 2, 4)
@@ -130,6 +138,40 @@ class SidePanel(ttk.Frame):
         name = self.selected_file()
         if name and self.connected:
             self._download(name)
+
+    # --- right-click menus -----------------------------------------------------------------
+
+    def member_entries(self, name: str) -> list[str]:
+        """Fill the menu of a member in the list; return its labels (direct messages: later)."""
+        menu, shown = self.member_menu, chat_format.single_line(name)
+        menu.delete(0, "end")
+        can_mention = self.mention is not None and name != self.me
+        menu.add_command(label=f"Mention @{shown}", command=lambda: self.mention and self.mention(name),
+                         state="normal" if can_mention else "disabled")  # fmt: skip
+        menu.add_command(label="Copy name", command=lambda: self._to_clipboard(name))
+        return [f"Mention @{shown}", "Copy name"]
+
+    def file_entries(self, name: str) -> list[str]:
+        """Fill the menu of a shared file; return its labels."""
+        menu = self.file_menu
+        menu.delete(0, "end")
+        menu.add_command(label="Download", command=lambda: self.connected and self._download(name),
+                         state="normal" if self.connected else "disabled")  # fmt: skip
+        menu.add_command(label="Copy file name", command=lambda: self._to_clipboard(name))
+        return ["Download", "Copy file name"]
+
+    def _popup(self, tree: ttk.Treeview, fill: Callable[[str], list[str]], event: tk.Event) -> str | None:
+        row = tree.identify_row(event.y)
+        if not row:
+            return None
+        if tree is self.files:
+            tree.selection_set(row)
+        fill(row)
+        return popup(self.member_menu if tree is self.online else self.file_menu, event)
+
+    def _to_clipboard(self, text: str) -> None:
+        self.clipboard_clear()
+        self.clipboard_append(text)
 
     def run_command(self) -> None:
         line = self.command.get().strip()

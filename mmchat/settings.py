@@ -22,13 +22,14 @@ from .protocol import DEFAULT_PORT, check_member_name
 
 @dataclass
 class LauncherSettings:
-    """The last values typed into the launcher."""
+    """The last values typed into the launcher, and the chat window's switches."""
 
     host_port: int = DEFAULT_PORT
     share: str = ""
     join_address: str = ""
     join_port: int = DEFAULT_PORT
     name: str = ""
+    notifications: bool = True  # the chat window's Chat → Desktop notifications switch
 
 
 def config_dir() -> Path:
@@ -72,7 +73,7 @@ def load_settings(path: Path | None = None) -> LauncherSettings:
     result = LauncherSettings()
     for f in fields(LauncherSettings):
         value = data.get(f.name)
-        if isinstance(value, type(getattr(result, f.name))) and not isinstance(value, bool):
+        if type(value) is type(getattr(result, f.name)):  # exactly: a true is no port, a 1 no switch
             setattr(result, f.name, value)
     return result
 
@@ -87,6 +88,13 @@ def save_settings(settings: LauncherSettings, path: Path | None = None) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+def remember_host_port(port: int, path: Path | None = None) -> None:
+    """Save the port a host really got (it was asked for port 0, any free one), for the launcher to offer."""
+    saved = load_settings(path)
+    saved.host_port = port
+    save_settings(saved, path)
 
 
 def check_port(text: str, allow_zero: bool = False) -> int:

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from gui.app import new_root
+from gui.drop import DROP_EVENT
+from gui.message_view import MessageView
 
 
 def pump_until(root: tk.Misc, condition: Callable[[], object], timeout: float = 15.0, what: str = "") -> object:
@@ -61,3 +63,22 @@ def tk_root() -> Iterator[tk.Tk]:
     # Collect Tk objects now, on the main thread: collected later on a network thread,
     # they make Tk complain that the main thread is not in the main loop.
     gc.collect()
+
+
+@pytest.fixture
+def view(tk_root: tk.Tk) -> MessageView:
+    """A MessageView filling a 600x300 window."""
+    top = tk.Toplevel(tk_root)
+    top.geometry("600x300")
+    v = MessageView(top)
+    v.frame.pack(fill="both", expand=True)
+    tk_root.update()
+    return v
+
+
+def deliver_drop(window: tk.Misc, *paths: str) -> str:
+    """Do what tkdnd does on a drop: run the window's <<Drop:DND_Files>> script with %D, the Tcl list of paths."""
+    script = window.tk.call("bind", str(window), DROP_EVENT)
+    assert script, "the window has no drop binding"
+    listed = str(window.tk.call("format", "%s", window.tk.call("list", *paths)))  # a Tcl list, as Tcl writes it
+    return str(window.tk.eval(str(script).replace("%D", "{" + listed + "}")))  # tkdnd passes it as one word

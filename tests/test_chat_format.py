@@ -133,3 +133,25 @@ def test_is_inside_sees_through_links(tmp_path: Path) -> None:
     assert chat_format.is_inside(inside / "a.png", inside)
     assert not chat_format.is_inside(inside / "link" / "a.png", inside)
     assert not chat_format.is_inside(inside / ".." / "out" / "a.png", inside)
+
+
+@pytest.mark.parametrize(
+    ("text", "links"),
+    [
+        ("see https://example.org/a?b=1.", ["https://example.org/a?b=1"]),
+        ("(www.python.org)", ["http://www.python.org"]),
+        ("https://en.wikipedia.org/wiki/Foo_(bar))", ["https://en.wikipedia.org/wiki/Foo_(bar)"]),
+        ("go to http://localhost:8080/x", ["http://localhost:8080/x"]),
+        ("two: http://a.io, https://b.io!", ["http://a.io", "https://b.io"]),
+        ("mail me@www.x.org", []),  # an e-mail address is no web link
+        ("http:// and nothing", []),
+        ("xhttps://a.b", []),  # inside a word
+        ("https://ex\u0430mple.org", []),  # a Cyrillic look-alike: no link at all, not half of one
+        ("javascript:alert(1) file:///etc/passwd", []),
+    ],
+)
+def test_link_spans_find_whole_web_addresses_only(text: str, links: list[str]) -> None:
+    spans = chat_format.link_spans(text)
+    assert [url for _, _, url in spans] == links
+    for start, end, url in spans:
+        assert url.endswith(text[start:end])  # what is underlined is what opens

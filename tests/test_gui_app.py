@@ -28,7 +28,7 @@ def launcher_choosing(choice: LaunchChoice | None) -> type:
 
 
 def recorder(calls: list[argparse.Namespace]) -> Callable[[argparse.Namespace], int]:
-    def front_end(args: argparse.Namespace) -> int:
+    def front_end(args: argparse.Namespace, **hooks: object) -> int:
         calls.append(args)
         return 0
 
@@ -106,3 +106,28 @@ def test_the_probe_returns_tks_error_for_a_display_that_is_not_there(monkeypatch
     monkeypatch.setenv("DISPLAY", ":9999")
     error = app.tk_start_error()
     assert error is not None and "couldn't connect to display" in str(error)
+
+
+@pytest.mark.parametrize(("typed", "remembered"), [(0, "the real port"), (7, None)])
+def test_hosting_on_any_free_port_remembers_the_port_the_host_got(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, typed: int, remembered: str | None
+) -> None:
+    import gui.admin_window
+    from mmchat import settings
+
+    monkeypatch.setenv("MMCHAT_CONFIG_DIR", str(tmp_path / "config"))
+    settings.save_settings(settings.LauncherSettings(host_port=typed))  # what the launcher saved: 0 or 7
+    servers: list = []
+    monkeypatch.setattr(app, "new_root", lambda title: FakeRoot())
+    monkeypatch.setattr(gui.admin_window, "AdminWindow", lambda root, server: servers.append(server))
+    monkeypatch.setattr(gui.launcher, "Launcher", launcher_choosing(LaunchChoice("host", typed, share=tmp_path)))
+    if typed:
+        monkeypatch.setattr(app, "run_host", lambda a, on_listening=None: servers.append(on_listening) or 0)
+    host = args(bind="127.0.0.1", data=str(tmp_path / "data"))
+    assert app.run_launcher(host) == 0
+    if remembered:
+        [server] = servers
+        port = server.address[1]
+        assert port != 0 and settings.load_settings().host_port == port
+    else:
+        assert servers == [None] and settings.load_settings().host_port == 7  # a port typed is kept as typed

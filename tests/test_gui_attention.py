@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import tkinter as tk
 from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
 
-from gui import attention
-from gui.attention import mention_spans, notify_command
+from gui.attention import mention_spans
 from mmchat.protocol import ChatMessage, Notice
 from tests import gui_helpers
 from tests.gui_fakes import connected_window
@@ -162,21 +159,6 @@ def test_mentions_are_whole_names_in_any_case() -> None:
     assert mention_spans("@anyone", "") == []
 
 
-def test_the_notifier_never_reads_text_as_options_or_markup() -> None:
-    argv = notify_command("notify-send", "bob in mmchat", "--help <b>me</b> & you")
-    assert argv[2] == "--" and argv[-1] == "--help &lt;b&gt;me&lt;/b&gt; &amp; you"
-    long = notify_command("notify-send", "t", "x" * 1000)[-1]
-    assert len(long) == attention.NOTIFY_BODY_CHARS and long.endswith("…")
-
-
-def test_the_notifier_runs_without_a_shell_off_the_calling_thread(tmp_path: Path) -> None:
-    out = tmp_path / "ran.txt"
-    code = "import sys; open(sys.argv[1], 'w').write(sys.argv[2])"
-    attention.run_in_background([sys.executable, "-c", code, str(out), "$(not a shell) ; *"]).join(30)
-    assert out.read_text() == "$(not a shell) ; *"
-    attention.run_in_background([str(tmp_path / "no-such-notifier")]).join(30)  # a missing program is no error
-
-
 def test_a_window_without_the_system_notifier_still_counts(tk_root, tk_errors, chat) -> None:
     chat.attention.notifier = None
     leave(chat)
@@ -196,3 +178,15 @@ def test_coming_back_after_many_messages_shows_where_you_left_off(tk_root, tk_er
     divider = text.tag_ranges("unread")[0]
     gui_helpers.pump_until(tk_root, lambda: text.dlineinfo(divider) is not None, what="the divider in view")
     assert not chat.view.following and chat.view.jump.place_info()  # "New messages" leads to the end
+
+
+def test_the_notifications_switch_is_remembered_for_the_next_window(tk_root, tk_errors, chat, tmp_path) -> None:
+    from mmchat import settings
+
+    chat_menu = chat.menu.nametowidget(chat.menu.entrycget("Chat", "menu"))
+    chat_menu.invoke(chat_menu.index("Desktop notifications"))  # off
+    assert settings.load_settings().notifications is False
+    later, _ = connected_window(tk_root, tmp_path / "later")
+    assert later.attention.notifications.get() is False  # the next window starts with it off
+    later.attention.notifications.set(True)
+    assert settings.load_settings().notifications is True

@@ -622,3 +622,18 @@ def test_members_online_together_have_different_colours(tk_root, tk_errors, serv
     assert listed == colours  # the list and the conversation agree
     for window in (bob, carol):
         window.close()
+
+
+def test_files_dropped_on_the_window_are_shared_and_folders_explained(tk_root, tk_errors, server, tmp_path) -> None:
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    if not alice.accepts_drops:
+        pytest.skip("tkdnd cannot load here (tkinterdnd2 carries none for this platform)")
+    picture = tmp_path / "holiday photo.png"
+    picture.write_bytes(os.urandom(300_000))
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    gui_helpers.deliver_drop(alice.master, str(picture), str(folder))
+    shared = server.share / "holiday photo.png"
+    pump_until(tk_root, lambda: shared.exists(), what="the dropped file on the host")
+    assert sha256(shared) == sha256(picture)
+    assert "a folder is a folder: drop the files in it instead." in alice.view.text.get("1.0", "end")

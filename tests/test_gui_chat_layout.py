@@ -285,3 +285,14 @@ def test_the_side_panel_folds_behind_a_button(tk_root, tk_errors, built) -> None
     pump_for(tk_root, 0.2)
     assert layout.side.winfo_ismapped()
     _usable(layout)
+
+
+def test_mention_from_the_members_menu_goes_into_the_message_box(tk_root, tk_errors, built) -> None:
+    layout, _ = built
+    layout.input.insert("1.0", "hi ")
+    layout.side.set_online(["bob"])
+    layout.side.member_entries("bob")
+    layout.side.member_menu.invoke(0)  # "Mention @bob"
+    tk_root.update()
+    assert layout.input.get("1.0", "end-1c") == "hi @bob "
+    assert layout.input.focus_get() is layout.input

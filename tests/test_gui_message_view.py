@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import tkinter as tk
-
-import pytest
 from PIL import Image, ImageTk
 
 from gui import message_view
@@ -14,18 +11,9 @@ from tests.gui_helpers import pump_for
 
 tk_root = gui_helpers.tk_root  # the fixtures, used by name below
 tk_errors = gui_helpers.tk_errors
+view = gui_helpers.view
 
 TS = 1_700_000_000.0
-
-
-@pytest.fixture
-def view(tk_root) -> MessageView:
-    top = tk.Toplevel(tk_root)
-    top.geometry("600x300")
-    v = MessageView(top)
-    v.frame.pack(fill="both", expand=True)
-    tk_root.update()
-    return v
 
 
 def tags_at(view: MessageView, needle: str) -> tuple[str, ...]:

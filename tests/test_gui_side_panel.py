@@ -120,3 +120,48 @@ def test_the_empty_list_says_nobody_and_disconnected_disables(tk_root, tk_errors
     panel.set_connected(True)
     tk_root.update()
     assert panel.download_button.instate(["!disabled"]) and panel.run_button.instate(["!disabled"])
+
+
+def row_point(tree, iid: str) -> tuple[int, int]:
+    tree.see(iid)
+    tree.update()
+    x, y, width, height = tree.bbox(iid)
+    return x + width // 2, y + height // 2
+
+
+def test_right_click_on_a_member_offers_mention_and_copy(tk_root, tk_errors, panel, monkeypatch) -> None:
+    side, _ = panel
+    side.me = "alice"
+    side.set_online(["alice", "bob"])
+    mentioned: list[str] = []
+    side.mention = mentioned.append
+    shown: list[tuple[int, int]] = []
+    monkeypatch.setattr(side.member_menu, "tk_popup", lambda x, y: shown.append((x, y)))
+    x, y = row_point(side.online, "bob")
+    side.online.event_generate("<Button-3>", x=x, y=y, rootx=50, rooty=60)
+    tk_root.update()
+    assert shown == [(50, 60)]
+    assert side.member_menu.entrycget(0, "label") == "Mention @bob"
+    side.member_menu.invoke(0)
+    assert mentioned == ["bob"]
+    side.member_menu.invoke("Copy name")
+    assert tk_root.clipboard_get() == "bob"
+    side.member_entries("alice")  # yourself: nothing to mention
+    assert side.member_menu.entrycget(0, "state") == "disabled"
+
+
+def test_right_click_on_a_file_selects_it_and_offers_download(tk_root, tk_errors, panel, monkeypatch) -> None:
+    side, done = panel
+    side.set_files([SharedFile("a.txt", 1, "bob", 1.0), SharedFile("b.txt", 2, "al", 2.0)])
+    monkeypatch.setattr(side.file_menu, "tk_popup", lambda x, y: None)
+    x, y = row_point(side.files, "a.txt")
+    side.files.event_generate("<Button-3>", x=x, y=y)
+    tk_root.update()
+    assert side.selected_file() == "a.txt"
+    side.file_menu.invoke("Download")
+    assert done == [("download", "a.txt")]
+    side.file_menu.invoke("Copy file name")
+    assert tk_root.clipboard_get() == "a.txt"
+    side.set_connected(False)
+    side.file_entries("a.txt")
+    assert side.file_menu.entrycget("Download", "state") == "disabled"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +142,11 @@ def test_without_a_lan_address_the_computer_name_is_the_best_guess():
 def test_this_computer_s_own_addresses_leave_out_loopback():
     found = settings.lan_addresses("0.0.0.0")
     assert (found and all(not a.startswith("127.") for a in found)) or found == ["127.0.0.1"]
+
+
+def test_remember_host_port_keeps_the_other_settings(tmp_path: Path) -> None:
+    path = tmp_path / "launcher.json"
+    settings.save_settings(settings.LauncherSettings(host_port=0, share="/srv/share", name="al"), path)
+    settings.remember_host_port(40123, path)
+    saved = settings.load_settings(path)
+    assert (saved.host_port, saved.share, saved.name) == (40123, "/srv/share", "al")
