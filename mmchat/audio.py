@@ -41,7 +41,7 @@ from pathlib import Path
 
 import miniaudio
 
-from .media import audio_duration
+from .media import audio_duration, reason
 
 OUTPUT_RATE = 48_000
 OUTPUT_CHANNELS = 2
@@ -122,7 +122,10 @@ class Player:
 
     def toggle(self) -> None:
         """Play if not playing, else pause."""
-        self.pause() if self.state is PlayerState.PLAYING else self.play()
+        if self.state is PlayerState.PLAYING:
+            self.pause()
+        else:
+            self.play()
 
     def seek(self, seconds: float) -> None:
         """Go to `seconds` from the start (playing on if it was playing)."""
@@ -157,7 +160,7 @@ class Player:
                 self._carry_out(command, value)
             except (miniaudio.MiniaudioError, OSError) as exc:
                 self._close_device()
-                self._fail(f"Cannot play {self.path.name}: {exc}.")
+                self._fail(f"Cannot play {self.path.name}: {reason(exc)}.")
 
     def _carry_out(self, command: str, value: float) -> None:
         if command == "play" and self.state is not PlayerState.PLAYING:
@@ -233,7 +236,7 @@ class Player:
                     except miniaudio.MiniaudioError as exc:
                         self._stream = None
                         self._commands.put(("ended", 0.0))
-                        self.error = f"{self.path.name} could not be read to the end ({exc})."
+                        self.error = f"{self.path.name} could not be read to the end ({reason(exc)})."
                     else:
                         self._played += len(chunk) // (SAMPLE_BYTES * OUTPUT_CHANNELS)
             frames = yield chunk
@@ -308,7 +311,7 @@ class Recorder:
             # Bounded: the generator asks to stop at max_frames; the margin covers a device that stalls.
             self._stop.wait(self.max_frames / VOICE_RATE + 10)
         except miniaudio.MiniaudioError as exc:
-            self.results.put(RecordingDone(None, 0.0, f"The microphone could not be opened ({exc})."))
+            self.results.put(RecordingDone(None, 0.0, f"The microphone could not be opened ({reason(exc)})."))
             return
         finally:
             device.close()

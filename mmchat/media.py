@@ -64,16 +64,23 @@ def audio_duration(path: Path) -> float:
     """How many seconds an audio file plays; ValueError with a sentence when it cannot be read."""
     # miniaudio picks its reader by the suffix; '.oga' is Ogg Vorbis under another name.
     suffix = path.suffix.lower()
+    if not path.is_file():
+        raise ValueError(f"Cannot play {path.name}: the file is not there.")
     try:
         if suffix == ".oga":
             info = miniaudio.vorbis_get_file_info(str(path))
         else:
             info = miniaudio.get_file_info(str(path))
     except (miniaudio.MiniaudioError, OSError) as exc:
-        raise ValueError(f"Cannot play {path.name}: it is not a readable audio file ({exc}).") from None
+        raise ValueError(f"Cannot play {path.name}: it is not a readable audio file ({reason(exc)}).") from None
     if info.sample_rate <= 0:
         raise ValueError(f"Cannot play {path.name}: it says it has no sample rate.")
     return info.num_frames / info.sample_rate
+
+
+def reason(exc: Exception) -> str:
+    """miniaudio's own words for an error (its exceptions carry them with a number)."""
+    return exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
 
 
 def mp4_duration(path: Path) -> float | None:

@@ -61,7 +61,7 @@ def test_a_file_that_is_not_audio_is_a_sentence(tmp_path: Path) -> None:
     fake.write_bytes(b"this is not an mp3 at all" * 10)
     with pytest.raises(ValueError, match=r"^Cannot play fake\.mp3: it is not a readable audio file"):
         media.audio_duration(fake)
-    with pytest.raises(ValueError, match=r"^Cannot play gone\.wav"):
+    with pytest.raises(ValueError, match=r"^Cannot play gone\.wav: the file is not there\.$"):
         media.audio_duration(tmp_path / "gone.wav")
 
 
@@ -127,3 +127,10 @@ def test_searching_for_moov_is_bounded(tmp_path: Path) -> None:
 
 def test_clock_text() -> None:
     assert [media.clock_text(s) for s in (0, 7.9, 65, 3600, -3)] == ["0:00", "0:07", "1:05", "1:00:00", "0:00"]
+
+
+def test_miniaudio_errors_are_worded_without_their_numbers() -> None:
+    import miniaudio
+
+    assert media.reason(miniaudio.DecodeError("failed to init decoder", -10)) == "failed to init decoder"
+    assert media.reason(ValueError()) == ""
