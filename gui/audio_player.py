@@ -33,6 +33,7 @@ from . import chat_format, theme
 
 POLL_MS = 100
 SETTLE_POLLS = 5
+STEP_S = 5.0  # what the arrow keys on the position bar move
 PLAY, PAUSE = "Play", "Pause"  # the buttons' words, beside their drawn symbols
 BAR_LENGTH = 220
 GLYPH_SIZE = 14
@@ -117,6 +118,9 @@ class AudioPlayer(ttk.Frame):
         self.files.show.grid(row=1, column=4)
         self.bar.bind("<ButtonPress-1>", self._drag_start, add="+")
         self.bar.bind("<ButtonRelease-1>", self._drag_end, add="+")
+        # The Scale's own arrow keys step by one unit, here the whole file: step by STEP_S instead.
+        self.bar.bind("<Left>", lambda event: self.step(-STEP_S))
+        self.bar.bind("<Right>", lambda event: self.step(STEP_S))
         self.bind("<Destroy>", self._on_destroy, add="+")
         self._schedule()
 
@@ -147,6 +151,17 @@ class AudioPlayer(ttk.Frame):
 
     def _show(self, action: str) -> None:
         self.button.configure(text=action, image=self.glyphs["pause" if action == PAUSE else "play"])
+
+    def step(self, seconds: float) -> str:
+        """Seek `seconds` forward (or back, when negative) from where it is."""
+        p = self.player
+        if p.duration:
+            # From the bar, not the player: a step just before has set the bar, and its seek may still be on its way.
+            target = min(max(float(self.bar.get()) * p.duration + seconds, 0.0), p.duration)
+            self.bar.set(target / p.duration)
+            p.seek(target)
+            self._schedule()
+        return "break"
 
     def _drag_start(self, event: tk.Event) -> None:
         self._dragging = True

@@ -127,3 +127,16 @@ def test_a_video_card_shows_the_length_and_opens_in_the_system_player(tk_root, t
     other = tmp_path / "clip.webm"
     other.write_bytes(b"\x1a\x45\xdf\xa3")
     assert VideoCard(tk_root, other, "clip.webm", on_error=lambda s: None).label["text"] == "Video: clip.webm"
+
+
+def test_the_arrow_keys_on_the_bar_seek(tk_root, tk_errors, tmp_path) -> None:
+    widget = make_player(tk_root, write_wav(tmp_path / "long.wav", 100.0))
+    pump_until(tk_root, widget.winfo_ismapped)
+    widget.bar.focus_force()
+    pump_until(tk_root, lambda: widget.bar.focus_get() is widget.bar, what="the keyboard on the bar")
+    for _ in range(3):
+        widget.bar.event_generate("<KeyPress-Right>", keysym="Right")
+    pump_until(tk_root, lambda: widget.player.position == pytest.approx(15.0), what="three steps of 5 s")
+    widget.bar.event_generate("<KeyPress-Left>", keysym="Left")
+    pump_until(tk_root, lambda: widget.player.position == pytest.approx(10.0), what="one step back")
+    assert float(widget.bar.get()) == pytest.approx(0.10)
