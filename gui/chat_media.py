@@ -59,8 +59,8 @@ class ChatMedia:
     def __init__(self, window: ChatWindow) -> None:
         self.window = window
         self.players: list[AudioPlayer] = []
-        self.cards: list[VideoCard] = []
         self._fetching: dict[Transfer, tuple[str, bool]] = {}  # cache download -> (shared name, open it)
+        self.shown: dict[str, AudioPlayer | VideoCard] = {}  # shared name -> what shows it
         self._voice_folder: tempfile.TemporaryDirectory[str] | None = None
         self.events: queue.Queue[object] = queue.Queue()
         self._pump = QueuePump(window.frame, self.events, self._on_event)
@@ -102,15 +102,28 @@ class ChatMedia:
             self.fetch(name)
 
     def fetch(self, name: str, open_it: bool = False) -> Transfer | None:
-        """Download a shared audio or video file into the cache (once) and show it at its announcement."""
+        """Download a shared audio or video file into the cache (once) and show it at its announcement.
+
+        Asked again (a second click on Play or Open), it plays or opens what is shown already.
+        """
         w = self.window
+        shown = self.shown.get(name)
+        if shown is not None and shown.winfo_exists():
+            if isinstance(shown, AudioPlayer):
+                if not shown.playing:
+                    shown.toggle()
+            else:
+                shown.files.open_file()
+            return None
+        if any(fetching == name for fetching, _ in self._fetching.values()):
+            return None  # on its way already
         cached = w.sharing.preview_paths.get(name)
         if cached is not None and cached.is_file():
             self.show(name, cached, open_it)
             return None
         t = w.sharing.start_download(name, folder=chat_format.preview_folder(w.downloads))
         if t is not None:
-            self._fetching[t] = (name, open_it)
+            self._fetching[t] = name, open_it
         return t
 
     def fetched(self, t: Transfer) -> bool:
@@ -134,10 +147,11 @@ class ChatMedia:
         if kind_of(name) is MediaKind.AUDIO:
             player = AudioPlayer(view.text, Player(path), name, on_error=self._error, on_play=self._pause_others)
             self.players.append(player)
+            self.shown[name] = player
             view.add_widget(player, at=at)
             return
         card = VideoCard(view.text, path, name, on_error=self._error)
-        self.cards.append(card)
+        self.shown[name] = card
         view.add_widget(card, at=at)
         if open_it:
             card.files.open_file()
@@ -186,7 +200,7 @@ class ChatMedia:
         for player in players:
             player.join(max(deadline - time.monotonic(), 0.0))
         self.players.clear()
-        self.cards.clear()
+        self.shown.clear()
         if self.voice.recorder is not None:
             self.voice.recorder.stop()
             self.voice.recorder.join(max(deadline - time.monotonic(), 0.0))

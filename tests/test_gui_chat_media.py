@@ -83,10 +83,17 @@ def test_from_the_history_audio_waits_for_a_click_on_play(tk_root, tk_errors, se
     tk_root.update()
     assert embeds(carol, AudioPlayer) == []
     assert not (tmp_path / "downloads-carol" / ".mmchat-previews").exists()  # nothing fetched by itself
-    carol.view.link_commands[find_link(carol, "Play")]()
+    play = carol.view.link_commands[find_link(carol, "Play")]
+    play()
+    play()  # a second click while it downloads fetches nothing more
     [player] = pump_until(tk_root, lambda: embeds(carol, AudioPlayer), what="the player after Play")
     announced = line_of(carol, carol.view.text.search("shared earlier.wav", "1.0"))
     assert line_of(carol, str(player)) == announced + 1
+    assert len(list((tmp_path / "downloads-carol" / ".mmchat-previews").iterdir())) == 1
+    pump_until(tk_root, lambda: player.player.state is PlayerState.STOPPED)
+    play()  # once it is there, Play plays it, in the same player
+    pump_until(tk_root, lambda: player.player.state is PlayerState.PLAYING, what="Play to play it")
+    assert embeds(carol, AudioPlayer) == [player]
 
 
 def test_a_video_opens_in_the_system_player_with_its_length(tk_root, tk_errors, server, tmp_path, launched) -> None:
@@ -105,6 +112,8 @@ def test_a_video_opens_in_the_system_player_with_its_length(tk_root, tk_errors, 
     assert launched == [["xdg-open", str(cached)]]  # and the system's player was asked to open it
     card.files.show.invoke()
     assert launched[-1] == ["xdg-open", str(cached.parent)]
+    bob.view.link_commands[find_link(bob, "Open")]()  # Open again: the same card, opened again
+    assert launched[-1] == ["xdg-open", str(cached)] and embeds(bob, VideoCard) == [card]
 
 
 def test_a_finished_download_offers_open_and_show_in_folder(
