@@ -35,7 +35,8 @@ POLL_MS = 100
 SETTLE_POLLS = 5
 STEP_S = 5.0  # what the arrow keys on the position bar move
 PLAY, PAUSE = "Play", "Pause"  # the buttons' words, beside their drawn symbols
-BAR_LENGTH = 220
+BAR_LENGTH = 240
+NAME_CHARS = 28
 GLYPH_SIZE = 14
 ErrorSink = Callable[[str], object]
 
@@ -67,8 +68,9 @@ class FileButtons:
     def __init__(self, master: tk.Misc, path: Path, on_error: ErrorSink) -> None:
         self.path = path
         self.on_error = on_error
-        self.open = ttk.Button(master, text="Open", style="Link.TButton", command=self.open_file)
-        self.show = ttk.Button(master, text="Show in folder", style="Link.TButton", command=self.show_file)
+        # width=0: as wide as the words (a theme's buttons are at least 11 characters wide).
+        self.open = ttk.Button(master, text="Open", style="Link.TButton", width=0, command=self.open_file)
+        self.show = ttk.Button(master, text="Show in folder", style="Link.TButton", width=0, command=self.show_file)
 
     def open_file(self) -> None:
         """Open the file with the system's program for it."""
@@ -86,7 +88,7 @@ class FileButtons:
 
 
 class AudioPlayer(ttk.Frame):
-    """An audio file that plays in place: ▶/❚❚, a position bar, the time, Open and Show in folder."""
+    """An audio file that plays in place: play/pause, a position bar, the time, Open and Show in folder."""
 
     def __init__(
         self, master: tk.Misc, player: Player, title: str, on_error: ErrorSink,
@@ -102,20 +104,23 @@ class AudioPlayer(ttk.Frame):
         self._wants_play = False
         self._settle = 0  # polls left after a command, whatever the state
         self._ended_seen = 0  # the Player's `ended` when play was pressed: a change means it ended
-        name = chat_format.truncate(chat_format.single_line(title), 40)
+        # Narrow enough for the narrowest conversation (about 350 pixels): the name and the time,
+        # the bar under them, then Open and Show in folder; the button shows only its symbol.
+        name = chat_format.truncate(chat_format.single_line(title), NAME_CHARS)
         self.glyphs = {kind: glyph(self, kind) for kind in ("play", "pause")}  # let go of on <Destroy>
-        self.button = ttk.Button(self, text=PLAY, image=self.glyphs["play"], compound="left", width=6,
-                                 command=self.toggle)  # fmt: skip
+        self.button = ttk.Button(self, text=PLAY, image=self.glyphs["play"], compound="image", command=self.toggle)
         self.name = ttk.Label(self, text=name, style="Surface.TLabel")
         self.bar = ttk.Scale(self, orient="horizontal", from_=0.0, to=1.0, length=BAR_LENGTH)
-        self.time = ttk.Label(self, text="…", style="Muted.TLabel", background="#ffffff", width=11)
-        self.files = FileButtons(self, player.path, on_error)
-        self.button.grid(row=0, column=0, rowspan=2, padx=(0, 6))
-        self.name.grid(row=0, column=1, columnspan=4, sticky="w")
-        self.bar.grid(row=1, column=1, sticky="ew")
-        self.time.grid(row=1, column=2, padx=(6, 0))
-        self.files.open.grid(row=1, column=3)
-        self.files.show.grid(row=1, column=4)
+        self.time = ttk.Label(self, text="…", style="Muted.TLabel", background=theme.SURFACE)
+        links = ttk.Frame(self, style="Surface.TFrame")
+        self.files = FileButtons(links, player.path, on_error)
+        self.button.grid(row=0, column=0, rowspan=3, padx=(0, 8))
+        self.name.grid(row=0, column=1, sticky="w")
+        self.time.grid(row=0, column=2, sticky="e", padx=(8, 0))
+        self.bar.grid(row=1, column=1, columnspan=2, sticky="ew")
+        links.grid(row=2, column=1, columnspan=2, sticky="w")
+        self.files.open.pack(side="left")
+        self.files.show.pack(side="left", padx=(6, 0))
         self.bar.bind("<ButtonPress-1>", self._drag_start, add="+")
         self.bar.bind("<ButtonRelease-1>", self._drag_end, add="+")
         # The Scale's own arrow keys step by one unit, here the whole file: step by STEP_S instead.

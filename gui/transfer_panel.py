@@ -95,11 +95,14 @@ class TransferRow(ttk.Frame):
             self.status.configure(text=error, foreground=theme.ERROR)
         self.button.configure(text="Dismiss", command=lambda: self._on_dismiss(self))
         self.button.state(["!disabled"])
-        if t.ok and t.direction == "download" and t.path is not None:  # Open, Show in folder, then Dismiss
-            self.files = files = FileButtons(self, t.path, self._say_error)
-            files.open.grid(row=0, column=3, rowspan=2, padx=(theme.PAD, 0))
-            files.show.grid(row=0, column=4, rowspan=2)
-            self.button.grid_configure(column=5)
+        if t.ok and t.direction == "download" and t.path is not None:
+            # Open and Show in folder where the full bar was: the row gets no wider.
+            links = ttk.Frame(self, style="Surface.TFrame")
+            self.files = files = FileButtons(links, t.path, self._say_error)
+            files.open.pack(side="left")
+            files.show.pack(side="left", padx=(theme.PAD, 0))
+            self.bar.grid_remove()
+            links.grid(row=1, column=0, columnspan=2, sticky="w", pady=(3, 0))
 
     def _say_error(self, sentence: str) -> None:
         self.status.configure(text=chat_format.truncate(sentence, 60), foreground=theme.ERROR)

@@ -31,7 +31,7 @@ from .audio_player import glyph
 
 POLL_MS = 200
 HINT_DELAY_MS = 400
-MIC = "Voice"  # beside a drawn microphone (Tk shows emoji as empty boxes on Linux)
+MIC = "Voice"  # its words (the button shows a drawn microphone: Tk shows emoji as empty boxes on Linux)
 READY_HINT = f"Record a voice message (up to {MAX_VOICE_SECONDS // 60} minutes): press to start, press again to send."
 LOOKING_HINT = "Looking for a microphone…"
 
@@ -93,8 +93,8 @@ class VoiceButton:
         self.available = False
         self._after_id: str | None = None
         self.glyphs = {"mic": glyph(master, "mic")}  # let go of on <Destroy>, on the Tk thread
-        self.button = ttk.Button(master, text=MIC, image=self.glyphs["mic"], compound="left", width=7,
-                                 command=self.press)  # fmt: skip
+        # Only the symbol while it waits (the box keeps its width); the time beside it while recording.
+        self.button = ttk.Button(master, text=MIC, image=self.glyphs["mic"], compound="image", command=self.press)
         self.button.state(["disabled"])
         self.hint = Hint(self.button, LOOKING_HINT)
         self.button.bind("<Destroy>", self._on_destroy, add="+")
@@ -123,7 +123,7 @@ class VoiceButton:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.recorder = Recorder(self.folder() / f"voice-{stamp}.wav", self.results, max_seconds=self.max_seconds)
         self.recorder.start()
-        self.button.configure(text=f"Stop {clock_text(0)}", style="Accent.TButton")
+        self.button.configure(text=f"Stop {clock_text(0)}", style="Accent.TButton", compound="left")
         self._after_id = self.button.after(POLL_MS, self._tick)
 
     def stop(self) -> None:
@@ -146,7 +146,7 @@ class VoiceButton:
         if self._after_id is not None:
             self.button.after_cancel(self._after_id)
             self._after_id = None
-        self.button.configure(text=MIC, style="TButton")
+        self.button.configure(text=MIC, style="TButton", compound="image")
         self.set_available(self.available)
         if result.path is None:
             self.on_error(result.error)

@@ -192,3 +192,22 @@ def test_a_player_the_view_forgets_is_closed_and_the_others_still_play(
     new.button.invoke()  # pausing the others skips the one that is gone
     pump_until(tk_root, lambda: new.player.state is PlayerState.PLAYING)
     assert alice.media.players == [new]
+
+
+def test_at_the_smallest_size_the_player_and_the_message_box_both_fit(tk_root, tk_errors, server, tmp_path) -> None:
+    from gui import chat_layout
+
+    alice = open_chat(tk_root, server, "alice", tmp_path)
+    alice.master.geometry(f"{chat_layout.MIN_WIDTH}x{chat_layout.MIN_HEIGHT}")
+    type_and_enter(tk_root, alice, f"!send {write_wav(tmp_path / 'a-rather-long-voice-message-name.wav', 1.0)}")
+    [player] = pump_until(tk_root, lambda: embeds(alice, AudioPlayer))
+    pump_until(tk_root, lambda: alice.master.winfo_width() == chat_layout.MIN_WIDTH, what="the smallest size")
+    text = alice.view.text
+    alice.view.scroll_to_end()
+    pump_until(tk_root, player.winfo_ismapped, what="the player in view")
+    for widget in (player.button, player.time, player.files.open, player.files.show):
+        right = widget.winfo_rootx() + widget.winfo_width() - text.winfo_rootx()
+        assert widget.winfo_ismapped() and right <= text.winfo_width(), (widget, right, text.winfo_width())
+    assert alice.input.winfo_width() >= 200  # the microphone button leaves the box room to type
+    voice = alice.media.voice.button
+    assert voice.winfo_rootx() + voice.winfo_width() <= alice.master.winfo_rootx() + alice.master.winfo_width()
