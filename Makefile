@@ -64,7 +64,7 @@ DIST_VENV := .venv-dist
 DIST_PY := $(DIST_VENV)/bin/python
 DIST_STAMP := $(DIST_VENV)/.installed
 DIST_BIN := dist/mmchat
-DIST_SOURCES := mmchat.spec mmchat.py $(wildcard mmchat/*.py gui/*.py icons/*.png icons/*.ico icons/*.icns)
+DIST_SOURCES := mmchat.spec mmchat.py requirements.txt $(wildcard mmchat/*.py mmchat/*/*.py mmchat/data/* gui/*.py icons/*.png icons/*.ico icons/*.icns)
 
 dist: $(DIST_BIN)
 

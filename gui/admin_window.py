@@ -42,6 +42,7 @@ from mmchat.server import ChatServer
 from mmchat.settings import lan_addresses
 
 from . import theme
+from .admin_bans import MemberActions
 from .pump import QueuePump
 
 __all__ = ["AdminWindow", "CommandRows", "format_since", "join_url", "refusal_reason"]
@@ -155,8 +156,8 @@ class AdminWindow:
         people.rowconfigure(1, weight=1)
         self.members_heading = ttk.Label(people, style="Heading.TLabel")
         self.members_heading.grid(row=0, column=0, sticky="w", pady=(0, theme.PAD // 2))
-        self.kick_button = ttk.Button(people, text="Kick selected member", command=self.kick_selected)
-        self.kick_button.grid(row=0, column=1, sticky="e", pady=(0, theme.PAD // 2))
+        self.actions = MemberActions(self, people)  # Kick…, Ban… and the Bans tab (admin_bans.py)
+        self.kick_button = self.actions.kick_button
         self.members = self._table(
             people,
             ("name", "address", "since", "in", "out"),
@@ -177,6 +178,7 @@ class AdminWindow:
             self.tabs, ("time", "who", "command", "result"), ("Time", "Who", "Command", "Result"), (80, 140, 260, 340)
         )
         self.tabs.add(self._holder(self.commands), text="Command log")
+        self.actions.add_tab(self.tabs)
         self.commands.tag_configure("refused", foreground=theme.ERROR)
         self.events.tag_configure("error", foreground=theme.ERROR)
         self.events.tag_configure("join", foreground=theme.SUCCESS)
@@ -215,8 +217,13 @@ class AdminWindow:
         ttk.Label(text, text=f"Shared folder: {self.server.share}", style="Muted.TLabel").pack(
             anchor="w", pady=(theme.PAD, 0)
         )
+        if fingerprint := self.server.fingerprint:  # TLS: members compare it with what their window shows
+            self.fingerprint = ttk.Entry(text, font=theme.monospace(self.master, 10), width=len(fingerprint) + 14)
+            self.fingerprint.insert(0, f"Fingerprint: {fingerprint}")
+            self.fingerprint.configure(state="readonly")  # selectable and copyable, not editable
+            self.fingerprint.pack(anchor="w", pady=(theme.PAD // 2, 0))
         # render_png draws 8-pixel modules: halving keeps every module square and sharp.
-        picture = Image.open(io.BytesIO(render_png(join_url(self.addresses[0], self.port)))).convert("L").reduce(2)
+        picture = Image.open(io.BytesIO(render_png(self.invite()))).convert("L").reduce(2)
         self.qr_image = ImageTk.PhotoImage(picture, master=self.master)
         self.qr_label = ttk.Label(header, image=self.qr_image)
         self.qr_label.grid(row=0, column=1, sticky="ne")
@@ -285,12 +292,13 @@ class AdminWindow:
         count = len(rows)
         heading = f"CONNECTED MEMBERS ({count})" if count else "NO MEMBERS CONNECTED YET"
         self.members_heading.configure(text=heading)
+        self.actions.refresh()
         self._refresh_id = self.master.after(REFRESH_MS, self.refresh)
 
     def _on_log_event(self, event: LogEvent) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(event.ts))
         kind = event.kind
-        if kind in MEMBERSHIP_KINDS:
+        if kind in MEMBERSHIP_KINDS or kind is LogKind.UNBANNED:
             if kind is not LogKind.JOIN:
                 self.waiting_commands.forget(event.member)
             self.refresh()
@@ -327,10 +335,15 @@ class AdminWindow:
 
     # --- actions ------------------------------------------------------------------
 
+    def invite(self) -> str:
+        """The link the QR code carries: 'mmchat://HOST:PORT', with '/#FINGERPRINT' once the host has TLS."""
+        return join_url(self.addresses[0], self.port, self.server.fingerprint)
+
     def copy_address(self) -> None:
-        """Put the first join address on the clipboard."""
+        """Put the first join address on the clipboard (the invite link, fingerprint and all, with TLS)."""
         self.master.clipboard_clear()
-        self.master.clipboard_append(format_address(self.addresses[0], self.port))
+        plain = format_address(self.addresses[0], self.port)
+        self.master.clipboard_append(self.invite() if self.server.fingerprint else plain)
         self.copied.configure(text="Copied")
         if self._copied_id is not None:
             self.master.after_cancel(self._copied_id)
@@ -339,15 +352,6 @@ class AdminWindow:
     def _uncopy(self) -> None:
         self._copied_id = None
         self.copied.configure(text="")
-
-    def kick_selected(self) -> None:
-        """Remove the selected member from the chat."""
-        selection = self.members.selection()
-        if not selection:
-            self.status.configure(text="Select a member in the table first.", style="Error.TLabel")
-            return
-        self.server.kick(selection[0])
-        self.status.configure(text=f"Kicked {selection[0]}.", style="Muted.TLabel")
 
     def open_share(self) -> None:
         """Show the shared folder in the system's file manager."""
@@ -379,7 +383,7 @@ class AdminWindow:
         if self.stopping or not self.confirm_stop():
             return
         self.stopping = True
-        for button in (self.kick_button, self.stop_button, self.open_button, self.copy_button):
+        for button in (*self.actions.buttons(), self.stop_button, self.open_button, self.copy_button):
             button.state(["disabled"])
         self.status.configure(text="Stopping the server and telling the members…", style="Muted.TLabel")
         self._stopper = threading.Thread(target=self.server.stop, name="mmchat-stop", daemon=True)

@@ -104,6 +104,7 @@ def run_launcher(args: argparse.Namespace) -> int:
     choice = launcher.choice
     if choice is None:
         return 0
+    args.password = choice.password or args.password  # typed in the launcher, or MMCHAT_PASSWORD
     if choice.mode == "host":
         args.host, args.port, args.share = True, choice.port, str(choice.share)
         # Port 0 means "any free port": the launcher then remembers the one the host got, members use it.

@@ -17,6 +17,10 @@ Each ChatClient has its own event queue, drained by a second QueuePump, so a
 reconnect never mixes the old connection's events with the new one's.
 Transfer threads only bump a ProgressCounter that the TransferPanel polls.
 
+A host that answers it needs a password (or that the one sent was wrong) gets
+the password form in the banner (`password_field.PasswordPrompt`) instead of a
+retry: what is typed there is used for this connection and every reconnect.
+
 When the chat ends by itself (the host stopped or went away, not a kick), the
 window tries again after RETRY_FIRST_S seconds, doubling the wait after each
 failure up to RETRY_MAX_S; a connection, a click on Reconnect or closing the
@@ -41,7 +45,7 @@ from tkinter import ttk
 from mmchat import describe, protocol
 from mmchat.address import format_address
 from mmchat.client import ChatClient, ConnectError, Transfer
-from mmchat.protocol import QRImage
+from mmchat.protocol import QRImage, RefusalKind
 from mmchat.typed import Kind, Typed, clean_text
 
 from . import chat_format, drop, file_dialogs, preview, theme
@@ -52,6 +56,7 @@ from .chat_layout import ChatActions, ChatLayout
 from .chat_media import ChatMedia
 from .chat_transfers import ChatTransfers
 from .client_worker import ClientWorker, close_in_background
+from .password_field import PasswordPrompt
 from .pump import QueuePump
 from .qr_window import QRWindow
 
@@ -72,6 +77,10 @@ class _Connected:
 @dataclass(frozen=True)
 class _ConnectFailed:
     reason: str
+    refusal: RefusalKind = RefusalKind.OTHER
+
+
+ASK_PASSWORD = (RefusalKind.PASSWORD_NEEDED, RefusalKind.WRONG_PASSWORD)
 
 
 class ChatWindow:
@@ -89,6 +98,7 @@ class ChatWindow:
         self.client: ChatClient | None = None
         self.worker: ClientWorker | None = None  # makes the client's network calls, off the Tk thread
         self.qr_window: QRWindow | None = None
+        self.password_prompt: PasswordPrompt | None = None  # in the banner while the host wants a password
         self.closed = False
         self.ended = ""  # why the chat ended for us (kicked, host gone...), '' while it runs
         self.ui_events: queue.Queue[object] = queue.Queue()
@@ -175,7 +185,7 @@ class ChatWindow:
         try:
             client.connect()
         except ConnectError as exc:
-            self.ui_events.put(_ConnectFailed(str(exc)))
+            self.ui_events.put(_ConnectFailed(str(exc), exc.refusal))
             return
         except Exception as exc:  # whatever happens, the window gets a sentence, not a dead thread
             self.ui_events.put(_ConnectFailed(f"Could not connect: {exc}"))
@@ -262,6 +272,18 @@ class ChatWindow:
             self.frame.after_cancel(self._retry_id)
             self._retry_id = None
 
+    def ask_password(self, sentence: str) -> None:
+        """The host wants a password: the form in the banner, and the sentence in the conversation."""
+        self.layout.clear_banner()
+        self.layout.banner.grid()
+        self.password_prompt = PasswordPrompt(self.layout.banner, sentence, self.submit_password)
+        self.view.system(sentence, error=True)
+
+    def submit_password(self, password: str) -> None:
+        """Connect again with the password typed in the form (kept for reconnects, never saved)."""
+        self.password, self.password_prompt = password, None
+        self.connect()
+
     def require_client(self) -> ChatClient | None:
         """The live client, or None after telling the person they are not connected."""
         if self.client is None or self.worker is None or self.ended or not self.client.connected:
@@ -274,6 +296,11 @@ class ChatWindow:
             self._connected(item.client)
         elif isinstance(item, _ConnectFailed):
             self._set_status("Not connected", theme.ERROR)
+            if item.refusal in ASK_PASSWORD:  # trying again by itself would only guess wrong again
+                self._cancel_retry()
+                self.retry_delay = 0.0
+                self.ask_password(item.reason)
+                return
             if self.retry_delay:  # trying by itself: wait longer, and say it in the banner only
                 self.retry_delay = next_retry_delay(self.retry_delay)
                 self._plan_retry(item.reason)

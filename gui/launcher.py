@@ -6,6 +6,8 @@ problem beside its field.  Joining first checks, on a worker thread, that
 something answers at the address, so a typo is caught here rather than in an
 empty chat window; hosting first checks that the port is free, because once
 this window has closed a failure to listen would go unseen after a double-click.
+Both forms have a password field (hidden unless Show is ticked); a password goes
+to the host or the chat window in the choice and is never saved with the rest.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import socket
 import threading
 import tkinter as tk
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from tkinter import filedialog, ttk
 from typing import TypeVar
@@ -25,6 +27,7 @@ from mmchat import settings
 from mmchat.address import format_address
 
 from . import theme
+from .password_field import PasswordField
 
 PROBE_TIMEOUT = 3.0
 PROBE_POLL_MS = 50
@@ -62,6 +65,7 @@ class LaunchChoice:
     share: Path | None = None
     address: str = ""
     name: str = ""
+    password: str = field(default="", repr=False)  # never saved, never printed
 
 
 class Launcher:
@@ -97,24 +101,29 @@ class Launcher:
         self.host_port = self._field(host, 0, "Port", str(self.saved.host_port))
         self.share = self._field(host, 3, "Shared folder", self.saved.share or str(settings.default_share()))
         ttk.Button(host, text="Browse…", command=self.browse_share).grid(row=4, column=1, padx=(theme.PAD, 0))
-        host.rowconfigure(8, weight=1)
+        self.host_password = self._password(host, 6, "Password (optional: members must give it)")
+        host.rowconfigure(11, weight=1)
         self.host_button = ttk.Button(host, text="Start hosting", style="Accent.TButton", command=self.choose_host)
-        self.host_button.grid(row=9, column=0, columnspan=2, sticky="sew", pady=(theme.PAD, 0))
+        self.host_button.grid(row=12, column=0, columnspan=2, sticky="sew", pady=(theme.PAD, 0))
 
         self.address = self._field(join, 0, "Host address", self.saved.join_address)
         self.join_port = self._field(join, 3, "Port", str(self.saved.join_port))
         self.name = self._field(join, 6, "Your name", self.saved.name)
+        self.join_password = self._password(join, 9, "Password (if the chat has one)")
         self.join_button = ttk.Button(join, text="Join", style="Accent.TButton", command=self.choose_join)
-        self.join_button.grid(row=9, column=0, columnspan=2, sticky="sew", pady=(theme.PAD, 0))
-        for entry in (self.address, self.join_port, self.name):
+        self.join_button.grid(row=12, column=0, columnspan=2, sticky="sew", pady=(theme.PAD, 0))
+        for entry in (self.address, self.join_port, self.name, self.join_password.entry):
             entry.bind("<Return>", lambda e: self.choose_join())
-        self.host_port.bind("<Return>", lambda e: self.choose_host())
+        for entry in (self.host_port, self.host_password.entry):
+            entry.bind("<Return>", lambda e: self.choose_host())
         (self.name if self.saved.join_address else self.address).focus_set()
 
-    def _field(self, parent: ttk.LabelFrame, row: int, label: str, value: str) -> ttk.Entry:
-        """A label, an entry, and under it the place for that field's problem (rows row..row+2)."""
+    def _field(
+        self, parent: ttk.LabelFrame, row: int, label: str, value: str, entry: ttk.Entry | None = None
+    ) -> ttk.Entry:
+        """A label, an entry (a new one unless given), and under it the place for its problem (rows row..row+2)."""
         ttk.Label(parent, text=label).grid(row=row, column=0, columnspan=2, sticky="w")
-        entry = ttk.Entry(parent, width=28)
+        entry = entry or ttk.Entry(parent, width=28)
         entry.insert(0, value)
         entry.bind("<Control-a>", lambda e: _select_all(entry))  # on X11, Ctrl+A would go to the start
         entry.grid(row=row + 1, column=0, sticky="ew", pady=(2, 0))
@@ -123,6 +132,13 @@ class Launcher:
         error.grid(row=row + 2, column=0, columnspan=2, sticky="w", pady=(0, theme.PAD // 2))
         self.errors[entry] = error
         return entry
+
+    def _password(self, parent: ttk.LabelFrame, row: int, label: str) -> PasswordField:
+        """A password field laid out like `_field`, its Show box beside it; never pre-filled."""
+        password = PasswordField(parent)
+        self._field(parent, row, label, "", password.entry)
+        password.show_box.grid(row=row + 1, column=1, padx=(theme.PAD, 0))
+        return password
 
     # --- checks ---------------------------------------------------------------------
 
@@ -158,14 +174,15 @@ class Launcher:
         """Validate the host fields and, if they are fine, choose hosting."""
         port = self._check(self.host_port, lambda text: settings.check_port(text, allow_zero=True))
         share = self._check(self.share, settings.check_share)
-        if port is None or share is None:
+        password = self._check(self.host_password.entry, settings.check_password)
+        if port is None or share is None or password is None:
             return
         if port_in_use(port):
             problem = f"Port {port} is already in use on this computer. Is a chat running? Try another port."
             self._tell(self.host_port, problem)
             return
         self.saved.host_port, self.saved.share = port, str(share)
-        self._finish(LaunchChoice("host", port, share=share))
+        self._finish(LaunchChoice("host", port, share=share, password=password))
 
     def choose_join(self) -> None:
         """Validate the join fields, check that a host answers, then choose joining."""
@@ -181,11 +198,12 @@ class Launcher:
             self.address.insert(0, address)
         port = self._check(self.join_port, settings.check_port)
         name = self._check(self.name, settings.check_name)
-        if target is None or port is None or name is None:
+        password = self._check(self.join_password.entry, settings.check_password)
+        if target is None or port is None or name is None or password is None:
             return
         self.probing = True
         self.join_button.state(["disabled"])
-        choice = LaunchChoice("join", port, address=target[0], name=name)
+        choice = LaunchChoice("join", port, address=target[0], name=name, password=password)
         shown = format_address(choice.address, choice.port)
         self._tell(self.address, f"Looking for the chat at {shown}…", style="Muted.TLabel")
         threading.Thread(target=self._probe, args=(choice,), name="mmchat-probe", daemon=True).start()

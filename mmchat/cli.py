@@ -67,12 +67,36 @@ def build_parser() -> argparse.ArgumentParser:
     join.add_argument("--name", help="your name in the chat (asked if missing)")
     join.add_argument("--cli", action="store_true", help="chat in the terminal instead of a window")
     join.add_argument("--downloads", default=".", metavar="DIR", help="where downloads go (default: here)")
-    parser.add_argument(
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument(
         "--password",
         default=os.environ.get("MMCHAT_PASSWORD", ""),
-        help="chat password (host: require it; member: send it); or set MMCHAT_PASSWORD",
+        help="chat password (host: require it; member: send it). Anyone on this computer can read it in the "
+        "process list: prefer --password-file or the MMCHAT_PASSWORD environment variable",
+    )
+    secret.add_argument(
+        "--password-file",
+        metavar="PATH",
+        help="read the chat password from the first line of PATH (the process list shows only the path)",
     )
     return parser
+
+
+def read_password_file(path: str) -> str:
+    """The first line of `path`, without its line ending; ValueError with a sentence if it cannot be used."""
+    try:
+        with open(path, encoding="utf-8") as source:
+            line = source.readline(protocol.MAX_PASSWORD_CHARS + 3)
+    except OSError as exc:
+        raise ValueError(f"Cannot read the password file {path}: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"The password file {path} is not UTF-8 text.") from None
+    password = line.removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise ValueError(f"The password file {path} is empty: put the password on its first line.")
+    if len(password) > protocol.MAX_PASSWORD_CHARS or "\n" in password:
+        raise ValueError(f"The password in {path} is too long: at most {protocol.MAX_PASSWORD_CHARS} characters.")
+    return password
 
 
 def _rate(text: str) -> Rate:
@@ -121,6 +145,12 @@ def main(argv: list[str] | None = None, windows: Callable[[], dict[str, FrontEnd
             return 2  # nowhere to print: mmchat-console.exe is the build for terminal use
     _utf8_streams()
     args = build_parser().parse_args(argv)
+    if args.password_file:
+        try:
+            args.password = read_password_file(args.password_file)
+        except ValueError as exc:
+            print(f"mmchat: {exc}", file=sys.stderr)
+            return 2
 
     def window(kind: str) -> FrontEnd | None:
         return (windows() if windows else {}).get(kind)

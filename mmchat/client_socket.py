@@ -15,9 +15,15 @@ import socket
 import time
 from dataclasses import dataclass
 
-from .protocol import NEED_DATA, Connection, ErrorReply, Event, Hello, ProtocolError, Refused, Welcome
+from .protocol import NEED_DATA, Connection, ErrorReply, Event, Hello, ProtocolError, RefusalKind, Refused, Welcome
 
 NO_ANSWER = "The host did not answer. Is it an mmchat host?"
+# The refusals a member can act on say so in their own words; the others pass the host's sentence on.
+REFUSALS = {
+    RefusalKind.PASSWORD_NEEDED: "This chat needs a password.",
+    RefusalKind.WRONG_PASSWORD: "Wrong password.",
+    RefusalKind.BANNED: "You are banned from this chat.",
+}
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,11 @@ class Disconnected:
 
 
 class ConnectError(Exception):
-    """Joining failed; str() is a sentence for a person."""
+    """Joining failed; str() is a sentence for a person, `refusal` why the host refused (a password, say)."""
+
+    def __init__(self, sentence: str, refusal: RefusalKind = RefusalKind.OTHER) -> None:
+        super().__init__(sentence)
+        self.refusal = refusal
 
 
 def remaining(deadline: float) -> float:
@@ -73,7 +83,7 @@ def handshake(sock: socket.socket, conn: Connection, hello: Hello, deadline: flo
         _send_before(sock, conn.send(hello), deadline)
         reply = _read_before(sock, conn, deadline)
         if isinstance(reply, Refused):
-            raise ConnectError(f"The host refused you: {reply.reason}")
+            raise ConnectError(REFUSALS.get(reply.kind) or f"The host refused you: {reply.reason}", reply.kind)
         if isinstance(reply, ErrorReply):
             raise ConnectError(f"The host refused you: {reply.message}")
         if not isinstance(reply, Welcome):  # the state table allows nothing else here

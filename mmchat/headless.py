@@ -1,7 +1,8 @@
 """The headless host: `mmchat --host --headless`, a chat with no window that logs to the terminal.
 
 Both this host and the admin window's are built by `hosting.make_server`,
-from the same options.
+from the same options.  Its standard input takes the admin's commands
+(`host_console.py`: /who, /kick, /ban, /stop …); without one it just runs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from typing import TextIO
 
+from .host_console import HostConsole
 from .hosting import make_server
 
 POLL_SECONDS = 0.5  # how often the wait for a signal also checks that the host still runs
@@ -24,9 +26,10 @@ def run_host(
     out: TextIO | None = None,
     err: TextIO | None = None,
     stop: threading.Event | None = None,
+    stdin: TextIO | None = None,
 ) -> int:
-    """Host until Ctrl-C, SIGTERM or `stop` is set, printing every log line; the exit code."""
-    out, err = out or sys.stdout, err or sys.stderr
+    """Host until Ctrl-C, SIGTERM, /stop on `stdin` or `stop` is set, printing every log line; the exit code."""
+    out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
     try:
         server = make_server(args)
     except OSError as exc:
@@ -42,6 +45,9 @@ def run_host(
             print(f"mmchat: {exc.strerror or exc}", file=err)
             return 1
         printer(f"Shared folder: {server.share}")
+        if stdin is not None and stdin.isatty():
+            printer("Type /help for the host's commands.")
+        HostConsole(server, printer, stop).start(stdin)
         while not stop.wait(POLL_SECONDS):
             if server.wait(0):  # the host stopped by itself
                 break

@@ -40,6 +40,10 @@ class LogKind(enum.StrEnum):
     TRANSFER_FAILED = "transfer-failed"  # member, address, filename, line (direction), reason
     DROPPED = "dropped"  # member or address, reason
     KICKED = "kicked"  # member, address
+    BANNED = "banned"  # member (maybe none), address (the host part): its members were dropped
+    UNBANNED = "unbanned"  # address
+    GUESSING = "guessing"  # address, count, seconds, reason (what was refused): its tries are slowed now
+    BANS_UNREADABLE = "bans-unreadable"  # filename (where the damaged list was put aside), reason
     PROTOCOL_ERROR = "protocol-error"  # member, address, reason
     ACCEPT_FAILED = "accept-failed"  # reason
     REQUEST_FAILED = "request-failed"  # member, reason
@@ -65,10 +69,12 @@ PROBLEM_KINDS = frozenset(
         LogKind.REQUEST_FAILED,
         LogKind.ERROR,
         LogKind.HISTORY_FAILED,
+        LogKind.GUESSING,
+        LogKind.BANS_UNREADABLE,
     }
 )
 # The kinds that change who is connected (the admin window refreshes its member list).
-MEMBERSHIP_KINDS = frozenset({LogKind.JOIN, LogKind.LEAVE, LogKind.KICKED, LogKind.DROPPED})
+MEMBERSHIP_KINDS = frozenset({LogKind.JOIN, LogKind.LEAVE, LogKind.KICKED, LogKind.DROPPED, LogKind.BANNED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,7 @@ class LogEvent:
     size: int = 0
     count: int = 0
     command_id: int = 0
+    seconds: float = 0.0
 
     @property
     def text(self) -> str:
@@ -154,6 +161,15 @@ def describe(event: LogEvent) -> str:
         return f"Dropped {who}: {event.reason}"
     if k is LogKind.KICKED:
         return f"Kicked {event.member} ({event.address})"
+    if k is LogKind.BANNED:
+        return f"Banned {event.address}" + (f" and dropped {event.member}" if event.member else "")
+    if k is LogKind.UNBANNED:
+        return f"Lifted the ban on {event.address}"
+    if k is LogKind.GUESSING:
+        where = f"from {event.address} in {event.seconds:.0f} s"
+        return f"Too many refused tries: {event.count} {event.reason} {where}; its tries are slowed"
+    if k is LogKind.BANS_UNREADABLE:
+        return f"The ban list could not be read ({event.reason}); it was kept as {event.filename} and no one is banned"
     if k is LogKind.PROTOCOL_ERROR:
         return f"Protocol error from {who}: {event.reason}; connection closed"
     if k is LogKind.ACCEPT_FAILED:

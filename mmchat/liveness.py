@@ -113,6 +113,11 @@ class Openers:
         self._per_host[host] += 1
         return True
 
+    def delay(self, who: ConnectionId, until: float) -> None:
+        """`who` is not read before `until` (its address guessed wrong too often): its deadline moves with it."""
+        if opener := self._open.get(who):
+            opener.deadline = max(opener.deadline, until + self.hello_timeout)
+
     def remove(self, who: ConnectionId) -> str | None:
         """`who` said hello or went away: its address, or None if it was not waiting."""
         opener = self._open.pop(who, None)

@@ -2,9 +2,9 @@
 
 How this works
 --------------
-`Room` decides everything about the chat itself: who may join (version,
-password, a valid name, a free variant of a taken name), the sequence numbers
-that put every message in one order, the history a newcomer is shown, the
+`Room` decides everything about the chat itself: who may join (no ban, the
+version, the password, a valid name, a free variant of a taken name), the order
+of every message by its sequence number, the history a newcomer is shown, the
 online list, one-time codes, the `!cmd` queue of each member, and who is told
 what when someone leaves, is kicked or the host stops.  It never touches a
 socket, a thread, a disk or a clock: the loop (`server.py`) tells it what
@@ -14,18 +14,17 @@ happened, with the time, and carries out the actions it returns, in order:
 state machine), `Broadcast`, `Record` (history on disk), `Joined`, `HangUp`
 (close once what is queued is sent) or `Close` (now), `Run` (a job for a
 worker, handed out fairly by `room_requests.Requests`; its result comes back through
-`command_finished` or `job_done`), `Pause` (do not read a member who is over
-budget until then, see `spend`) and `Log`; `actions.py` describes each.
+`command_finished` or `job_done`), `Pause` (do not read a member over budget,
+or a guesser, until then: `spend`, `opened`) and `Log`; `actions.py` has each.
 
-Connections are named by an integer the loop chooses (`ConnectionId`); who is
-still there (keep-alive, hello deadlines) is `liveness.py`'s.  `tests/test_room.py`
+Connections are named by an integer the loop chooses (`ConnectionId`); who is still
+there is `liveness.py`'s, who may knock (guesses, bans) `gate.py`'s.  `tests/test_room.py`
 drives all of this with no network at all.
 """
 
 from __future__ import annotations
 
 import collections
-import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -49,8 +48,9 @@ from .actions import (
 )
 from .budget import KIND_OF, Budgets, Limits, Step
 from .commands import CommandOutcome
+from .gate import BANNED_SENTENCE, BANNED_TRIES, BANNED_YOU, WRONG_PASSWORDS, Ban, Bans, Guesses, Password
 from .hostlog import LogEvent, LogKind
-from .liveness import KeepAlive, Openers
+from .liveness import KeepAlive, Openers, host_of
 from .names import skeleton
 from .protocol import (
     ErrorReply,
@@ -65,6 +65,7 @@ from .protocol import (
     Ping,
     Pong,
     ProtocolError,
+    RefusalKind,
     Refused,
     RequestQR,
     RunCommand,
@@ -113,8 +114,10 @@ class Room:
         keepalive: KeepAlive | None = None,
         openers: Openers | None = None,
         limits: Limits | None = None,
+        bans: Bans | None = None,
+        guesses: Guesses | None = None,
     ) -> None:
-        self._password = password
+        self._password = Password(password)
         self._host_label = host_label[:64]
         self._seq = last_seq
         self._recent: collections.deque[HistoryEntry] = collections.deque(history, maxlen=HISTORY_REPLAY)
@@ -126,6 +129,8 @@ class Room:
         self.openers = openers if openers is not None else Openers()  # not yet said hello
         self.keepalive = keepalive if keepalive is not None else KeepAlive()
         self.budgets = Budgets(limits)
+        self.bans = bans if bans is not None else Bans()  # gate.py: who is kept out, and guesses slowed
+        self.guesses = guesses if guesses is not None else Guesses()
         self.stopping = False
 
     # --- what the loop asks -------------------------------------------------------------
@@ -142,8 +147,14 @@ class Room:
     # --- connections ---------------------------------------------------------------------
 
     def opened(self, who: ConnectionId, address: str, mono: float) -> list[Action]:
-        """A connection arrived; it has HELLO_TIMEOUT seconds to say hello (one too many from its address: closed)."""
-        return [] if self.openers.add(who, address, mono) else [Close(who, CloseReason.REFUSED)]
+        """A connection arrived: HELLO_TIMEOUT seconds to say hello; one too many from its address: closed;
+        from an address that guessed wrong too often: not even read for a while (gate.py)."""
+        if not self.openers.add(who, address, mono):
+            return [Close(who, CloseReason.REFUSED)]
+        if ready := self.guesses.arrived(who, address, mono):
+            self.openers.delay(who, ready)
+            return [Pause(who, ready)]
+        return []
 
     def tick(self, mono: float) -> list[Action]:
         """Time passed (monotonic clock): close connections that never said hello."""
@@ -160,6 +171,7 @@ class Room:
         """Connection `who` is gone; tell the others if it was a member."""
         opener = self.openers.remove(who)
         self.keepalive.forget(who)
+        self.guesses.forget(who)
         member = self._by_id.pop(who, None)
         self._forget(who)
         if member is None:
@@ -187,6 +199,24 @@ class Room:
             return []
         log = LogEvent(now, LogKind.KICKED, member=name, address=member.address)
         return self._put_out(member, NoticeKind.KICKED, log, KICKED_SENTENCE, now)
+
+    def ban(self, name: str, now: float) -> list[Action]:
+        """Ban a member's address: they, and every member from that address, are put out; [] if no such member."""
+        member = self._members.get(name)
+        if member is None:
+            return []
+        host = host_of(member.address)
+        self.bans.add(Ban(host, name, now))
+        actions: list[Action] = []
+        for other in [m for m in self._members.values() if host_of(m.address) == host]:
+            log = LogEvent(now, LogKind.BANNED, member=other.name, address=host)
+            actions += self._put_out(other, NoticeKind.KICKED, log, BANNED_YOU, now)
+        return actions
+
+    def unban(self, address: str, now: float) -> list[Action]:
+        """Lift the ban on `address` (with or without its port); [] if it was not banned."""
+        lifted = self.bans.lift(address)
+        return [Log(LogEvent(now, LogKind.UNBANNED, address=lifted.address))] if lifted else []
 
     def shutdown(self, now: float) -> list[Action]:
         """The host is stopping: tell everyone (the notice is stored, so its seq is never reused)."""
@@ -243,9 +273,13 @@ class Room:
     # --- who is still there (liveness.py has the rules) -----------------------------------
 
     def keep_alive(self, mono: float, now: float) -> list[Action]:
-        """Once a second: ping members silent for a while, time out those silent too long."""
+        """Once a second: ping members silent for a while, time out those silent too long, forget quiet guessers."""
+        self.guesses.tick(mono)
         ping, gone = self.keepalive.due(mono, self._by_id)
         actions: list[Action] = [Send(who, PING) for who in ping]
+        if problem := self.bans.problem:  # the ban list was damaged: said once, when the host runs
+            self.bans.problem = None
+            actions.append(Log(LogEvent(now, problem.kind, filename=problem.filename, reason=problem.reason)))
         silent = f"{self.keepalive.timeout:g} s"
         sentence = f"The host heard nothing from you for {silent}, so you were disconnected (timed out)."
         for member in [self._by_id[who] for who in gone]:
@@ -257,6 +291,9 @@ class Room:
 
     def _on_hello(self, who: ConnectionId, event: Hello, now: float) -> list[Action]:
         address = self.openers.remove(who) or ""
+        if address in self.bans:  # before anything else: a banned address learns nothing of the room
+            kind = RefusalKind.BANNED if event.version == protocol.PROTOCOL_VERSION else RefusalKind.OTHER
+            return self._refuse(who, address, now, BANNED_SENTENCE, kind, BANNED_TRIES)
         if event.version != protocol.PROTOCOL_VERSION:
             return self._refuse(
                 who,
@@ -265,10 +302,9 @@ class Room:
                 f"This host speaks mmchat protocol {protocol.PROTOCOL_VERSION} and you speak "
                 f"{event.version}: please use the same mmchat version as the host.",
             )
-        if self._password and not hmac.compare_digest(
-            event.password.encode("utf-8", "surrogatepass"), self._password.encode("utf-8")
-        ):
-            return self._refuse(who, address, now, "Wrong password for this chat.")
+        if refusal := self._password.refusal(event.password):  # compared in constant time
+            return self._refuse(who, address, now, *refusal, WRONG_PASSWORDS)
+        self.guesses.accepted(who)  # the right password: its address starts afresh
         try:
             wanted = protocol.check_member_name(event.member)
         except ValueError as exc:
@@ -338,12 +374,15 @@ class Room:
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _refuse(self, who: ConnectionId, address: str, now: float, reason: str) -> list[Action]:
-        return [
-            Log(LogEvent(now, LogKind.JOIN_REFUSED, address=address, reason=reason)),
-            Reply(who, Refused(reason=reason)),
-            HangUp(who, CloseReason.REFUSED),
-        ]
+    def _refuse(
+        self, who: ConnectionId, address: str, now: float, reason: str,
+        kind: RefusalKind = RefusalKind.OTHER, counted: str = "",
+    ) -> list[Action]:  # fmt: skip
+        """Refuse a hello; a `counted` refusal is a try its address pays for (gate.Guesses), logged per burst."""
+        logged, burst = self.guesses.refused(who, now, counted) if counted else (True, None)
+        said = [LogEvent(now, LogKind.JOIN_REFUSED, address=address, reason=reason)] if logged else []
+        logs: list[Action] = [Log(event) for event in (*said, burst) if event is not None]
+        return [*logs, Reply(who, Refused(reason=reason, kind=kind)), HangUp(who, CloseReason.REFUSED)]
 
     def _put_out(self, member: _Member, kind: NoticeKind, log: LogEvent, sentence: str, now: float) -> list[Action]:
         """Remove a member now (kicked, timed out, flooding): the log, everyone, and they themselves are told."""

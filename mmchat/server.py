@@ -48,6 +48,7 @@ from .address import format_address
 from .budget import Limits
 from .commands import CommandSandbox
 from .host_accept import Acceptor, listen
+from .host_admin import HostAdmin
 from .host_jobs import JobResult, Workers
 from .host_transfers import Ticket, TransferDesk
 from .hostlog import LogBus, LogEvent, LogKind
@@ -68,7 +69,7 @@ TRANSFER_EVENTS = (OfferUpload, RequestDownload, TransferHello)  # for the trans
 SHUTDOWN_POLL = 0.05  # while stopping, how often the loop looks whether everyone is gone
 
 
-class ChatServer:
+class ChatServer(HostAdmin):
     """The host: accepts members, relays chat in one order, stores history and shared files."""
 
     def __init__(
@@ -104,6 +105,7 @@ class ChatServer:
         self.room = Room(
             password=password, host_label=socket.gethostname(), codes=self.codes, keepalive=keepalive,
             openers=openers, limits=flood, last_seq=self.storage.last_seq(), history=self.storage.recent_history(),
+            bans=self._open_bans(),  # host_admin.py: ban(), unban(), bans()
         )  # fmt: skip
         self.desk = TransferDesk(self.share, self.temp_dir, self.storage, self._publish, self._on_shared)
         self.desk.clean_temp()

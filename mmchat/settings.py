@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from . import address
-from .protocol import DEFAULT_PORT, check_member_name
+from .protocol import DEFAULT_PORT, MAX_PASSWORD_CHARS, check_member_name
 
 
 @dataclass
@@ -121,6 +121,15 @@ def split_host_port(text: str) -> tuple[str, int | None]:
 def check_name(text: str) -> str:
     """A member name typed by a person."""
     return check_member_name(text.strip())
+
+
+def check_password(text: str) -> str:
+    """A chat password typed by a person ('' for none); it is never saved with the settings."""
+    if len(text) > MAX_PASSWORD_CHARS:
+        raise ValueError(f"A password may have at most {MAX_PASSWORD_CHARS} characters.")
+    if not text.isprintable():
+        raise ValueError("A password may not contain tabs, new lines or other control characters.")
+    return text
 
 
 def check_share(text: str) -> Path:

@@ -44,6 +44,7 @@ from .protocol import (
     Notice,
     OnlineList,
     QRImage,
+    RefusalKind,
     VerifyResult,
 )
 from .qr import png_to_text
@@ -327,6 +328,8 @@ def run_join(
         final = client.connect()
     except ConnectError as exc:
         print(f"mmchat: {exc}", file=err)
+        if exc.refusal in (RefusalKind.PASSWORD_NEEDED, RefusalKind.WRONG_PASSWORD):
+            print("mmchat: Give the password with --password-file PATH or the MMCHAT_PASSWORD variable.", file=err)
         return 1
     chat = TerminalChat(client, stdin, out, err, interactive and out.isatty())
     if client.renamed:

@@ -31,6 +31,7 @@ from mmchat.protocol import (
     Pong,
     ProtocolError,
     QRImage,
+    RefusalKind,
     Refused,
     RequestDownload,
     RequestQR,
@@ -79,7 +80,7 @@ SAMPLES: dict[type[Event], list[Event]] = {
     Ping: [Ping()],
     Pong: [Pong()],
     Welcome: [Welcome(1, "Ada"), Welcome(version=1, member="Ada-2", renamed=True, host="Büro 🖥")],
-    Refused: [Refused("Wrong password for this chat.")],
+    Refused: [Refused("A name may not start with '!'."), Refused("Wrong password.", RefusalKind.WRONG_PASSWORD)],
     ChatMessage: [
         ChatMessage(1, 1700000000.25, EMOJI_NAME, EMOJI_TEXT),
         ChatMessage(seq=2, ts=0.0, sender="Ada", text="", history=True),

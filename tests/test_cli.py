@@ -72,6 +72,42 @@ def test_the_password_may_come_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert cli.build_parser().parse_args(["--password", "other"]).password == "other"
 
 
+def test_the_help_warns_that_the_process_list_shows_a_password(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "process list" in help_text and "--password-file PATH" in help_text and "MMCHAT_PASSWORD" in help_text
+
+
+def test_the_host_reads_its_password_from_the_first_line_of_a_file(front_ends: FrontEnds, tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret ☕ with spaces \r\nsecond line\n", encoding="utf-8")
+    assert cli.main(["--host", "--headless", "--password-file", str(secret)], windows=front_ends.windows) == 0
+    assert front_ends.ran[0][1].password == "s3cret ☕ with spaces "
+
+
+@pytest.mark.parametrize(
+    ("content", "sentence"),
+    [
+        (None, "Cannot read the password file"),
+        (b"", "is empty: put the password on its first line."),
+        (b"\n", "is empty"),
+        (b"\xff\xfe", "is not UTF-8 text."),
+        (b"x" * 300, "is too long: at most 256 characters."),
+    ],
+)
+def test_a_password_file_that_cannot_be_used_is_one_sentence(
+    front_ends: FrontEnds, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, sentence: str
+) -> None:
+    secret = tmp_path / "secret"
+    if content is not None:
+        secret.write_bytes(content)
+    assert cli.main(["--host", "--headless", "--password-file", str(secret)], windows=front_ends.windows) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mmchat: ") and sentence in err and "Traceback" not in err
+    assert front_ends.ran == []
+
+
 def test_host_and_join_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stopped:
         cli.build_parser().parse_args(["--host", "--join", "h:1"])

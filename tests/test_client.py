@@ -30,6 +30,7 @@ from mmchat.protocol import (
     Ping,
     Pong,
     QRImage,
+    RefusalKind,
     Refused,
     Say,
     VerifyResult,
@@ -164,7 +165,12 @@ def test_password(tmp_path: Path) -> None:
         port = host.address[1]
         with pytest.raises(ConnectError) as caught:
             ChatClient("127.0.0.1", port, "alice", password="wrong").connect()
-        assert str(caught.value) == "The host refused you: Wrong password for this chat."
+        assert str(caught.value) == "Wrong password."
+        assert caught.value.refusal is RefusalKind.WRONG_PASSWORD
+        with pytest.raises(ConnectError) as caught:
+            ChatClient("127.0.0.1", port, "alice").connect()
+        assert str(caught.value) == "This chat needs a password."
+        assert caught.value.refusal is RefusalKind.PASSWORD_NEEDED
         member = ChatClient("127.0.0.1", port, "alice", password="sesame")
         assert member.connect() == "alice"
         assert member.close(wait=TIMEOUT)

@@ -30,6 +30,7 @@ def server(tmp_path):
 def admin(tk_root, server):
     window = AdminWindow(tk_root, server)
     window.confirm_stop = lambda: True
+    window.actions.confirm = lambda title, question: True  # type: ignore[method-assign]
     yield window
     window.close()
 

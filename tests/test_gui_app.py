@@ -67,6 +67,19 @@ def test_the_launcher_hands_hosting_on(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert [(a.host, a.port, a.share) for a in hosted] == [(True, 7, str(tmp_path))]
 
 
+@pytest.mark.parametrize(("typed", "environment", "used"), [("typed", "", "typed"), ("", "from-env", "from-env")])
+def test_the_launcher_hands_its_password_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, typed: str, environment: str, used: str
+) -> None:
+    hosted: list[argparse.Namespace] = []
+    monkeypatch.setattr(app, "new_root", lambda title: FakeRoot())
+    choice = LaunchChoice("host", 7, share=tmp_path, password=typed)
+    monkeypatch.setattr(gui.launcher, "Launcher", launcher_choosing(choice))
+    monkeypatch.setattr(app, "run_host", recorder(hosted))
+    assert app.run_launcher(args(password=environment)) == 0  # MMCHAT_PASSWORD, when nothing was typed
+    assert [a.password for a in hosted] == [used]
+
+
 def test_closing_the_launcher_starts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(app, "new_root", lambda title: FakeRoot())
     monkeypatch.setattr(gui.launcher, "Launcher", launcher_choosing(None))

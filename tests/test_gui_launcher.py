@@ -178,3 +178,50 @@ def test_ctrl_a_selects_the_whole_field(launcher, tk_root) -> None:
         entry.event_generate("<Control-a>")
         tk_root.update()
         assert entry.selection_present() and entry.selection_get() == "some text"
+
+
+# --- passwords ------------------------------------------------------------------------------
+
+
+def test_the_password_fields_hide_what_is_typed_until_show_is_ticked(launcher):
+    for field in (launcher.host_password, launcher.join_password):
+        assert field.get() == "" and field.entry.cget("show") == "•"
+        field.show_box.invoke()
+        assert field.entry.cget("show") == ""
+        field.show_box.invoke()
+        assert field.entry.cget("show") == "•"
+
+
+def test_a_hosting_password_goes_in_the_choice_and_never_into_the_settings(launcher, tmp_path, config):
+    fill(launcher.host_port, "0")
+    fill(launcher.share, str(tmp_path / "shared"))
+    fill(launcher.host_password.entry, "s3cret ☕")
+    launcher.choose_host()
+    assert launcher.choice.password == "s3cret ☕" and "s3cret" not in repr(launcher.choice)
+    assert any(config.rglob("*.json"))  # the settings were saved, without it
+    assert all("s3cret" not in path.read_text(encoding="utf-8") for path in config.rglob("*") if path.is_file())
+
+
+def test_a_password_that_cannot_be_sent_is_explained_beside_its_field(launcher):
+    fill(launcher.address, "127.0.0.1")
+    fill(launcher.name, "alice")
+    fill(launcher.join_password.entry, "x" * 300)
+    launcher.choose_join()
+    assert launcher.error_text(launcher.join_password.entry) == "A password may have at most 256 characters."
+    assert launcher.choice is None and not launcher.probing
+
+
+def test_joining_with_a_password_carries_it(tk_root, launcher, tmp_path, config):
+    server = ChatServer(tmp_path / "share", "127.0.0.1", 0, password="s3cret")
+    server.start()
+    try:
+        fill(launcher.address, "127.0.0.1")
+        fill(launcher.join_port, str(server.address[1]))
+        fill(launcher.name, "alice")
+        fill(launcher.join_password.entry, "s3cret")
+        launcher.choose_join()
+        pump_until(tk_root, lambda: launcher.choice is not None)
+    finally:
+        server.stop()
+    assert launcher.choice.password == "s3cret"
+    assert all("s3cret" not in path.read_text(encoding="utf-8") for path in config.rglob("*") if path.is_file())

@@ -54,7 +54,7 @@ def test_sentences(event, text):
 
 def test_problem_and_membership_kinds_are_kinds():
     assert LogKind.COMMAND_REFUSED in PROBLEM_KINDS and LogKind.JOIN not in PROBLEM_KINDS
-    assert MEMBERSHIP_KINDS == {LogKind.JOIN, LogKind.LEAVE, LogKind.KICKED, LogKind.DROPPED}
+    assert MEMBERSHIP_KINDS == {LogKind.JOIN, LogKind.LEAVE, LogKind.KICKED, LogKind.DROPPED, LogKind.BANNED}
 
 
 def test_the_bus_hands_each_event_to_every_reader_and_survives_a_broken_one():

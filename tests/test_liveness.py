@@ -54,3 +54,13 @@ def test_pressure_shortens_deadlines_and_shed_picks_the_most_crowded_address():
     assert openers.late(7.1) == [1, 2, 3]
     openers.add(4, "10.0.0.3:1", 8.0)
     assert 4 not in openers.late(9.9) and 4 in openers.late(10.1)
+
+
+def test_a_delayed_opener_gets_its_hello_time_after_the_wait():
+    openers = Openers(hello_timeout=15.0)
+    openers.add(1, "10.0.0.7:1", 0.0)
+    openers.add(2, "10.0.0.7:2", 0.0)
+    openers.delay(1, 30.0)  # not read before 30 s: it may say hello until 45 s
+    openers.delay(3, 99.0)  # not waiting: nothing happens
+    assert openers.late(16.0) == [2]
+    assert openers.late(44.0) == [2] and openers.late(45.5) == [1, 2]

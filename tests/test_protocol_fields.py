@@ -22,6 +22,7 @@ from mmchat.protocol import (
     Notice,
     NoticeKind,
     ProtocolError,
+    RefusalKind,
     Refused,
     RequestDownload,
     RunCommand,
@@ -150,6 +151,13 @@ def test_other_string_caps():
     refused({"type": "notice", "seq": 1, "ts": 1, "kind": "k" * 17}, "'kind' is longer than 16")
     refused({"type": "refused", "reason": "r" * 4097}, "'reason' is longer than 4096")
     assert ok({"type": "refused", "reason": "r" * 4096}) == Refused("r" * 4096)
+
+
+def test_a_refusal_says_why_as_a_kind_and_an_unknown_kind_is_refused():
+    assert ok({"type": "refused", "reason": "r", "kind": "banned"}) == Refused("r", RefusalKind.BANNED)
+    assert ok({"type": "refused", "reason": "r"}).kind is RefusalKind.OTHER
+    refused({"type": "refused", "reason": "r", "kind": "bored"}, "unknown refusal kind 'bored'")
+    assert header_of_frame(encode(Refused("r"))) == {"type": "refused", "reason": "r"}  # no kind: as before
 
 
 def test_list_cap():

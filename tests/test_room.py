@@ -39,6 +39,7 @@ from mmchat.protocol import (
     Ping,
     Pong,
     ProtocolError,
+    RefusalKind,
     Refused,
     RequestQR,
     RunCommand,
@@ -160,18 +161,19 @@ def test_a_name_with_invisible_characters_is_refused_with_a_sentence(room, hidde
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "reason"),
+    ("kwargs", "reason", "kind"),
     [
-        ({"version": 2}, "This host speaks mmchat protocol 3 and you speak 2"),  # no ping, no pong
-        ({"password": "guess"}, "Wrong password for this chat."),
-        ({"password": ""}, "Wrong password for this chat."),
+        ({"version": 3}, "This host speaks mmchat protocol 4 and you speak 3", RefusalKind.OTHER),  # 3 reads it
+        ({"password": "guess"}, "Wrong password.", RefusalKind.WRONG_PASSWORD),
+        ({"password": ""}, "This chat needs a password.", RefusalKind.PASSWORD_NEEDED),
     ],
 )
-def test_refusals_are_sentences_and_hang_up(kwargs, reason):
+def test_refusals_are_sentences_and_hang_up(kwargs, reason, kind):
     room = Room(password="s3cret")
     actions = join(room, 1, "alice", **kwargs)
     (reply,) = of(actions, Reply)
     assert isinstance(reply.event, Refused) and reply.event.reason.startswith(reason)
+    assert reply.event.kind is kind
     assert of(actions, HangUp) == [HangUp(1, CloseReason.REFUSED)]
     assert [(e.kind, e.address) for e in logs(actions)] == [(LogKind.JOIN_REFUSED, "10.0.0.1:5000")]
     assert room.online() == [] and not of(actions, Broadcast)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -87,6 +88,15 @@ def test_names_are_checked_like_the_host_does():
         settings.check_name("   ")
     with pytest.raises(ValueError, match="brackets"):
         settings.check_name("[admin]")
+
+
+def test_passwords_are_checked_and_never_saved(tmp_path):
+    assert settings.check_password("") == "" and settings.check_password("s3cret ☕ ") == "s3cret ☕ "
+    with pytest.raises(ValueError, match="at most 256 characters"):
+        settings.check_password("x" * 257)
+    with pytest.raises(ValueError, match="control characters"):
+        settings.check_password("a\tb")
+    assert "password" not in {field.name for field in dataclasses.fields(settings.LauncherSettings)}
 
 
 def test_share_must_not_be_a_file(tmp_path):

@@ -268,6 +268,22 @@ def test_nobody_listening_is_one_sentence_and_code_1(tmp_path: Path) -> None:
     assert len(err.splitlines()) == 1 and err.startswith("mmchat: ")
 
 
+@pytest.mark.parametrize(
+    ("password", "sentence"), [("", "mmchat: This chat needs a password."), ("guess", "mmchat: Wrong password.")]
+)
+def test_a_password_refusal_says_which_and_how_to_give_one(tmp_path: Path, password: str, sentence: str) -> None:
+    server = ChatServer(tmp_path / "share", "127.0.0.1", 0, password="s3cret")
+    port = server.start()[1]
+    try:
+        args = argparse.Namespace(join=f"127.0.0.1:{port}", name="alice", downloads=str(tmp_path), password=password)
+        code, out, err = chat(args, io.StringIO(""))
+    finally:
+        server.stop()
+    assert (code, out) == (1, "")
+    hint = "mmchat: Give the password with --password-file PATH or the MMCHAT_PASSWORD variable."
+    assert err.splitlines() == [sentence, hint]
+
+
 def test_terminal_safe_keeps_newlines_and_tabs() -> None:
     assert terminal_safe("a\tb\nc\x1b[31m\x07\x9b") == "a\tb\nc\\x1b[31m\\x07\\x9b"
 

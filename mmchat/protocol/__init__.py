@@ -15,7 +15,7 @@ and each importing only the ones above it:
   misbehaved (tell it and hang up), `LocalProtocolError` means we tried to
   send something invalid (a bug on our side).
 * `events`: one frozen dataclass per frame type, and the enums they carry
-  (`NoticeKind`, `Direction`).
+  (`NoticeKind`, `Direction`, `RefusalKind`).
 * `fields`: the caps on every value from the wire, one check per field type,
   and the conversion between a JSON header and its event.
 * `framing`: `encode` (one way to build a frame, plus the chat message's
@@ -50,6 +50,7 @@ from .events import (
     Ping,
     Pong,
     QRImage,
+    RefusalKind,
     Refused,
     RequestDownload,
     RequestQR,
@@ -73,6 +74,7 @@ from .fields import (
     MAX_LIST_ITEMS,
     MAX_NAME_CHARS,
     MAX_OUTPUT_CHARS,
+    MAX_PASSWORD_CHARS,
     MAX_TEXT_CHARS,
     PROTOCOL_VERSION,
     check_member_name,
@@ -101,6 +103,7 @@ __all__ = [
     "MAX_LIST_ITEMS",
     "MAX_NAME_CHARS",
     "MAX_OUTPUT_CHARS",
+    "MAX_PASSWORD_CHARS",
     "MAX_TEXT_CHARS",
     "MEMBER_INBOUND",
     "NEED_DATA",
@@ -130,6 +133,7 @@ __all__ = [
     "Pong",
     "ProtocolError",
     "QRImage",
+    "RefusalKind",
     "Refused",
     "RequestDownload",
     "RequestQR",

@@ -28,6 +28,15 @@ class NoticeKind(enum.StrEnum):
     SHUTDOWN = "shutdown"  # the host is stopping
 
 
+class RefusalKind(enum.StrEnum):
+    """Why the host refused a `hello`, so a member's front end can act on it (ask for a password, say so)."""
+
+    OTHER = ""  # the reason says it all (a bad name, another version): left off, so any version reads it
+    PASSWORD_NEEDED = "password"  # the chat has a password and none was sent
+    WRONG_PASSWORD = "wrong password"
+    BANNED = "banned"
+
+
 class Direction(enum.StrEnum):
     """Which way a transfer's bytes flow, seen from the member."""
 
@@ -156,6 +165,7 @@ class Welcome(Event):
 class Refused(Event):
     TYPE: ClassVar[str] = "refused"
     reason: str
+    kind: RefusalKind = RefusalKind.OTHER
 
 
 @dataclass(frozen=True)

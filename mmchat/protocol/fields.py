@@ -10,23 +10,26 @@ short reason; `check_member_name` instead speaks to a person, in sentences.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..names import hidden_characters
 from .errors import ProtocolError
-from .events import EVENT_TYPES, Direction, Event, NoticeKind, SharedFile
+from .events import EVENT_TYPES, Direction, Event, NoticeKind, RefusalKind, SharedFile
 
 # 2: an upload's SHA-256 follows its bytes (`end`) instead of coming first.
 # 3: `ping` / `pong` keep-alive and the "timed out" notice (a version-2 member would refuse both).
-PROTOCOL_VERSION = 3
+# 4: `refused` says why in `kind` (password needed, wrong password, banned), beside its sentence.
+PROTOCOL_VERSION = 4
 DEFAULT_PORT = 12002
 
 MAX_NAME_CHARS = 32
 MAX_TEXT_CHARS = 4000
 MAX_FILENAME_BYTES = 255
 MAX_COMMAND_CHARS = 1024
+MAX_PASSWORD_CHARS = 256
 MAX_OUTPUT_CHARS = 256 * 1024
 MAX_LIST_ITEMS = 10_000
 MAX_FILE_LIST_ITEMS = 1_000  # so the largest possible file list still fits framing.MEMBER_INBOUND
@@ -65,7 +68,7 @@ _STR_CAPS = {
     "output": MAX_OUTPUT_CHARS,
     "code": 128,
     "token": 128,
-    "password": 256,
+    "password": MAX_PASSWORD_CHARS,
     "kind": 16,
     "direction": 16,
 }
@@ -115,20 +118,17 @@ def _check_bool(name: str, value: Any) -> bool:
     return value
 
 
-def _check_notice_kind(name: str, value: Any) -> NoticeKind:
-    text = check_str(name, value)  # first, so a long or non-text value gets the usual reason
-    try:
-        return NoticeKind(text)
-    except ValueError:
-        raise ProtocolError(f"unknown notice kind {text!r}") from None
+def _enum_check(kind: type[enum.StrEnum], what: str) -> Callable[[str, Any], Any]:
+    """The check of a field that holds one of `kind`'s values (`what` names them in the reason)."""
 
+    def check(name: str, value: Any) -> enum.StrEnum:
+        text = check_str(name, value)  # first, so a long or non-text value gets the usual reason
+        try:
+            return kind(text)
+        except ValueError:
+            raise ProtocolError(f"unknown {what} {text!r}") from None
 
-def _check_direction(name: str, value: Any) -> Direction:
-    text = check_str(name, value)
-    try:
-        return Direction(text)
-    except ValueError:
-        raise ProtocolError(f"unknown transfer direction {text!r}") from None
+    return check
 
 
 def _check_list(name: str, value: Any, cap: int) -> list[Any]:
@@ -166,8 +166,9 @@ _CHECKS: dict[str, Check] = {
     "int": _check_int,
     "float": _check_float,
     "bool": _check_bool,
-    "NoticeKind": _check_notice_kind,
-    "Direction": _check_direction,
+    "NoticeKind": _enum_check(NoticeKind, "notice kind"),
+    "Direction": _enum_check(Direction, "transfer direction"),
+    "RefusalKind": _enum_check(RefusalKind, "refusal kind"),
     "tuple[str, ...]": _check_members,
     "tuple[SharedFile, ...]": _check_files,
 }
