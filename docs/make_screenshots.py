@@ -62,6 +62,7 @@ def sample_picture(path: Path) -> None:
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="mmchat-shots-"))
     os.environ["MMCHAT_CONFIG_DIR"] = str(tmp / "config")
+    os.environ["MMCHAT_AUDIO_BACKEND"] = "null"  # voice messages and players work, silently
     server = ChatServer(tmp / "share", "127.0.0.1", 0)
     host, port = server.start()
     root = new_root("mmchat")
@@ -93,6 +94,12 @@ def main() -> None:
         alice.preview("sunrise.png")
         pump(root, until=lambda: alice.view.text.image_names())
         say("bob", "Looks great 👍")
+        voice = windows["bob"].media.voice  # a voice message, recorded with the microphone button
+        pump(root, until=lambda: voice.available)
+        voice.press()
+        pump(root, 3.2)
+        voice.press()
+        pump(root, until=lambda: alice.media.players and alice.media.players[-1].player.duration > 0)
         alice.input.insert("1.0", "!cmd ls")
         alice.send_typed()
         pump(root, 0.5)
@@ -102,7 +109,8 @@ def main() -> None:
         transfer = alice.upload(big)
         pump(root, until=lambda: 0.3 * transfer.size < transfer.bytes_done)
         alice.input.insert("1.0", "Sending the recording too, it's big")
-        pump(root, 0.3)
+        alice.media.players[-1].toggle()  # bob's voice message playing, in place under his announcement
+        pump(root, 1.2)
         grab(alice.master, "chat-window.png")
         transfer.cancel()
         pump(root, 0.5)

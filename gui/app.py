@@ -125,6 +125,7 @@ def selftest(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
+    from mmchat.audio import self_check as audio_self_check
     from mmchat.qr import render_png
     from mmchat.server import ChatServer
 
@@ -152,6 +153,10 @@ def selftest(args: argparse.Namespace) -> int:
         host, port = server.start()
         root = new_root("mmchat self-test")
         try:
+            try:  # the sound library travels inside: it decodes, and plays on its silent back end
+                print(f"selftest: audio OK ({audio_self_check(Path(tmp))})", flush=True)
+            except Exception as exc:
+                failures.append(f"audio: {exc!r}")
             steps = [
                 ("admin window", lambda top: AdminWindow(top, server), None),
                 ("launcher", lambda top: Launcher(top), None),

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mmchat import describe
+from mmchat import describe, media
 from mmchat.client import Disconnected, Request, TransferFinished
+from mmchat.media import MediaKind
 from mmchat.protocol import (
     ChatMessage,
     CommandResult,
@@ -159,12 +160,16 @@ class ClientEvents:
             links.append(w.view.link("Download", lambda: w.download(name)))
             if chat_format.is_image(name):
                 links.append(w.view.link("Preview", lambda: w.preview(name)))
+            links += w.media.links(name, event.size, event.history)
         text = describe.notice_line(event, w.name)
         if event.kind == NoticeKind.SHARE and not event.history and event.member != w.name:
             w.attention.arriving(event.member, text)
         w.view.add_notice(text, event.kind, event.ts, event.history, links)
         if event.kind == NoticeKind.SHARE and event.filename and chat_format.is_image(event.filename):
             w.view.anchor_here(event.filename)  # its preview will appear here, under the announcement
+        if event.kind == NoticeKind.SHARE and event.filename and media.kind_of(event.filename) is not MediaKind.OTHER:
+            w.view.anchor_here(event.filename)  # and so will its player or video card
+            w.media.shared(event.filename, event.size, event.history)
         if event.history:
             return
         if event.kind == NoticeKind.JOIN:

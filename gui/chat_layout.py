@@ -108,6 +108,7 @@ class ChatLayout:
         # The box takes the width; Send and Attach stack beside it, so a narrow column still has room to type.
         box = ttk.Frame(parent, padding=(theme.PAD + 4, theme.PAD, theme.PAD + 4, 0))
         box.grid(row=2, column=0, sticky="ew")
+        self.composer = box  # the microphone button joins it (gui/chat_media.py), in column 2
         box.columnconfigure(0, weight=1)
         border = tk.Frame(box, background=theme.BORDER, padx=1, pady=1)
         border.grid(row=0, column=0, rowspan=2, sticky="nsew")

@@ -126,6 +126,8 @@ class ChatTransfers:
         """A transfer ended: update its row, say how it went, preview a picture."""
         w = self.window
         w.transfers.finish(t)
+        if w.media.fetched(t):
+            return  # an audio or video file for its player or card
         is_preview = t in self._previews
         self._previews.discard(t)
         local = t.path or self._upload_paths.pop(t, None)  # where the bytes are on this machine
@@ -133,7 +135,9 @@ class ChatTransfers:
             if chat_format.is_inside(t.path, chat_format.preview_folder(w.downloads)):
                 self.preview_paths[t.filename] = t.path
         else:
-            w.view.system(describe.transfer_line(t), error=not t.ok)
+            saved = t.path if t.ok and t.direction == "download" else None
+            links = w.media.file_links(saved) if saved is not None else []  # Open, Show in folder
+            w.view.system(describe.transfer_line(t), error=not t.ok, links=links)
         if t.ok and local is not None and chat_format.is_image(local.name):
             preview.load_in_background(local, w.ui_events, title=t.remote_name or t.filename)
 

@@ -56,6 +56,7 @@ from .attention import Attention
 from .chat_commands import ChatCommands
 from .chat_events import ClientEvents
 from .chat_layout import ChatActions, ChatLayout
+from .chat_media import ChatMedia
 from .chat_transfers import ChatTransfers
 from .client_worker import ClientWorker, close_in_background
 from .password_field import PasswordPrompt
@@ -130,6 +131,7 @@ class ChatWindow:
         self.send_button, self.attach_button = ui.send_button, ui.attach_button
         ui.show_identity(name, host, port, joined=False)
         self.attention = Attention(self)  # unread count, divider, attention hint, notifications
+        self.media = ChatMedia(self)  # audio players, video cards, the microphone button
         self.accepts_drops = drop.enable_drop(master, self.sharing.dropped)  # files dropped here are shared
         self._ui_pump = QueuePump(self.frame, self.ui_events, self._on_ui_event)
         self._ui_pump.start()
@@ -417,4 +419,5 @@ class ChatWindow:
         # Drop our Tk images here, on the Tk thread: a garbage collection on some
         # other thread would otherwise try to delete them from there.
         self.view.images.clear()
+        self.media.close()  # the players let go of their files before the cache goes
         self.sharing.remove_previews()

@@ -202,10 +202,14 @@ class MessageView:
             parts += [("   ", style), (label, (*style, *tags))]
         self._write(*parts, ("   " + chat_format.clock(ts), (*style, "time")), ("\n", style))
 
-    def system(self, text: str, error: bool = False) -> None:
-        """A line from the window itself (connected, transfer done, usage...)."""
+    def system(self, text: str, error: bool = False, links: Iterable[Run] = ()) -> None:
+        """A line from the window itself (connected, transfer done, usage...), with optional links."""
         self._previous = None
-        self._write((text + "\n", ("notice", "error" if error else "system")))
+        style = ("notice", "error" if error else "system")
+        parts: list[Run] = [(text, style)]
+        for label, tags in links:
+            parts += [("   ", style), (label, (*style, *tags))]
+        self._write(*parts, ("\n", style))
 
     def divider(self, text: str) -> None:
         """A centred separator line."""
@@ -280,6 +284,24 @@ class MessageView:
         self.text.configure(state="disabled")
         self._follow()
         return name
+
+    def add_widget(self, widget: tk.Misc, at: str = "") -> str:
+        """A widget (an audio player...) on a line of its own at the mark `at` (else at the end).
+
+        `widget` must be a child of `text`; returns its name in the Text.
+        """
+        t = self.text
+        if not at:
+            self._previous = None
+        where = t.index(at) if at and at in t.mark_names() else t.index("end-1c")
+        t.configure(state="normal")
+        t.insert(where, "\n", ("image",))  # the widget goes in front of its own line end
+        t.window_create(where, window=widget, pady=2)
+        t.tag_add("image", where)
+        self._trim()
+        t.configure(state="disabled")
+        self._follow()
+        return str(widget)
 
     def _mark_history(self, history: bool) -> None:
         if history and not self._history_shown:

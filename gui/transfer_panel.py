@@ -21,6 +21,7 @@ from mmchat.client import Transfer
 from mmchat.files import human_size
 
 from . import chat_format, theme
+from .audio_player import FileButtons
 
 POLL_MS = 150
 KEEP_FINISHED = 4  # finished rows kept on screen (older ones are removed)
@@ -48,6 +49,7 @@ class TransferRow(ttk.Frame):
         self.transfer = transfer
         self.counter = counter
         self.finished = False
+        self.files: FileButtons | None = None  # Open and Show in folder, once downloaded
         self._on_dismiss = on_dismiss
         arrow = "↑" if transfer.direction == "upload" else "↓"
         name = chat_format.truncate(chat_format.single_line(transfer.filename), 40)
@@ -93,6 +95,17 @@ class TransferRow(ttk.Frame):
             self.status.configure(text=error, foreground=theme.ERROR)
         self.button.configure(text="Dismiss", command=lambda: self._on_dismiss(self))
         self.button.state(["!disabled"])
+        if t.ok and t.direction == "download" and t.path is not None:
+            # Open and Show in folder where the full bar was: the row gets no wider.
+            links = ttk.Frame(self, style="Surface.TFrame")
+            self.files = files = FileButtons(links, t.path, self._say_error)
+            files.open.pack(side="left")
+            files.show.pack(side="left", padx=(theme.PAD, 0))
+            self.bar.grid_remove()
+            links.grid(row=1, column=0, columnspan=2, sticky="w", pady=(3, 0))
+
+    def _say_error(self, sentence: str) -> None:
+        self.status.configure(text=chat_format.truncate(sentence, 60), foreground=theme.ERROR)
 
 
 class TransferPanel(ttk.Frame):

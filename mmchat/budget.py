@@ -19,6 +19,12 @@ member paused for a while.  An honest person pasting a long text is slowed
 and perhaps warned; only someone sending without pause for `drop_after`
 seconds at more than the steady rate is dropped.
 
+`Limits` also holds what one member's file transfers may hold at once
+(`transfers_at_once`: tickets not yet used plus transfers running) and how
+long a transfer may move no byte (`transfer_stall`); `transfer_refusal` is
+the sentence a member over the first is told.  The transfer desk applies
+them (host_transfers.py).
+
 `FairQueue` hands the workers' slots out: one job per member at a time (a
 `cd` must finish before their `ls`), members taken in turn, at most `running`
 jobs out at once, so a member with 500 queued `cat`s delays another member's
@@ -36,6 +42,8 @@ from .protocol import ListFiles, ListOnline, OfferUpload, RequestDownload, Reque
 
 WARN_AFTER = 3.0  # seconds over budget before the member is told
 DROP_AFTER = 15.0  # seconds over budget before the member is dropped
+TRANSFERS_AT_ONCE = 16  # tickets not yet used plus transfers running, per member
+TRANSFER_STALL = 60.0  # seconds a transfer may move no byte before the host ends it
 
 
 class Kind(enum.StrEnum):
@@ -83,7 +91,7 @@ class Rate:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """The three budgets every member gets."""
+    """The three budgets every member gets, and what their file transfers may hold."""
 
     # Chat: a person types a line every few seconds; a pasted text or a script
     # piping a file (300 lines in the tests) goes at once, more at 20 lines a
@@ -95,10 +103,24 @@ class Limits:
     transfers: Rate = Rate(20, 1)
     warn_after: float = WARN_AFTER
     drop_after: float = DROP_AFTER
+    # A person shares or fetches a file or two at a time (the window picks one file at once); each
+    # transfer is a thread and two descriptors on the host, and up to 20 MiB while its bytes flow.
+    transfers_at_once: int = TRANSFERS_AT_ONCE
+    transfer_stall: float = TRANSFER_STALL
 
     def of(self, kind: Kind) -> Rate:
         """The budget for `kind`."""
         return {Kind.CHAT: self.chat, Kind.REQUESTS: self.requests, Kind.TRANSFERS: self.transfers}[kind]
+
+
+def transfer_refusal(held: int, limits: Limits) -> str | None:
+    """Why a member holding `held` tickets and transfers may not start another, or None if they may."""
+    if held < limits.transfers_at_once:
+        return None
+    return (
+        f"You have {held} transfers waiting or under way, the most the host allows at once "
+        f"({limits.transfers_at_once}): try again when one has finished."
+    )
 
 
 class Step(enum.Enum):

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from . import __version__, protocol
 from .address import parse_address
 from .budget import Limits, Rate
+from .liveness import KEEPALIVE_TIMEOUT, OPENERS_PER_ADDRESS, PING_AFTER
 from .storage import HISTORY_MAX
 
 
@@ -62,6 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="BURST/RATE",
             help=f"each member's budget of {what}: BURST at once, then RATE a second (default {getattr(limits, kind)})",
         )
+    for flag, parse, default, metavar, what in (
+        ("--transfers-at-once", _positive, limits.transfers_at_once, "N",
+         "file transfers one member may have waiting or under way at once"),
+        ("--transfer-stall", _seconds, limits.transfer_stall, "SECONDS",
+         "a transfer that moves no byte this long is ended"),
+        ("--ping-after", _seconds, PING_AFTER, "SECONDS", "a member silent this long is asked if it is still there"),
+        ("--keepalive-timeout", _seconds, KEEPALIVE_TIMEOUT, "SECONDS",
+         "a member silent this long in all is shown as timed out; more than --ping-after"),
+        ("--openers-per-address", _positive, OPENERS_PER_ADDRESS, "N",
+         "connections from one address that have not said hello yet"),
+    ):  # fmt: skip
+        host.add_argument(flag, type=parse, default=default, metavar=metavar, help=f"{what} (default {default:g})")
     host.add_argument(
         "--history-max",
         type=_positive,
@@ -125,6 +138,17 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _seconds(text: str) -> float:
+    """A number of seconds above 0."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"Expected a number of seconds above 0, such as 30, not {text!r}.")
+    return seconds
+
+
 def _utf8_streams() -> None:
     """UTF-8 on every standard stream, whatever the locale says, so any name or emoji can be shown."""
     for stream in (sys.stdout, sys.stderr):
@@ -155,7 +179,10 @@ def main(argv: list[str] | None = None, windows: Callable[[], dict[str, FrontEnd
         if any(flag in terminal_only for flag in ("--cli", "--headless", "--help", "-h", "--version")):
             return 2  # nowhere to print: mmchat-console.exe is the build for terminal use
     _utf8_streams()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.keepalive_timeout <= args.ping_after:
+        parser.error("--keepalive-timeout must be longer than --ping-after: the ping needs time to be answered.")
     if args.password_file:
         try:
             args.password = read_password_file(args.password_file)

@@ -5,7 +5,11 @@ How this works
 A member who wants to upload or download asks on the chat connection; the
 loop hands the request to `TransferDesk.offer_upload` / `request_download`,
 which check the name (and the free space, or that the file exists) and issue a
-ticket: a random token, valid for TICKET_TTL seconds and once.  The member
+ticket: a random token, valid for TICKET_TTL seconds and once.  A member may
+hold `Limits.transfers_at_once` tickets and running transfers together (more
+are refused with a sentence), and a transfer that moves no byte for
+`Limits.transfer_stall` seconds (the socket's time-out, both directions) is
+ended with a sentence to the member and a log line.  The member
 then opens a second connection whose first frame carries the token; the loop
 hands that frame to `claim`, and the connection to `start`, which streams the
 file with blocking I/O on a thread of its own, so a multi-GB transfer never
@@ -20,6 +24,7 @@ again.
 
 from __future__ import annotations
 
+import collections
 import os
 import secrets
 import socket
@@ -30,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import files, protocol, transfer
+from .budget import Limits, transfer_refusal
 from .hostlog import LogEvent, LogKind
 from .protocol import (
     Connection,
@@ -46,6 +52,7 @@ from .protocol import (
 from .storage import FileRecord, Storage
 
 TICKET_TTL = 60.0
+FAREWELL_TIMEOUT = 5.0  # seconds to hand a failed transfer's sentence to a member who may not be reading
 STOPPING = "The host is shutting down: the transfer was stopped. Try again when the chat is back."
 
 
@@ -71,14 +78,17 @@ class TransferDesk:
         storage: Storage,
         log: Callable[[LogEvent], None],
         on_shared: Callable[[str, str, int], None],
+        limits: Limits | None = None,
     ) -> None:
         self.share = share
+        self.limits = limits or Limits()
         self.temp_dir = temp_dir
         self.storage = storage
         self._log = log
         self._on_shared = on_shared  # (member, filename, size), from a transfer thread
         self._tickets: dict[str, Ticket] = {}
         self._threads: dict[threading.Thread, socket.socket] = {}
+        self._running: collections.Counter[str] = collections.Counter()  # transfers per member, under _lock
         self._lock = threading.Lock()
         self.stopping = False
 
@@ -86,6 +96,8 @@ class TransferDesk:
 
     def offer_upload(self, member: str, event: OfferUpload, mono: float) -> bytes:
         """The frame that answers an upload offer: a ticket, or why not."""
+        if refusal := self._over_cap(member):
+            return self._refuse_upload(member, event.filename, refusal, event.ref)
         try:
             filename = files.check_filename(event.filename)
         except files.BadFileName as exc:
@@ -102,7 +114,9 @@ class TransferDesk:
         return protocol.encode_trusted(ready)
 
     def request_download(self, member: str, event: RequestDownload, mono: float) -> bytes:
-        """The frame that answers a download request: a ticket, or 'No such file'."""
+        """The frame that answers a download request: a ticket, or 'No such file' (or too many at once)."""
+        if refusal := self._over_cap(member):
+            return protocol.encode_trusted(ErrorReply(message=refusal, ref=event.ref))
         path = self.shared_path(event.filename)
         if path is None:
             message = f"No such file on the host: {event.filename}"
@@ -139,13 +153,14 @@ class TransferDesk:
     def start(self, sock: socket.socket, conn: Connection, ticket: Ticket, leftover: bytes, address: str) -> None:
         """Move the file on a thread of its own; the socket is the thread's from now on."""
         sock.setblocking(True)
-        sock.settimeout(transfer.IDLE_TIMEOUT)
+        sock.settimeout(self.limits.transfer_stall)  # no byte for this long, either way: TransferStalled
         thread = threading.Thread(
             target=self._run, args=(sock, conn, ticket, leftover, address), name=f"mmchat-{ticket.direction}"
         )
         thread.daemon = True
         with self._lock:
             self._threads[thread] = sock
+            self._running[ticket.member] += 1
         thread.start()
 
     # --- any thread ------------------------------------------------------------------------
@@ -189,6 +204,13 @@ class TransferDesk:
         self._log(LogEvent(time.time(), LogKind.UPLOAD_REFUSED, member=member, filename=filename, reason=message))
         return protocol.encode_trusted(ErrorReply(message=message, ref=ref))
 
+    def _over_cap(self, member: str) -> str | None:
+        """The sentence that refuses `member` another ticket, or None while under the cap."""
+        with self._lock:
+            held = self._running[member]
+        held += sum(1 for ticket in self._tickets.values() if ticket.member == member)
+        return transfer_refusal(held, self.limits)
+
     def _issue(self, direction: Direction, member: str, filename: str, size: int, mono: float) -> Ticket:
         ticket = Ticket(secrets.token_urlsafe(24), direction, member, filename, size, mono + TICKET_TTL)
         self._tickets[ticket.token] = ticket
@@ -205,12 +227,16 @@ class TransferDesk:
         except transfer.TransferError as exc:
             # Cut short because the host is stopping: say so, not "cancelled" (the member cancelled nothing).
             reason = STOPPING if self.stopping else str(exc)
+            if isinstance(exc, transfer.TransferStalled) and not self.stopping:
+                stall, name = self.limits.transfer_stall, ticket.filename
+                reason = f"The {ticket.direction} of {name} moved no byte for {stall:g} s: the host ended it."
             event = LogEvent(
                 time.time(), LogKind.TRANSFER_FAILED, member=ticket.member, address=address,
                 filename=ticket.filename, line=ticket.direction, reason=reason,
             )  # fmt: skip
             self._log(event)
             try:
+                sock.settimeout(min(FAREWELL_TIMEOUT, self.limits.transfer_stall))  # they may not be reading
                 sock.sendall(protocol.encode(ErrorReply(message=reason, fatal=True)))
             except OSError:
                 pass
@@ -221,6 +247,9 @@ class TransferDesk:
             sock.close()
             with self._lock:
                 self._threads.pop(threading.current_thread(), None)
+                self._running[ticket.member] -= 1
+                if not self._running[ticket.member]:
+                    del self._running[ticket.member]
 
     def _upload(self, sock: socket.socket, conn: Connection, ticket: Ticket, leftover: bytes) -> None:
         sock.sendall(conn.send(TransferStart(filename=ticket.filename, size=ticket.size)))

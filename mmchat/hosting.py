@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from .budget import Limits
+from .liveness import KEEPALIVE_TIMEOUT, OPENERS_PER_ADDRESS, PING_AFTER, KeepAlive, Openers
 from .server import ChatServer
 from .storage import HISTORY_MAX
 
@@ -25,6 +26,12 @@ def make_server(args: argparse.Namespace) -> ChatServer:
             chat=getattr(args, "flood_chat", DEFAULTS.chat),
             requests=getattr(args, "flood_requests", DEFAULTS.requests),
             transfers=getattr(args, "flood_transfers", DEFAULTS.transfers),
+            transfers_at_once=getattr(args, "transfers_at_once", DEFAULTS.transfers_at_once),
+            transfer_stall=getattr(args, "transfer_stall", DEFAULTS.transfer_stall),
         ),
+        keepalive=KeepAlive(
+            getattr(args, "ping_after", PING_AFTER), getattr(args, "keepalive_timeout", KEEPALIVE_TIMEOUT)
+        ),
+        openers=Openers(per_address=getattr(args, "openers_per_address", OPENERS_PER_ADDRESS)),
         history_max=getattr(args, "history_max", HISTORY_MAX),
     )

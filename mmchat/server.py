@@ -107,7 +107,7 @@ class ChatServer(HostAdmin):
             openers=openers, limits=flood, last_seq=self.storage.last_seq(), history=self.storage.recent_history(),
             bans=self._open_bans(),  # host_admin.py: ban(), unban(), bans()
         )  # fmt: skip
-        self.desk = TransferDesk(self.share, self.temp_dir, self.storage, self._publish, self._on_shared)
+        self.desk = TransferDesk(self.share, self.temp_dir, self.storage, self._publish, self._on_shared, flood)
         self.desk.clean_temp()
         self._selector = selectors.DefaultSelector()
         if send_threads is None:

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from mmchat.budget import DROP_AFTER, KIND_OF, WARN_AFTER, Budgets, FairQueue, Kind, Limits, Rate, Step, TokenBucket
+from mmchat.budget import (
+    DROP_AFTER,
+    KIND_OF,
+    TRANSFER_STALL,
+    TRANSFERS_AT_ONCE,
+    WARN_AFTER,
+    Budgets,
+    FairQueue,
+    Kind,
+    Limits,
+    Rate,
+    Step,
+    TokenBucket,
+    transfer_refusal,
+)
 from mmchat.protocol import ListFiles, OfferUpload, RunCommand, Say
 
 
@@ -109,3 +123,22 @@ def test_the_fair_queue_refuses_more_than_waiting_and_forgets_a_gone_member():
     assert jobs.start() == []  # member 1's job is still out and holds the slot
     jobs.done(1)
     assert jobs.start() == ["pwd"]  # and "b" was thrown away
+
+
+# --- what one member's file transfers may hold ------------------------------------------------
+
+
+def test_transfers_are_refused_only_at_the_cap_and_the_sentence_names_it():
+    limits = Limits(transfers_at_once=3)
+    assert [transfer_refusal(held, limits) for held in range(3)] == [None, None, None]
+    assert transfer_refusal(3, limits) == (
+        "You have 3 transfers waiting or under way, the most the host allows at once (3): "
+        "try again when one has finished."
+    )
+
+
+def test_the_transfer_defaults_are_beyond_an_honest_member():
+    limits = Limits()
+    assert (limits.transfers_at_once, limits.transfer_stall) == (TRANSFERS_AT_ONCE, TRANSFER_STALL)
+    assert limits.transfers_at_once >= 8 and limits.transfer_stall >= 30
+    assert transfer_refusal(limits.transfers_at_once - 1, limits) is None

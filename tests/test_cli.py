@@ -115,6 +115,39 @@ def test_host_and_join_exclude_each_other(capsys: pytest.CaptureFixture[str]) ->
     assert "not allowed with argument" in capsys.readouterr().err
 
 
+def test_the_limits_have_their_defaults_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    args = cli.build_parser().parse_args(["--host"])
+    assert (args.transfers_at_once, args.transfer_stall) == (16, 60.0)
+    assert (args.ping_after, args.keepalive_timeout, args.openers_per_address) == (15.0, 45.0, 8)
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for flag, default in [("--transfers-at-once N", "16"), ("--transfer-stall SECONDS", "60"),
+                          ("--ping-after SECONDS", "15"), ("--keepalive-timeout SECONDS", "45"),
+                          ("--openers-per-address N", "8")]:  # fmt: skip
+        described = shown.rsplit(flag, 1)[1].split(")", 1)[0] + ")"  # the last one: the help, not the usage
+        assert f"(default {default})" in described, flag
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--transfer-stall", "0"], "Expected a number of seconds above 0, such as 30, not '0'."),
+        (["--ping-after", "soon"], "Expected a number of seconds above 0, such as 30, not 'soon'."),
+        (["--transfers-at-once", "0"], "Expected a whole number above 0, not '0'."),
+        (["--ping-after", "30", "--keepalive-timeout", "30"], "--keepalive-timeout must be longer than --ping-after"),
+    ],
+)
+def test_bad_limits_are_one_sentence(
+    front_ends: FrontEnds, capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["--host", "--headless", *argv], windows=front_ends.windows)
+    assert stopped.value.code == 2
+    assert said in capsys.readouterr().err
+    assert front_ends.ran == []
+
+
 def test_a_port_must_be_a_number(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["--host", "--port", "many"])

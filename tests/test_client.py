@@ -363,10 +363,15 @@ def test_say_may_wait_a_while_for_room(fake) -> None:
     member = ChatClient("127.0.0.1", host.port, "alice", outbox_bytes=256 * 1024)
     member.connect()
     try:
-        fill_until_stuck(member)
-        started = time.monotonic()
-        with pytest.raises(OutboxFull):
-            member.say(LONG_TEXT, wait=0.3)
+        for _ in range(5):  # a loaded machine's kernel may still take a little more: then fill again
+            fill_until_stuck(member)
+            started = time.monotonic()
+            try:
+                member.say(LONG_TEXT, wait=0.3)
+            except OutboxFull:
+                break
+        else:
+            raise AssertionError("say(wait=0.3) never refused on an outbox that stayed full")
         assert time.monotonic() - started >= 0.3
     finally:
         hold.set()

@@ -142,6 +142,11 @@ def test_bundle_holds_icons_and_tk_image_glue(binary):
     assert "mmchat/data/confusables.txt" in contents, "look-alike names could not be compared"
     for module in ("gui.app", "gui.chat_window", "gui.qr_window", "mmchat.cli", "mmchat.server"):
         assert module in contents
+    # Audio plays with nothing installed: miniaudio, its compiled decoders and back ends, and cffi under it.
+    for module in ("miniaudio", "mmchat.audio", "gui.audio_player"):
+        assert module in contents, module
+    for compiled in ("_miniaudio", "_cffi_backend"):
+        assert any(name.startswith(compiled) for name in contents), f"{compiled} is not in the bundle"
     for unwanted in ("pytest", "hypothesis", "zxingcpp"):
         assert not any(name == unwanted or name.startswith(unwanted + ".") for name in contents), unwanted
 
@@ -214,6 +219,8 @@ def test_selftest_opens_every_window(sandbox):
     code = process.wait_exit(timeout=60)
     assert code == 0, process.dump()
     assert process.lines[-1] == "selftest OK", process.dump()
+    # The bundled miniaudio wrote, measured, decoded and played (on its null back end) a short wav.
+    assert "selftest: audio OK (miniaudio 1.71 decodes and plays)" in process.lines, process.dump()
     assert "Traceback" not in process.dump()
     assert list(sandbox.work.iterdir()) == [], "something was written to the working folder"
     # Whatever the windows remember goes to the config folder (MMCHAT_CONFIG_DIR) and nowhere else.

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from mmchat import files, protocol, transfer
+from mmchat.budget import Limits
 from mmchat.host_transfers import TICKET_TTL, Ticket, TransferDesk
 from mmchat.hostlog import LogKind
 from mmchat.protocol import (
@@ -27,6 +28,7 @@ from mmchat.protocol import (
 )
 from mmchat.storage import Storage
 from tests.protocol_helpers import decode_one as decoded
+from tests.transfer_helpers import wait_for
 
 
 @pytest.fixture
@@ -122,6 +124,51 @@ def test_partial_files_left_by_a_crash_are_removed(desk):
     assert sorted(p.name for p in desk.temp_dir.iterdir()) == ["keep.db"]
 
 
+def test_a_member_at_the_cap_is_refused_until_a_ticket_is_used_or_expires(desk):
+    desk.limits = Limits(transfers_at_once=3)
+    (desk.share / "doc.bin").write_bytes(b"doc")
+    offers = [
+        desk.offer_upload("mallory", OfferUpload(filename=f"f{i}.bin", size=1, ref=i), mono=0.0) for i in range(2)
+    ]
+    offers.append(desk.request_download("mallory", RequestDownload(filename="doc.bin", ref=9), mono=0.0))
+    assert all(isinstance(decoded(frame), TransferReady) for frame in offers)
+    cap = (
+        "You have 3 transfers waiting or under way, the most the host allows at once (3): "
+        "try again when one has finished."
+    )
+    upload = decoded(desk.offer_upload("mallory", OfferUpload(filename="more.bin", size=1, ref=5), mono=1.0))
+    download = decoded(desk.request_download("mallory", RequestDownload(filename="doc.bin", ref=6), mono=1.0))
+    assert (upload, download) == (ErrorReply(message=cap, ref=5), ErrorReply(message=cap, ref=6))
+    assert desk.log[-1].kind is LogKind.UPLOAD_REFUSED and desk.log[-1].reason == cap
+    # Someone else is not held by mallory's tickets.
+    assert isinstance(
+        decoded(desk.offer_upload("alice", OfferUpload(filename="a.bin", size=1, ref=1), mono=1.0)), TransferReady
+    )
+    # A ticket claimed and refused (here: from another version) is used up: a slot is free again.
+    assert (
+        desk.claim(hello(decoded(offers[0]).token, version=1), mono=2.0) == "This transfer is unknown or has expired."
+    )
+    assert isinstance(
+        decoded(desk.offer_upload("mallory", OfferUpload(filename="g.bin", size=1, ref=7), mono=2.0)), TransferReady
+    )
+    assert isinstance(
+        decoded(desk.offer_upload("mallory", OfferUpload(filename="h.bin", size=1, ref=8), mono=2.0)), ErrorReply
+    )
+    desk.expire(2.0 + TICKET_TTL + 1)  # every ticket expired: all slots free
+    again = [
+        desk.offer_upload("mallory", OfferUpload(filename=f"k{i}.bin", size=1, ref=i), mono=100.0) for i in range(3)
+    ]
+    assert all(isinstance(decoded(frame), TransferReady) for frame in again)
+
+
+def test_a_flood_of_offers_gets_at_most_the_cap_of_tickets(desk):
+    offers = [
+        desk.offer_upload("mallory", OfferUpload(filename=f"f{i}.bin", size=1, ref=i), mono=0.0) for i in range(500)
+    ]
+    tickets = [frame for frame in offers if isinstance(decoded(frame), TransferReady)]
+    assert len(tickets) == desk.limits.transfers_at_once
+
+
 # --- transfers over a socketpair ------------------------------------------------------------
 
 
@@ -203,4 +250,56 @@ def test_an_upload_cut_short_by_the_host_stopping_says_so(desk):
         transfer.read_frame(sock, conn)
     assert str(refused.value) == "The host is shutting down: the transfer was stopped. Try again when the chat is back."
     assert not (desk.share / "big.bin").exists()
+    sock.close()
+
+
+def test_a_running_transfer_holds_its_slot_until_it_ends(desk):
+    desk.limits = Limits(transfers_at_once=1)
+    frame = desk.offer_upload("alice", OfferUpload(filename="big.bin", size=10_000_000, ref=1), mono=0.0)
+    sock, conn = start_over_socketpair(desk, frame)
+    transfer.read_frame(sock, conn)
+    refused = decoded(desk.offer_upload("alice", OfferUpload(filename="two.bin", size=1, ref=2), mono=1.0))
+    assert isinstance(refused, ErrorReply) and "(1)" in refused.message
+    sock.close()  # the member goes away: the transfer ends and gives its slot back
+    assert wait_for(lambda: desk.busy() == 0)
+    assert isinstance(
+        decoded(desk.offer_upload("alice", OfferUpload(filename="two.bin", size=1, ref=3), mono=2.0)), TransferReady
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "sent"),
+    [
+        (10_000_000, 100_000),  # some bytes, then nothing
+        (1000, 1000),  # the whole body, but never the TransferEnd that should follow it
+    ],
+)
+def test_an_upload_that_moves_no_byte_is_ended_with_a_sentence_and_a_log_line(desk, size, sent):
+    desk.limits = Limits(transfer_stall=0.5)
+    frame = desk.offer_upload("alice", OfferUpload(filename="big.bin", size=size, ref=1), mono=0.0)
+    sock, conn = start_over_socketpair(desk, frame)
+    assert isinstance(transfer.read_frame(sock, conn), TransferStart)
+    sock.sendall(b"x" * sent)
+    sentence = "The upload of big.bin moved no byte for 0.5 s: the host ended it."
+    with pytest.raises(transfer.TransferError) as ended:
+        transfer.read_frame(sock, conn)  # the member's time-out (10 s) is far longer than the host's
+    assert str(ended.value) == sentence
+    assert wait_for(lambda: desk.busy() == 0)
+    failed = [e for e in desk.log if e.kind is LogKind.TRANSFER_FAILED]
+    assert [(e.member, e.filename, e.reason) for e in failed] == [("alice", "big.bin", sentence)]
+    assert list(desk.temp_dir.iterdir()) == [] and not (desk.share / "big.bin").exists()
+    sock.close()
+
+
+def test_a_download_the_member_stops_reading_is_ended_and_logged(desk):
+    desk.limits = Limits(transfer_stall=0.5)
+    (desk.share / "big.bin").write_bytes(os.urandom(16 << 20))  # far more than the socket buffers hold
+    frame = desk.request_download("bob", RequestDownload(filename="big.bin", ref=1), mono=0.0)
+    sock, conn = start_over_socketpair(desk, frame)
+    transfer.read_frame(sock, conn)  # and then bob reads nothing more
+    assert wait_for(lambda: desk.busy() == 0)  # ended within the stall, plus the time to say so
+    failed = [e for e in desk.log if e.kind is LogKind.TRANSFER_FAILED]
+    assert [(e.member, e.reason) for e in failed] == [
+        ("bob", "The download of big.bin moved no byte for 0.5 s: the host ended it.")
+    ]
     sock.close()

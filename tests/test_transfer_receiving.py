@@ -20,7 +20,7 @@ import pytest
 from mmchat import transfer
 from mmchat.files import human_size
 from mmchat.transfer import PROGRESS_STEP, RECV_CHUNK, TransferError, receive_file_body, receiving
-from tests.transfer_helpers import MiB, Peer, payload
+from tests.transfer_helpers import MiB, Peer, payload, wait_for
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -385,3 +385,96 @@ def test_a_disk_error_on_a_real_file_is_a_transfer_error(tmp_path: Path, monkeyp
     with pytest.raises(TransferError, match=r"^Could not save the file: No space left on device\.$"):
         receive_into_file(tmp_path / "f.bin", payload(4 * RECV_CHUNK))
     assert threading.active_count() == threads_before
+
+
+# --- buffers only while bytes flow ------------------------------------------------------------
+
+
+class Pipelines:
+    """Every _Pipeline made while the test runs, so a test can look at how many buffers one holds."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.made: list[receiving._Pipeline] = []
+        made = self.made
+
+        class Recorded(receiving._Pipeline):
+            def __init__(self, out) -> None:
+                super().__init__(out)
+                made.append(self)
+
+        monkeypatch.setattr(receiving, "_Pipeline", Recorded)
+
+    def buffers(self) -> int:
+        return sum(p.buffers for p in self.made)
+
+
+def pipeline_threads() -> int:
+    return sum(t.name in ("mmchat-sha256", "mmchat-write") for t in threading.enumerate())
+
+
+def test_no_big_buffer_and_no_thread_before_the_first_byte(monkeypatch) -> None:
+    pipelines = Pipelines(monkeypatch)
+    sender, receiver = socket.socketpair()
+    receiver.settimeout(10)
+    data = payload(2 * RECV_CHUNK + 5)
+    result: list[str] = []
+    thread = threading.Thread(target=lambda: result.append(receive_file_body(receiver, b"", io.BytesIO(), len(data))))
+    threads_before = pipeline_threads()
+    thread.start()
+    try:
+        assert wait_for(lambda: len(pipelines.made) == 1)
+        time.sleep(0.2)  # the receiver waits in its first recv
+        assert pipelines.buffers() == 0 and pipeline_threads() == threads_before
+        sender.sendall(data)
+        thread.join(10)
+    finally:
+        sender.close()
+        receiver.close()
+    assert result == [hashlib.sha256(data).hexdigest()]
+
+
+def test_a_pause_lets_the_buffers_go_and_the_file_is_still_exact(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(receiving, "PAUSE_RELEASE", 0.2)
+    pipelines = Pipelines(monkeypatch)
+    sender, receiver = socket.socketpair()
+    receiver.settimeout(10)
+    data = payload(5 * RECV_CHUNK + 777)
+    cut = 2 * RECV_CHUNK + 12345  # the pause comes in the middle of a buffer
+    held_in_pause: list[int] = []
+
+    def send() -> None:
+        sender.sendall(data[:cut])
+        time.sleep(0.3)  # past PAUSE_RELEASE: the receiver writes what came and lets its buffers go
+        wait_for(lambda: pipelines.buffers() == 0, 5)
+        held_in_pause.append(pipelines.buffers())
+        sender.sendall(data[cut:])
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    try:
+        with open(tmp_path / "file.bin", "wb") as out:  # a real file: direct writes, then ordinary ones
+            digest = receive_file_body(receiver, b"", out, len(data))
+        thread.join(10)
+    finally:
+        sender.close()
+        receiver.close()
+    assert held_in_pause == [0]
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert (tmp_path / "file.bin").read_bytes() == data
+    assert pipelines.buffers() == 0  # and none is left after the end
+
+
+def test_a_pause_counts_towards_the_stall(monkeypatch) -> None:
+    """PAUSE_RELEASE of the socket's time-out goes into the pause, the rest into the small recv: not both."""
+    monkeypatch.setattr(receiving, "PAUSE_RELEASE", 0.3)
+    sender, receiver = socket.socketpair()
+    sender.sendall(b"x" * 1500)
+    receiver.settimeout(0.8)
+    started = time.monotonic()
+    with pytest.raises(transfer.TransferStalled, match=r"^The other side stopped sending after 1\.5 kB\.$"):
+        receive_file_body(receiver, b"", io.BytesIO(), 10_000)
+    waited = time.monotonic() - started
+    assert waited >= 0.75  # never before the stall (and well before pause + stall on an idle machine)
+    assert receiver.gettimeout() == 0.8  # the caller's time-out is back, for the frames that follow
+    sender.close()
+    receiver.close()

@@ -12,13 +12,14 @@ CPU-seconds per GiB as the copy itself on the benchmark machine), so it runs
 on a thread of its own on both sides.  The modules, one job each:
 
 * `frames`: what both ends share: `read_frame` for the opening frames,
-  `TransferError` (its str() is a sentence for a person), `IDLE_TIMEOUT`.
+  `TransferError` (its str() is a sentence for a person) and `TransferStalled`
+  (no byte moved for the socket's time-out), `IDLE_TIMEOUT`.
 * `sending`: `send_file_body` and `FileHasher`, the digest read beside it.
 * `receiving`: `receive_file_body` (recv, hash and write on three threads)
   and `receive_to_folder` (temporary name, verify, rename).
 """
 
-from .frames import IDLE_TIMEOUT, Progress, TransferError, read_frame
+from .frames import IDLE_TIMEOUT, Progress, TransferError, TransferStalled, read_frame
 from .receiving import PROGRESS_STEP, RECV_CHUNK, receive_file_body, receive_to_folder
 from .sending import HASH_CHUNK, SEND_CHUNK, FileHasher, send_file_body
 
@@ -31,6 +32,7 @@ __all__ = [
     "FileHasher",
     "Progress",
     "TransferError",
+    "TransferStalled",
     "read_frame",
     "receive_file_body",
     "receive_to_folder",

@@ -30,9 +30,13 @@ def read_frame(sock: socket.socket, conn: Connection) -> Event:
         try:
             data = sock.recv(65536)
         except TimeoutError:
-            raise TransferError("The other side stopped answering.") from None
+            raise TransferStalled("The other side stopped answering.") from None
         except OSError as exc:
             raise TransferError(f"The connection failed: {exc.strerror or exc}") from None
         if not data:
             raise TransferError("The connection closed unexpectedly.")
         conn.receive_data(data)
+
+
+class TransferStalled(TransferError):
+    """No byte moved for the connection's time-out (the socket's); str() is a sentence for a person."""

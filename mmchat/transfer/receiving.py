@@ -2,7 +2,9 @@
 
 The receiver fills a few reused buffers with `recv_into`, and a pipeline of
 two threads of its own hashes and writes them (hashlib, socket and file calls
-all release the GIL), writing with O_DIRECT where it can.  The file lands
+all release the GIL), writing with O_DIRECT where it can.  The buffers and
+the threads exist only once bytes flow, and the buffers go again when the
+flow pauses, so a transfer that stalls (or never starts) costs a few kB.  The file lands
 under its final name only once size and SHA-256 match (`receive_to_folder`);
 on any failure the temporary file is removed.  Memory stays flat whatever the
 file size.
@@ -18,6 +20,7 @@ as long to get.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import hashlib
@@ -34,12 +37,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .. import files
-from .frames import Progress, TransferError
+from .frames import Progress, TransferError, TransferStalled
 
 RECV_CHUNK = 4 << 20  # fewer, fuller recv_into calls: 5-15 % faster than 1 MiB on loopback
-RECV_BUFFERS = 5  # buffers in flight between receiving, hashing and writing: 20 MiB per transfer
+RECV_BUFFERS = 5  # buffers in flight between receiving, hashing and writing: 20 MiB per flowing transfer
 WRITEBACK_STEP = 32 << 20  # through the page cache: start writing to disk after every 32 MiB
 WRITE_CHUNK = 1 << 20  # single writes of 2 MiB or more into a new file were far slower on the benchmark VM
+SMALL_RECV = 64 << 10  # the first recv, and the first after a pause: no big buffer for a transfer that stalls
+PAUSE_RELEASE = 2.0  # seconds without a byte before the big buffers are let go (they come back with the bytes)
 PROGRESS_STEP = 8 << 20
 PROGRESS_INTERVAL = 0.25  # seconds: a progress bar that moves on a slow link too
 
@@ -77,17 +82,14 @@ class _Pipeline:
         self._free: queue.SimpleQueue[mmap.mmap] = queue.SimpleQueue()
         self._hash_queue: queue.SimpleQueue[tuple[mmap.mmap, int] | None] = queue.SimpleQueue()
         self._write_queue: queue.SimpleQueue[tuple[mmap.mmap, int] | None] = queue.SimpleQueue()
-        self._buffers = [mmap.mmap(-1, RECV_CHUNK) for _ in range(RECV_BUFFERS)]
-        for buf in self._buffers:
-            self._free.put(buf)
+        self._made = 0  # buffers that exist: made when bytes arrive, let go when the flow pauses
         self.sha = hashlib.sha256()
         self.error: OSError | None = None
+        self._started = False
         self._threads = [
             threading.Thread(target=self._hash, name="mmchat-sha256", daemon=True),
             threading.Thread(target=self._write, name="mmchat-write", daemon=True),
         ]
-        for thread in self._threads:
-            thread.start()
 
     def _hash(self) -> None:
         while (item := self._hash_queue.get()) is not None:
@@ -137,11 +139,37 @@ class _Pipeline:
         self._direct = False
 
     def buffer(self) -> mmap.mmap:
-        """A free buffer to fill (blocks while all are in use)."""
+        """A free buffer to fill: a new one while fewer than RECV_BUFFERS exist, else wait for one."""
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            pass
+        if self._made < RECV_BUFFERS:
+            if not self._started:  # the first bytes: the hashing and writing threads start
+                self._started = True
+                for thread in self._threads:
+                    thread.start()
+            self._made += 1
+            return mmap.mmap(-1, RECV_CHUNK)  # untouched pages cost no memory until bytes land in them
         return self._free.get()
+
+    @property
+    def buffers(self) -> int:
+        """How many big buffers exist now (none before the first bytes, none after `release`)."""
+        return self._made
+
+    def give_back(self, buf: mmap.mmap) -> None:
+        """An unused buffer goes back to the free list."""
+        self._free.put(buf)
 
     def submit(self, buf: mmap.mmap, n: int) -> None:
         self._hash_queue.put((buf, n))
+
+    def release(self) -> None:
+        """The flow paused: wait for every submitted buffer to be written, then let all of them go."""
+        for _ in range(self._made):
+            _unmap(self._free.get())
+        self._made = 0
 
     def finish(self) -> str:
         """Wait for every submitted buffer to be hashed and written; return the hex digest."""
@@ -151,11 +179,22 @@ class _Pipeline:
         return self.sha.hexdigest()
 
     def close(self) -> None:
-        if self._threads[0].is_alive():
+        if self._started and self._threads[0].is_alive():
             self._hash_queue.put(None)
-        for thread in self._threads:
-            thread.join()
-        self._buffers = []  # freed with the last reference (a traceback may still hold a view of one)
+        if self._started:
+            for thread in self._threads:
+                thread.join()
+        while not self._free.empty():
+            _unmap(self._free.get_nowait())
+        self._made = 0
+
+
+def _unmap(buf: mmap.mmap) -> None:
+    """Give a buffer's memory back now, unless a view of it is still held (a traceback): then at its last use."""
+    try:
+        buf.close()
+    except BufferError:
+        pass
 
 
 _os_write = os.write  # a name of our own, so tests can stand in for a difficult file system
@@ -212,34 +251,67 @@ def receive_file_body(
     """Write exactly `size` bytes (starting with `first`) from the socket to `out`; return their SHA-256.
 
     Bytes of `first` past `size` are not part of the file: the caller keeps them.
-    Every buffer is filled completely before it is submitted (but the last),
-    which keeps direct writes aligned and makes for fewer, fuller recv calls.
+    Every buffer is filled completely before it is submitted (but the last, or
+    one the flow paused in), which keeps direct writes aligned and makes for
+    fewer, fuller recv calls.  The big buffers exist only while bytes flow:
+    the first recv, and the first after a pause of PAUSE_RELEASE seconds, go
+    into a small one, and a pause lets them all go (`_Pipeline.release`), so a
+    stalled transfer holds a few kB, not RECV_BUFFERS x RECV_CHUNK.  The
+    socket's own time-out is the time without a byte before TransferStalled.
     """
-    rest = memoryview(first)[:size]  # what of `first` is still to be copied into the buffers
+    stall = sock.gettimeout()
+    # While bytes flow, a recv waits at most PAUSE_RELEASE seconds: then the buffers go, and the small
+    # recv waits out the rest of `stall`.  A `stall` that short ends the transfer at the first wait instead.
+    pause = PAUSE_RELEASE if stall is None or stall > PAUSE_RELEASE else stall
+    wait = stall  # the small recv's time-out: all of `stall` at first, what is left of it after a pause
+    rest = memoryview(first)[:size]  # what is still to be copied into the buffers
+    small = memoryview(bytearray(SMALL_RECV))
     pipeline = _Pipeline(out)
     done = 0  # bytes received
+    flowing = False
     last_report = (0, time.monotonic())
     try:
         while done < size and pipeline.error is None:
+            if not flowing:
+                if not rest:  # nothing came yet, or the flow paused: wait for it with the small buffer
+                    if cancelled():
+                        raise TransferError("The transfer was cancelled.")
+                    sock.settimeout(wait)
+                    rest = small[: _recv_into(sock, small[: min(SMALL_RECV, size - done)], done, size)]
+                sock.settimeout(pause)
+                flowing = True
             buf = pipeline.buffer()
             want = min(RECV_CHUNK, size - done)
             filled = len(rest[:want])
             buf[:filled] = rest[:filled]
             rest = rest[filled:]
             with memoryview(buf) as view:
-                while filled < want:
+                while filled < want and flowing:
                     if cancelled():
                         raise TransferError("The transfer was cancelled.")
-                    filled += _recv_into(sock, view[filled:want], done + filled, size)
+                    try:
+                        filled += _recv_into(sock, view[filled:want], done + filled, size)
+                    except TransferStalled:
+                        if pause == stall:
+                            raise
+                        flowing = False  # a pause: what came is written, the buffers go
                     if progress and _report_due(last_report, done + filled):
                         last_report = (done + filled, time.monotonic())
                         progress(done + filled, size)
-            pipeline.submit(buf, filled)
+            if filled:
+                pipeline.submit(buf, filled)
+            else:
+                pipeline.give_back(buf)
             done += filled
+            if not flowing:
+                pipeline.release()
+                wait = None if stall is None else stall - pause
         digest = pipeline.finish()
     except OSError as exc:  # from writing the file
         raise TransferError(f"Could not save the file: {exc.strerror or exc}.") from exc
     finally:
+        with contextlib.suppress(OSError):  # a socket closed meanwhile has no time-out to give back
+            sock.settimeout(stall)
         pipeline.close()
     if progress and (size == 0 or last_report[0] != size):
         progress(size, size)
@@ -256,7 +328,7 @@ def _recv_into(sock: socket.socket, view: memoryview, done: int, size: int) -> i
     try:
         n = sock.recv_into(view)
     except TimeoutError:
-        raise TransferError(f"The other side stopped sending after {files.human_size(done)}.") from None
+        raise TransferStalled(f"The other side stopped sending after {files.human_size(done)}.") from None
     except OSError as exc:
         raise TransferError(f"The connection failed: {exc.strerror or exc}") from None
     if n == 0:

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from .frames import Progress, TransferError
+from .frames import Progress, TransferError, TransferStalled
 
 SEND_CHUNK = 8 << 20  # larger chunks were no faster, and cancelling is checked once per chunk
 HASH_CHUNK = 4 << 20
@@ -38,7 +38,7 @@ def send_file_body(
         try:
             sent = sock.sendfile(fileobj, offset=done, count=count)
         except TimeoutError:
-            raise TransferError("The other side stopped receiving.") from None
+            raise TransferStalled("The other side stopped receiving.") from None
         except OSError as exc:
             raise TransferError(f"The connection failed: {exc.strerror or exc}") from None
         if sent == 0:
