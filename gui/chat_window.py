@@ -9,11 +9,11 @@ ChatCommands acts on typed lines and ChatTransfers on files.
 
 The Tk thread never waits on the network.  Connecting runs on a worker thread
 whose outcome (`_Connected` / `_ConnectFailed`) comes back on the window's own
-queue, with finished image thumbnails and the connecting thread's questions
-about the host's key (gui/trust_dialog.py).  Once connected, every call
-that writes to the host's socket (messages, requests, the goodbye) is made by
-the connection's ClientWorker, in order, and its failures come back through
-the client's event queue; `send_file` / `request_file` only start threads.
+queue, with finished image thumbnails and the connecting thread's questions about
+the host's key (gui/trust_dialog.py).  Once connected, every call that writes to
+the host's socket (messages, requests, the goodbye) is made by the connection's
+ClientWorker, in order, and its failures come back through the client's event
+queue; `send_file` / `request_file` only start threads.
 Each ChatClient has its own event queue, drained by a second QueuePump, so a
 reconnect never mixes the old connection's events with the new one's.
 Transfer threads only bump a ProgressCounter that the TransferPanel polls.
@@ -185,10 +185,8 @@ class ChatWindow:
         self._set_status("Connecting…", theme.MUTED)
         self.layout.show_banner(f"Connecting to {self.host}:{self.port}…", "Muted.TLabel")
         verifier = self.trust.verifier(Address(self.host, self.port, self.fingerprint))
-        make = functools.partial(  # called on the connecting thread (twice if the person took long to trust)
-            ChatClient, self.host, self.port, self.wanted_name, downloads=self.downloads, password=self.password,
-            verify_host=verifier,
-        )  # fmt: skip
+        make = functools.partial(ChatClient, self.host, self.port, self.wanted_name, downloads=self.downloads,
+                                 password=self.password, verify_host=verifier)  # fmt: skip
         threading.Thread(target=self._connect_worker, args=(make, verifier), name="mmchat-connect", daemon=True).start()
 
     def _connect_worker(self, make_client: functools.partial[ChatClient], verifier: HostVerifier) -> None:
@@ -314,9 +312,8 @@ class ChatWindow:
                 self.retry_delay = 0.0
                 self.ask_password(item.reason)
                 return
-            if item.distrusted:
-                self.retry_delay = 0.0  # only the person tries again (Retry), so a dialog never pops up by itself
-            if self.retry_delay:  # trying by itself: wait longer, and say it in the banner only
+            # Trying by itself: wait longer, and say it in the banner only (never after a refused key: it would ask).
+            if self.retry_delay and not item.distrusted:
                 self.retry_delay = next_retry_delay(self.retry_delay)
                 self._plan_retry(item.reason)
                 return

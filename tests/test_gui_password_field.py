@@ -44,7 +44,9 @@ def test_the_prompt_hands_what_is_typed_to_submit_on_join_or_enter(tk_root, tk_e
 
 
 def test_the_chat_window_asks_for_the_password_then_joins_with_it(tk_root, tk_errors, locked, tmp_path):
-    window = ChatWindow(tk.Toplevel(tk_root), *locked.address, name="alice", downloads=tmp_path)
+    window = ChatWindow(
+        tk.Toplevel(tk_root), *locked.address, name="alice", downloads=tmp_path, fingerprint=locked.fingerprint
+    )
     pump_until(tk_root, lambda: window.password_prompt is not None, what="the password prompt")
     assert window.password_prompt.label.cget("text") == "This chat needs a password. Password:"
     assert "This chat needs a password." in window.view.content()
@@ -63,7 +65,10 @@ def test_the_chat_window_asks_for_the_password_then_joins_with_it(tk_root, tk_er
 
 
 def test_a_password_given_up_front_joins_without_asking(tk_root, tk_errors, locked, tmp_path):
-    window = ChatWindow(tk.Toplevel(tk_root), *locked.address, name="bob", downloads=tmp_path, password="s3cret")
+    window = ChatWindow(
+        tk.Toplevel(tk_root), *locked.address, name="bob", downloads=tmp_path, password="s3cret",
+        fingerprint=locked.fingerprint,
+    )  # fmt: skip
     pump_until(tk_root, lambda: window.side.names() == ["bob"], what="joined")
     assert window.password_prompt is None
     window.close()
