@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw, ImageGrab  # noqa: E402
 
 from gui.admin_window import AdminWindow  # noqa: E402
 from gui.app import new_root  # noqa: E402
+from gui.chat_layout import MIN_HEIGHT, MIN_WIDTH  # noqa: E402
 from gui.chat_window import ChatWindow  # noqa: E402
 from gui.launcher import Launcher  # noqa: E402
 from mmchat.server import ChatServer  # noqa: E402
@@ -114,6 +115,19 @@ def main() -> None:
         grab(alice.master, "chat-window.png")
         transfer.cancel()
         pump(root, 0.5)
+
+        # The smallest window the chat allows, after alice was away: an unread count in the title
+        # and a "New messages" divider where she left off, the side panel folded away.
+        alice.attention.went_away()
+        say("bob", "@alice the slides are in the shared files, page 12 has the chart")
+        say("carol", "Coffee in ten minutes? ☕")
+        alice.master.geometry(f"{MIN_WIDTH}x{MIN_HEIGHT}")
+        pump(root, 1.0)
+        alice.view.scroll_to_end()
+        pump(root, 0.3)
+        grab(alice.master, "chat-window-small.png")
+        alice.attention.came_back()
+        alice.master.geometry("1040x700")
 
         admin_top.lift()
         windows["bob"].input.insert("1.0", "!cmd cat /etc/passwd")
