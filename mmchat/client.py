@@ -43,7 +43,7 @@ from . import client_transfers, protocol
 from .client_keepalive import HOST_TIMEOUT, PING_AFTER, HostWatch
 from .client_outbox import OUTBOX_BYTES, STALL_TIMEOUT, Outbox, OutboxFull
 from .client_requests import REPLY_TIMEOUT, PendingRequests, Request
-from .client_socket import ConnectError, Disconnected, handshake, open_connection, remaining
+from .client_socket import ConnectError, Disconnected, handshake, open_connection, remaining, same_key, secure
 from .client_transfers import DOWNLOAD, UPLOAD, Progress, Transfer, TransferFinished
 from .protocol import (
     NEED_DATA,
@@ -103,6 +103,7 @@ class ChatClient:
         ping_after: float = PING_AFTER,
         host_timeout: float = HOST_TIMEOUT,
         verify_host: Callable[[str], None] | None = None,
+        tls: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -113,6 +114,7 @@ class ChatClient:
         self.password = password
         self.verify_host = verify_host  # (fingerprint) once TLS shows the host's certificate; ConnectError refuses
         self.host_fingerprint = ""  # the SHA-256 of the host's certificate, once connected over TLS
+        self.tls = tls  # False only with --no-tls, for measuring (the host must say it too)
         self.events: queue.Queue[object] = events if events is not None else queue.Queue()
         self.stall_timeout = stall_timeout
         self.outbox_bytes = outbox_bytes
@@ -141,6 +143,8 @@ class ChatClient:
         except ValueError as exc:
             raise ConnectError(f"That name cannot be used: {exc}") from None
         sock = open_connection(self.host, self.port, deadline)
+        if self.tls:  # the host's key is checked before the hello: the password goes to no other
+            sock, self.host_fingerprint = secure(sock, deadline, self.verify_host)
         hello = Hello(protocol.PROTOCOL_VERSION, self.wanted_name, self.password)
         welcome = handshake(sock, self._conn, hello, deadline)  # closes the socket when it fails
         self.name, self.renamed = welcome.member, welcome.renamed
@@ -399,7 +403,9 @@ class ChatClient:
         return request.wait(0)
 
     def _open_transfer_socket(self) -> socket.socket:
-        return open_connection(self.host, self.port, time.monotonic() + CONNECT_TIMEOUT)
+        deadline = time.monotonic() + CONNECT_TIMEOUT
+        sock = open_connection(self.host, self.port, deadline)
+        return secure(sock, deadline, same_key(self.host_fingerprint))[0] if self.tls else sock
 
 
 @atexit.register

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from .fingerprints import same
 from .protocol import NEED_DATA, Connection, ErrorReply, Event, Hello, ProtocolError, RefusalKind, Refused, Welcome
+from .tls import client_context
+from .tls_channel import client_handshake
 
 NO_ANSWER = "The host did not answer. Is it an mmchat host?"
 # The refusals a member can act on say so in their own words; the others pass the host's sentence on.
@@ -75,6 +79,39 @@ def open_connection(host: str, port: int, deadline: float) -> socket.socket:
     if isinstance(last, TimeoutError):
         raise ConnectError(f"No answer from {host}:{port}: is the address right and the host running?")
     raise ConnectError(f"Cannot reach {host}:{port}: {last.strerror or last}")
+
+
+def secure(sock: socket.socket, deadline: float, verify: Callable[[str], None] | None) -> tuple[socket.socket, str]:
+    """TLS over `sock` and the host's key checked by `verify(fingerprint)`: (the TLS socket, the fingerprint).
+
+    Raises ConnectError (from `verify` too: it refuses the key) and closes `sock` when anything fails, so
+    nothing, not even the hello with its password, goes to a host whose key was not accepted.
+    """
+    try:
+        channel = client_handshake(sock, client_context(), deadline)
+    except ConnectionError as exc:
+        raise ConnectError(str(exc)) from None
+    fingerprint = channel.fingerprint()
+    try:
+        if verify is not None:
+            verify(fingerprint)
+    except BaseException:
+        channel.close()
+        raise
+    return channel, fingerprint
+
+
+def same_key(expected: str) -> Callable[[str], None]:
+    """A `verify` for transfer connections: the host must show the key the chat connection showed."""
+
+    def verify(fingerprint: str) -> None:
+        if not same(fingerprint, expected):
+            raise ConnectError(
+                "The transfer connection reached a host with another key than the chat's "
+                f"({fingerprint}, not {expected}): the transfer was stopped."
+            )
+
+    return verify
 
 
 def handshake(sock: socket.socket, conn: Connection, hello: Hello, deadline: float) -> Welcome:

@@ -45,6 +45,7 @@ class LogKind(enum.StrEnum):
     GUESSING = "guessing"  # address, count, seconds, reason (what was refused): its tries are slowed now
     BANS_UNREADABLE = "bans-unreadable"  # filename (where the damaged list was put aside), reason
     PROTOCOL_ERROR = "protocol-error"  # member, address, reason
+    TLS_FAILED = "tls-failed"  # address, reason: refused before TLS (or its absence) let it speak
     ACCEPT_FAILED = "accept-failed"  # reason
     REQUEST_FAILED = "request-failed"  # member, reason
     QR_ISSUED = "qr-issued"  # member
@@ -65,6 +66,7 @@ PROBLEM_KINDS = frozenset(
         LogKind.TRANSFER_FAILED,
         LogKind.DROPPED,
         LogKind.PROTOCOL_ERROR,
+        LogKind.TLS_FAILED,
         LogKind.ACCEPT_FAILED,
         LogKind.REQUEST_FAILED,
         LogKind.ERROR,
@@ -172,6 +174,8 @@ def describe(event: LogEvent) -> str:
         return f"The ban list could not be read ({event.reason}); it was kept as {event.filename} and no one is banned"
     if k is LogKind.PROTOCOL_ERROR:
         return f"Protocol error from {who}: {event.reason}; connection closed"
+    if k is LogKind.TLS_FAILED:
+        return f"Closed {event.address}: {event.reason}"
     if k is LogKind.ACCEPT_FAILED:
         return f"Cannot accept a connection: {event.reason}"
     if k is LogKind.REQUEST_FAILED:

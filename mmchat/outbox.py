@@ -26,10 +26,12 @@ import selectors
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .protocol import Connection, ErrorReply, Role, encode
 from .room import CloseReason, ConnectionId
+from .tls_stream import TlsPipe, Wire
 
 PARALLEL_SEND_MIN = 64  # members in a round before a second thread shares its sends (N=100 burst: +8 %)
 FLUSH_PASSES = 8  # a drop can broadcast a notice: flush that too, boundedly
@@ -70,6 +72,16 @@ class Peer:
     want_write: bool = False  # the socket is full: wait for the selector to say it is writable
     round_pos: int = 0  # how many of this round's broadcast frames are already in the outbox
     paused_until: float = 0.0  # >0: over budget, not read until this (monotonic) time
+    wire: Wire | None = None  # TLS (or a --no-tls host's look at the first bytes): tls_stream.py
+    send: Callable[[bytes | memoryview], int] = field(init=False)  # all or nothing with TLS
+
+    def __post_init__(self) -> None:
+        wire, sock = self.wire, self.sock
+        self.send = (lambda data: wire.send(sock, data)) if isinstance(wire, TlsPipe) else sock.send
+
+    def waiting(self) -> bool:
+        """Whether bytes wait to be written: in the outbox, or ciphertext the socket did not take yet."""
+        return bool(self.outbox) or (self.wire is not None and bool(self.wire.tail))
 
     def info(self) -> ConnectionInfo:
         """A snapshot for the admin window."""
@@ -108,7 +120,7 @@ class _FanOut:
                 queue.append((peer, data))
                 continue
             try:
-                sent = peer.sock.send(data)
+                sent = peer.send(data)
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError:
@@ -117,6 +129,8 @@ class _FanOut:
             peer.bytes_out += sent
             if sent < len(data):
                 partial.append((peer, memoryview(data)[sent:]))
+            elif peer.wire is not None and peer.wire.tail:  # TLS: the records the socket did not take
+                partial.append((peer, memoryview(b"")))
         return queue, partial, broken
 
 
@@ -254,7 +268,7 @@ class Outboxes:
         if peer.outbox:
             data = peer.outbox[0] if len(peer.outbox) == 1 else b"".join(peer.outbox)
             try:
-                sent = peer.sock.send(data)
+                sent = peer.send(data)
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError:
@@ -264,10 +278,16 @@ class Outboxes:
             if sent < len(data):
                 peer.outbox.append(memoryview(data)[sent:])
             peer.outbox_bytes = len(data) - sent
-        if peer.outbox and not peer.want_write:
+        elif peer.wire is not None and peer.wire.tail:  # a TLS handshake's answer, or the rest of a batch
+            try:
+                peer.wire.flush(peer.sock)
+            except OSError:
+                return self._fail(peer, CloseReason.LOST)
+        waiting = peer.waiting()
+        if waiting and not peer.want_write:
             peer.want_write = True
             self.listen(peer)
-        elif not peer.outbox:
+        elif not waiting:
             if peer.want_write:
                 peer.want_write = False
                 self.listen(peer)

@@ -58,6 +58,9 @@ from .protocol import ErrorReply, OfferUpload, ProtocolError, RequestDownload, S
 from .qr import CodeBook
 from .room import Room
 from .storage import HISTORY_MAX, Storage
+from .tls import load_or_create, server_context
+from .tls_channel import TlsChannel
+from .tls_stream import NO_HANDSHAKE, PlainGate, TlsPipe, WireError
 from .wakeup import CallQueue
 
 __all__ = ["ChatServer", "ConnectionInfo", "LogEvent", "LogKind"]
@@ -86,15 +89,20 @@ class ChatServer(HostAdmin):
         openers: Openers | None = None,
         flood: Limits | None = None,
         history_max: int = HISTORY_MAX,
+        tls: bool = True,
     ) -> None:
         """`send_threads`: 2 lets a second thread share the sends of rounds with many members
         (the default where there is a second core), 1 keeps every send on the loop thread.
-        `flood`: each member's budgets (budget.py); `history_max`: history entries kept on disk."""
+        `flood`: each member's budgets (budget.py); `history_max`: history entries kept on disk;
+        `tls`: False only for measuring (--no-tls).  Raises tls.IdentityError if the key is damaged."""
         self.share = Path(share).resolve()
         self.share.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else self.share / ".mmchat"
         self.temp_dir = self.data_dir / "tmp"
         self.temp_dir.mkdir(parents=True, exist_ok=True)
+        identity = load_or_create(self.data_dir) if tls else None  # tls.py: made on the first start
+        self._tls = server_context(identity) if identity else None
+        self.fingerprint = identity.fingerprint if identity else ""  # of the host's certificate (fingerprints.py)
         self._bind = (host, port)
         self.log = LogBus()
         self._publish = self.log.publish
@@ -125,7 +133,6 @@ class ChatServer(HostAdmin):
         self._stopping = False
         self._stopped = threading.Event()
         self.address: tuple[str, int] = (host, port)
-        self.fingerprint = ""  # the SHA-256 of the host's TLS certificate (fingerprints.py); "" without TLS
 
     # --- public API (any thread) ---------------------------------------------
 
@@ -221,7 +228,8 @@ class ChatServer(HostAdmin):
         for sock, addr in self._acceptor.accept(time.monotonic(), self._shed):  # host_accept.py: EMFILE
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            peer = Peer(id=next(self._ids), sock=sock, address=format_address(addr[0], addr[1]), since=time.time())
+            wire = TlsPipe(self._tls) if self._tls else PlainGate()
+            peer = Peer(next(self._ids), sock, format_address(addr[0], addr[1]), time.time(), wire=wire)
             self._peers[peer.id] = peer
             self._selector.register(sock, selectors.EVENT_READ, peer)
             self._apply(self.room.opened(peer.id, peer.address, time.monotonic()))
@@ -256,8 +264,25 @@ class ChatServer(HostAdmin):
         self.room.keepalive.heard(peer.id, time.monotonic())
         if peer.closing_deadline:
             return  # we are hanging up on them: ignore what they still say
+        if peer.wire is not None and not (data := self._unwrap(peer, data)):
+            return  # a TLS handshake, part of a record, or a refusal
         peer.conn.receive_data(data)
         self._dispatch(peer)
+
+    def _unwrap(self, peer: Peer, data: bytes) -> bytes:
+        """The plaintext in what `peer` sent (tls_stream.py); b'' and a hang-up if it cannot be read."""
+        assert peer.wire is not None
+        try:
+            data = peer.wire.receive(data)
+        except WireError as exc:
+            self._publish(LogEvent(time.time(), LogKind.TLS_FAILED, address=peer.address, reason=exc.reason))
+            self._hang_up(peer, CloseReason.REFUSED)  # after the clear-text answer, if there is one
+            return b""
+        if peer.wire.tail:
+            self.outboxes.writable(peer)  # the handshake's answer
+        elif isinstance(peer.wire, PlainGate):
+            peer.wire = None  # the first bytes were chat: nothing more to look at
+        return data
 
     def _dispatch(self, peer: Peer) -> None:
         """Hand what `peer` sent to the room, until it is paused (the rest waits in its buffer)."""
@@ -333,6 +358,8 @@ class ChatServer(HostAdmin):
     def _close(self, peer: Peer, reason: CloseReason) -> None:
         if peer.closed:
             return
+        if reason is CloseReason.NO_GREETING and isinstance(peer.wire, TlsPipe) and not peer.wire.ready:
+            self._publish(LogEvent(time.time(), LogKind.TLS_FAILED, address=peer.address, reason=NO_HANDSHAKE))
         peer.closed = True
         self.outboxes.forget(peer)
         self._peers.pop(peer.id, None)
@@ -378,7 +405,9 @@ class ChatServer(HostAdmin):
         self._peers.pop(peer.id, None)
         self._selector.unregister(peer.sock)
         self._apply(self.room.closed(peer.id, CloseReason.TRANSFER, time.time()))
-        self.desk.start(peer.sock, peer.conn, ticket, peer.conn.take_buffered(), peer.address)
+        # With TLS the session the loop made goes on (tls_channel.py): no second handshake.
+        sock = TlsChannel(peer.sock, *peer.wire.take()) if isinstance(peer.wire, TlsPipe) else peer.sock
+        self.desk.start(sock, peer.conn, ticket, peer.conn.take_buffered(), peer.address)
 
     def _on_shared(self, member: str, filename: str, size: int) -> None:
         self.call_soon(lambda: self._apply(self.room.shared(member, filename, size, time.time())))
