@@ -70,6 +70,7 @@ def run_join(args: argparse.Namespace) -> int:
     ChatWindow(
         root, address.host, address.port, name=args.name or "", downloads=downloads, password=args.password,
         fingerprint=address.fingerprint, accept_new_key=getattr(args, "accept_new_key", False),
+        tls=not getattr(args, "no_tls", False),
     )  # fmt: skip
     root.mainloop()
     return 0
@@ -128,6 +129,7 @@ def selftest(args: argparse.Namespace) -> int:
     from mmchat.audio import self_check as audio_self_check
     from mmchat.qr import render_png
     from mmchat.server import ChatServer
+    from mmchat.tls import self_check as tls_self_check
 
     from . import drop
     from .admin_window import AdminWindow
@@ -157,6 +159,10 @@ def selftest(args: argparse.Namespace) -> int:
                 print(f"selftest: audio OK ({audio_self_check(Path(tmp))})", flush=True)
             except Exception as exc:
                 failures.append(f"audio: {exc!r}")
+            try:  # a certificate made with cryptography, and a handshake with it through _ssl
+                print(f"selftest: TLS OK ({tls_self_check(Path(tmp) / 'tls')})", flush=True)
+            except Exception as exc:
+                failures.append(f"TLS: {exc!r}")
             steps = [
                 ("admin window", lambda top: AdminWindow(top, server), None),
                 ("launcher", lambda top: Launcher(top), None),

@@ -93,12 +93,12 @@ class ChatWindow:
 
     def __init__(
         self, master: tk.Tk | tk.Toplevel, host: str, port: int, name: str = "", downloads: Path | str = ".",
-        password: str = "", fingerprint: str = "", accept_new_key: bool = False,
+        password: str = "", fingerprint: str = "", accept_new_key: bool = False, tls: bool = True,
     ) -> None:  # fmt: skip
         self.master = master
         self.host, self.port, self.name, self.fingerprint = host, port, name, fingerprint  # the invite's, or ''
         self.wanted_name = name  # asked for again on a reconnect (the host may have renamed us)
-        self.downloads = Path(downloads)
+        self.downloads, self.tls = Path(downloads), tls  # tls: False only with --no-tls (for measuring)
         self.password = password
         self.client: ChatClient | None = None
         self.worker: ClientWorker | None = None  # makes the client's network calls, off the Tk thread
@@ -186,7 +186,7 @@ class ChatWindow:
         self.layout.show_banner(f"Connecting to {self.host}:{self.port}…", "Muted.TLabel")
         verifier = self.trust.verifier(Address(self.host, self.port, self.fingerprint))
         make = functools.partial(ChatClient, self.host, self.port, self.wanted_name, downloads=self.downloads,
-                                 password=self.password, verify_host=verifier)  # fmt: skip
+                                 password=self.password, verify_host=verifier, tls=self.tls)  # fmt: skip
         threading.Thread(target=self._connect_worker, args=(make, verifier), name="mmchat-connect", daemon=True).start()
 
     def _connect_worker(self, make_client: functools.partial[ChatClient], verifier: HostVerifier) -> None:

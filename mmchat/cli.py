@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="trust the host's new key when it differs from the one remembered (only once its owner confirms it)",
     )
+    parser.add_argument(
+        "--no-tls",
+        action="store_true",
+        help="host or join without encryption (TLS), for measuring what it costs: both ends must say it, "
+        "and the chat, its password and its files then travel in clear text",
+    )
     secret = parser.add_mutually_exclusive_group()
     secret.add_argument(
         "--password",

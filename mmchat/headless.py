@@ -15,8 +15,11 @@ import threading
 from collections.abc import Iterator
 from typing import TextIO
 
+from .address import join_url
 from .host_console import HostConsole
 from .hosting import make_server
+from .settings import lan_addresses
+from .tls import IdentityError
 
 POLL_SECONDS = 0.5  # how often the wait for a signal also checks that the host still runs
 
@@ -32,6 +35,9 @@ def run_host(
     out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
     try:
         server = make_server(args)
+    except IdentityError as exc:
+        print(f"mmchat: {exc}", file=err)
+        return 1
     except OSError as exc:
         print(f"mmchat: cannot use the shared folder {args.share}: {exc.strerror or exc}", file=err)
         return 1
@@ -44,6 +50,11 @@ def run_host(
         except OSError as exc:
             print(f"mmchat: {exc.strerror or exc}", file=err)
             return 1
+        if server.fingerprint:  # members compare it with what they see, and an invite carries it
+            printer(f"Fingerprint: {server.fingerprint}")
+            printer(f"Invite: {join_url(lan_addresses(server.address[0])[0], server.address[1], server.fingerprint)}")
+        else:
+            printer("Without TLS (--no-tls): nothing is encrypted, and only members with --no-tls can join.")
         printer(f"Shared folder: {server.share}")
         if stdin is not None and stdin.isatty():
             printer("Type /help for the host's commands.")

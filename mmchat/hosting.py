@@ -34,4 +34,5 @@ def make_server(args: argparse.Namespace) -> ChatServer:
         ),
         openers=Openers(per_address=getattr(args, "openers_per_address", OPENERS_PER_ADDRESS)),
         history_max=getattr(args, "history_max", HISTORY_MAX),
+        tls=not getattr(args, "no_tls", False),  # --no-tls: for measuring only, and members must say it too
     )

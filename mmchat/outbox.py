@@ -25,8 +25,8 @@ import itertools
 import selectors
 import socket
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .protocol import Connection, ErrorReply, Role, encode

@@ -365,7 +365,13 @@ def run_join(
     try:
         client = connect_verified(
             lambda: ChatClient(
-                address.host, address.port, name, downloads=downloads, password=args.password, verify_host=verifier
+                address.host,
+                address.port,
+                name,
+                downloads=downloads,
+                password=args.password,
+                verify_host=verifier,
+                tls=not getattr(args, "no_tls", False),
             ),
             verifier,
         )

@@ -24,6 +24,7 @@ import os
 import secrets
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ CERT_FILE = "tls-cert.pem"
 VALID_DAYS = 100 * 365  # the fingerprint is the identity; an expiry would only break it one day
 
 
-class IdentityError(Exception):
+class IdentityError(OSError):
     """The host's key or certificate cannot be used; str() is a sentence for a person."""
 
 
@@ -85,7 +86,7 @@ def _create(key_path: Path, cert_path: Path) -> None:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"mmchat host {socket.gethostname()}"[:64])])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -135,3 +136,28 @@ def client_context() -> ssl.SSLContext:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def self_check(folder: Path) -> str:
+    """Make an identity in `folder` and shake hands with it over a socket pair; a summary, or RuntimeError."""
+    identity = load_or_create(folder)
+    host_end, member_end = socket.socketpair()
+    echoed: list[bytes] = []
+
+    def serve() -> None:
+        with server_context(identity).wrap_socket(host_end, server_side=True) as tls:
+            echoed.append(tls.recv(16))
+            tls.sendall(echoed[0])
+
+    with host_end, member_end:
+        host_end.settimeout(10)
+        member_end.settimeout(10)
+        thread = threading.Thread(target=serve, name="mmchat-tls-check", daemon=True)
+        thread.start()
+        with client_context().wrap_socket(member_end) as tls:
+            tls.sendall(b"mmchat")
+            answer, version, der = tls.recv(16), tls.version(), tls.getpeercert(binary_form=True)
+        thread.join(10)
+    if answer != b"mmchat" or not der or fingerprint_of(der) != identity.fingerprint:
+        raise RuntimeError("the TLS handshake over a socket pair did not show the certificate just made")
+    return f"{version}, ECDSA P-256 certificate {identity.fingerprint[:23]}…"

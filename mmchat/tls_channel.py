@@ -30,7 +30,7 @@ import time
 from typing import Any, BinaryIO
 
 from .fingerprints import fingerprint_of
-from .protocol import NEED_DATA, ErrorReply, FrameDecoder, MEMBER_INBOUND, ProtocolError
+from .protocol import MEMBER_INBOUND, NEED_DATA, ErrorReply, FrameDecoder, ProtocolError
 from .tls_stream import TLS_HANDSHAKE
 
 RAW_CHUNK = 256 * 1024
@@ -46,7 +46,12 @@ class TlsChannel(socket.socket):
     """A blocking socket that speaks TLS through an SSLObject (made here, or taken over from the host's loop)."""
 
     def __init__(
-        self, sock: socket.socket, obj: ssl.SSLObject, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO, tail: bytes = b""
+        self,
+        sock: socket.socket,
+        obj: ssl.SSLObject,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        tail: bytes = b"",
     ) -> None:
         timeout = sock.gettimeout()
         super().__init__(sock.family, sock.type, sock.proto, fileno=sock.detach())
@@ -102,7 +107,7 @@ class TlsChannel(socket.socket):
         with self._tls_lock:
             while got < len(view):
                 try:
-                    n = self._obj.read(len(view) - got, view[got:])
+                    n: int = self._obj.read(len(view) - got, view[got:])  # type: ignore[arg-type, assignment]
                 except ssl.SSLWantReadError:
                     break
                 except ssl.SSLZeroReturnError:

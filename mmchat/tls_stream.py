@@ -66,7 +66,7 @@ class WireError(Exception):
 class TlsPipe:
     """The host's side of one TLS connection on the loop: ciphertext in, plaintext out, and back."""
 
-    __slots__ = ("_in", "_obj", "_out", "received", "ready", "tail")
+    __slots__ = ("_in", "_obj", "_out", "ready", "received", "tail")
 
     def __init__(self, context: ssl.SSLContext) -> None:
         self._in = ssl.MemoryBIO()
@@ -124,7 +124,7 @@ class TlsPipe:
 
     def send(self, sock: socket.socket, data: bytes | memoryview) -> int:
         """Encrypt and write all of `data` (returns len(data)), or nothing (0) while a tail is still waiting."""
-        if self.tail and not self.flush(sock) or not data or self._obj is None:
+        if (self.tail and not self.flush(sock)) or not data or self._obj is None:
             return 0
         self.tail = self.encrypt(data)
         self.flush(sock)

@@ -221,6 +221,7 @@ def test_selftest_opens_every_window(sandbox):
     assert process.lines[-1] == "selftest OK", process.dump()
     # The bundled miniaudio wrote, measured, decoded and played (on its null back end) a short wav.
     assert "selftest: audio OK (miniaudio 1.71 decodes and plays)" in process.lines, process.dump()
+    assert any(line.startswith("selftest: TLS OK (TLSv1.3") for line in process.lines), process.dump()
     assert "Traceback" not in process.dump()
     assert list(sandbox.work.iterdir()) == [], "something was written to the working folder"
     # Whatever the windows remember goes to the config folder (MMCHAT_CONFIG_DIR) and nowhere else.

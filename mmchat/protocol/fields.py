@@ -22,7 +22,8 @@ from .events import EVENT_TYPES, Direction, Event, NoticeKind, RefusalKind, Shar
 # 2: an upload's SHA-256 follows its bytes (`end`) instead of coming first.
 # 3: `ping` / `pong` keep-alive and the "timed out" notice (a version-2 member would refuse both).
 # 4: `refused` says why in `kind` (password needed, wrong password, banned), beside its sentence.
-PROTOCOL_VERSION = 4
+# 5: every connection runs over TLS from its first byte (a version-4 member gets a clear-text refusal).
+PROTOCOL_VERSION = 5
 DEFAULT_PORT = 12002
 
 MAX_NAME_CHARS = 32
