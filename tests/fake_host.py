@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from mmchat import protocol
 from mmchat.protocol import NEED_DATA, Connection, Event, Hello, Role, Welcome
+from tests.tls_helpers import fake_identity, serve_tls
 
 TIMEOUT = 10.0
 
@@ -53,10 +54,12 @@ Script = Callable[[Peer], None]
 
 
 class FakeHost:
-    """Listens on 127.0.0.1 and runs `script` for every connection."""
+    """Listens on 127.0.0.1 and runs `script` for every connection (over TLS, unless `tls` is False)."""
 
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, tls: bool = True) -> None:
         self.script = script
+        self.tls = tls
+        self.fingerprint = fake_identity().fingerprint if tls else ""
         self.listener = socket.socket()
         # Small buffers, inherited by every accepted socket: a host that stops reading is found out sooner.
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
@@ -89,8 +92,10 @@ class FakeHost:
 
     def _run(self, peer: Peer) -> None:
         try:
+            if self.tls:
+                peer.sock = serve_tls(peer.sock)
             self.script(peer)
-        except (EOFError, OSError):
+        except (EOFError, OSError, ValueError):  # ValueError: a TLS socket closed meanwhile
             pass  # the member went away: normal in these tests
         except BaseException as exc:  # a failed assert in a script must reach the test
             self.errors.append(exc)

@@ -42,6 +42,7 @@ from mmchat.protocol import (
     encode,
 )
 from mmchat.server import ChatServer, LogEvent, LogKind
+from tests.tls_helpers import open_raw
 
 TIMEOUT = 15.0
 
@@ -146,7 +147,7 @@ def frame(header: dict) -> bytes:
 
 def raw_member(server: ChatServer, name: str) -> tuple[socket.socket, Connection]:
     """A hand-driven member socket, past the handshake."""
-    sock = socket.create_connection(("127.0.0.1", server.address[1]), timeout=TIMEOUT)
+    sock = open_raw(server.address[1], timeout=TIMEOUT)
     conn = Connection(Role.MEMBER)
     sock.sendall(conn.send(Hello(protocol.PROTOCOL_VERSION, name)))
     while True:
@@ -231,7 +232,7 @@ def test_invalid_names_are_refused_with_a_sentence(server, name):
     with pytest.raises(ConnectError, match=r"That name cannot be used: [A-Z].*\."):
         client.connect()
     # The host refuses them too when a member skips the client's check.
-    sock = socket.create_connection(("127.0.0.1", server.address[1]), timeout=TIMEOUT)
+    sock = open_raw(server.address[1], timeout=TIMEOUT)
     header = json.dumps({"type": "hello", "version": protocol.PROTOCOL_VERSION, "member": name}).encode()
     sock.sendall(struct.pack(">II", len(header), 0) + header)
     reply = read_until_closed(sock)
@@ -242,7 +243,7 @@ def test_invalid_names_are_refused_with_a_sentence(server, name):
 
 
 def test_version_mismatch_is_refused_clearly(server):
-    sock = socket.create_connection(("127.0.0.1", server.address[1]), timeout=TIMEOUT)
+    sock = open_raw(server.address[1], timeout=TIMEOUT)
     header = b'{"type":"hello","version":99,"member":"zed"}'
     sock.sendall(struct.pack(">II", len(header), 0) + header)
     reply = read_until_closed(sock)
@@ -446,7 +447,7 @@ def open_upload(server, name: str, size: int) -> tuple[socket.socket, socket.soc
     sock, conn = raw_member(server, "mallory")
     sock.sendall(frame({"type": "upload", "filename": name, "size": size, "ref": 1}))
     ready = next_reply(sock, conn, lambda e: isinstance(e, protocol.TransferReady))
-    data = socket.create_connection(("127.0.0.1", server.address[1]), timeout=TIMEOUT)
+    data = open_raw(server.address[1], timeout=TIMEOUT)
     tconn = Connection(Role.MEMBER)
     data.sendall(tconn.send(TransferHello(protocol.PROTOCOL_VERSION, ready.token)))
     return sock, data, tconn, ready.token
@@ -463,7 +464,7 @@ def test_a_corrupted_upload_is_discarded(server, tmp_path, share):
     assert not (share / "x.bin").exists()
     assert list((share / ".mmchat" / "tmp").iterdir()) == []
     # The token was single-use.
-    again = socket.create_connection(("127.0.0.1", server.address[1]), timeout=TIMEOUT)
+    again = open_raw(server.address[1], timeout=TIMEOUT)
     aconn = Connection(Role.MEMBER)
     again.sendall(aconn.send(TransferHello(protocol.PROTOCOL_VERSION, token)))
     assert "unknown or has expired" in next_reply(again, aconn, lambda e: isinstance(e, ErrorReply)).message
@@ -478,7 +479,7 @@ def test_an_upload_sent_in_one_go_with_its_digest_is_accepted(server, join, shar
     sock, conn = raw_member(server, "mallory")
     sock.sendall(frame({"type": "upload", "filename": "x.bin", "size": len(body), "ref": 1}))
     ready = next_reply(sock, conn, lambda e: isinstance(e, protocol.TransferReady))
-    data = socket.create_connection(("127.0.0.1", server.address[1]), timeout=TIMEOUT)
+    data = open_raw(server.address[1], timeout=TIMEOUT)
     tconn = Connection(Role.MEMBER)
     end = protocol.TransferEnd(hashlib.sha256(body).hexdigest())
     data.sendall(tconn.send(TransferHello(protocol.PROTOCOL_VERSION, ready.token)) + body + encode(end))
@@ -526,7 +527,7 @@ def test_a_member_who_stops_reading_is_dropped_and_delays_nobody(send_threads, s
     host.subscribe(log.append)
     host.start()
     try:
-        stuck = socket.create_connection(("127.0.0.1", host.address[1]))
+        stuck = open_raw(host.address[1], timeout=None)
         stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stuck.sendall(Connection(Role.MEMBER).send(Hello(protocol.PROTOCOL_VERSION, "stuck")))
         # ...and never reads again.
@@ -710,7 +711,7 @@ def test_bad_frames_are_refused_and_everyone_else_carries_on(server, join, kind)
         header = {"type": "say", "text": "x" * (protocol.MAX_TEXT_CHARS + 1)}
         sock.sendall(frame(header))
     else:
-        sock = socket.create_connection(("127.0.0.1", server.address[1]), timeout=TIMEOUT)
+        sock = open_raw(server.address[1], timeout=TIMEOUT)
         sock.sendall(BAD_FRAMES[kind])
     reply = read_until_closed(sock)
     assert b'"fatal":true' in reply and b"Protocol error" in reply
@@ -721,7 +722,7 @@ def test_bad_frames_are_refused_and_everyone_else_carries_on(server, join, kind)
 
 
 def test_a_silent_connection_does_not_block_others(server, join):
-    idle = socket.create_connection(("127.0.0.1", server.address[1]))  # says nothing at all
+    idle = open_raw(server.address[1], timeout=None)  # says nothing at all
     alice, bob = join("alice"), join("bob")
     alice.say("hi")
     assert messages(bob, 1)[0].text == "hi"
@@ -802,7 +803,7 @@ def test_replies_stay_in_order_with_broadcasts_sent_in_the_same_breath(send_thre
 
 
 def test_a_wall_clock_jump_does_not_close_a_connection_that_is_still_in_time(server, monkeypatch):
-    silent = socket.create_connection(("127.0.0.1", server.address[1]), timeout=TIMEOUT)
+    silent = open_raw(server.address[1], timeout=TIMEOUT)
     time.sleep(0.2)  # accepted before the clock jumps
     real_time = time.time
     monkeypatch.setattr(time, "time", lambda: real_time() + 3600)  # NTP, a laptop waking up, DST...
@@ -824,9 +825,7 @@ def test_stopping_with_a_member_who_does_not_read_starts_no_timer_threads(share,
     unlimited = Limits(chat=Rate(1e9, 1e9))  # the talker floods on purpose: not what this is about
     host = ChatServer(share, "127.0.0.1", 0, outbound_limit=64 * 1024 * 1024, flood=unlimited)  # slow, not dropped
     host.start()
-    stuck = socket.socket()
-    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: a small window
-    stuck.connect(("127.0.0.1", host.address[1]))
+    stuck = open_raw(host.address[1], timeout=None, rcvbuf=4096)  # a small window
     stuck.sendall(Connection(Role.MEMBER).send(Hello(protocol.PROTOCOL_VERSION, "stuck")))
     talker, tconn = raw_member(host, "talker")
     said = b"".join(tconn.send(Say(text="x" * 3900)) for _ in range(1500))  # ~6 MB for each to take
