@@ -7,7 +7,9 @@ Linux answers on all of 127.0.0.0/8, so a test can knock from 127.0.0.2 (the
 from __future__ import annotations
 
 import queue
+import select
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from mmchat.protocol import (
     Welcome,
 )
 from mmchat.server import ChatServer
+from tests.tls_helpers import open_tcp, secure
 
 TIMEOUT = 15.0
 ATTACKER = "127.0.0.2"
@@ -62,11 +65,35 @@ class Knock:
     """A raw connection from `source` that says hello and collects what the host answers."""
 
     def __init__(self, port: int, source: str = ATTACKER) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT, source_address=(source, 0))
+        self.raw = open_tcp(port, timeout=TIMEOUT, source=source)
         self.conn = Connection(Role.MEMBER)
+        self._secured: socket.socket | None = None
+        self._said = threading.Event()
 
     def hello(self, name: str, password: str) -> None:
-        self.sock.sendall(self.conn.send(Hello(PROTOCOL_VERSION, name, password)))
+        """TLS, then the hello, on a thread: a slowed address's handshake waits until the host reads it."""
+        frame = self.conn.send(Hello(PROTOCOL_VERSION, name, password))
+
+        def run() -> None:
+            try:
+                self._secured = secure(self.raw, TIMEOUT)
+                self._secured.sendall(frame)
+            except OSError:
+                pass  # closed by the test meanwhile
+            finally:
+                self._said.set()
+
+        threading.Thread(target=run, daemon=True).start()
+
+    @property
+    def sock(self) -> socket.socket:
+        """The TLS connection, once the hello went out."""
+        self._said.wait(TIMEOUT)
+        assert self._secured is not None
+        return self._secured
+
+    def close(self) -> None:
+        (self._secured or self.raw).close()
 
     def answers(self, timeout: float = TIMEOUT) -> list[Event]:
         """Everything the host sends until it hangs up."""
@@ -77,14 +104,11 @@ class Knock:
         return list(self.conn.events())
 
     def waiting(self) -> bool:
-        """Nothing has come back yet (the host has not read our hello)."""
-        self.sock.setblocking(False)
-        try:
-            return not self.sock.recv(1, socket.MSG_PEEK)  # b"": closed, which is not waiting either
-        except BlockingIOError:
+        """Nothing has come back yet (the host has not even answered our TLS handshake, or not our hello)."""
+        if not self._said.is_set():
             return True
-        finally:
-            self.sock.settimeout(TIMEOUT)
+        readable, _, _ = select.select([self.sock], [], [], 0)  # a closed connection is readable too
+        return not readable
 
 
 def member(server: ChatServer, name: str, password: str = "s3cret") -> ChatClient:
@@ -133,7 +157,7 @@ def test_guessing_from_one_address_is_slowed_while_another_joins_at_once(host: C
     assert time.monotonic() - started >= 0.9  # the host did not read it before its second was up
     assert slowed[-1].waiting()
     for knock in slowed:
-        knock.sock.close()
+        knock.close()
     honest.close(wait=TIMEOUT)
     guessing = [e for e in host.seen if e.kind is LogKind.GUESSING]  # type: ignore[attr-defined]
     assert [(e.address, e.count) for e in guessing] == [(ATTACKER, 3)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import socket
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from mmchat.hosting import make_server
 from mmchat.hostlog import LogKind
 from mmchat.protocol import Connection, ErrorReply, OfferUpload, Role, TransferHello, TransferReady
 from tests.test_server import raw_member
+from tests.tls_helpers import open_raw
 
 
 def host_args(tmp_path: Path, **changes: object) -> argparse.Namespace:
@@ -111,7 +111,7 @@ def test_a_live_host_caps_tickets_and_ends_a_stalled_upload_with_a_sentence(tmp_
             answers += [e for e in conn.events() if isinstance(e, (TransferReady, ErrorReply))]
         assert [type(a) for a in answers] == [TransferReady, TransferReady, ErrorReply]
         assert "the most the host allows at once (2)" in answers[2].message
-        upload = socket.create_connection(server.address, timeout=10)
+        upload = open_raw(server.address[1], timeout=10)
         upload_conn = Connection(Role.MEMBER)
         upload.sendall(upload_conn.send(TransferHello(version=protocol.PROTOCOL_VERSION, token=answers[0].token)))
         said = b""

@@ -30,6 +30,7 @@ from mmchat import protocol
 from mmchat.client import ChatClient
 from mmchat.protocol import ChatMessage, Hello, Say
 from mmchat.protocol.framing import PREFIX
+from tests import tls_helpers
 from tests.protocol_helpers import raw_frame as frame
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,9 +46,8 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="re
 
 
 def open_raw(port: int) -> socket.socket:
-    """A raw connection to the host: the one place this test opens one (where a TLS wrap would go)."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=2.0)
-    return sock
+    """A raw connection to the host, over TLS: the one place this test opens one."""
+    return tls_helpers.open_raw(port, timeout=2.0)
 
 
 def random_value(rng: random.Random, depth: int = 0) -> object:

@@ -24,6 +24,11 @@ def open_raw(port: int, timeout: float | None = 10.0, source: str = "", rcvbuf: 
 
     `source`: the local address to connect from; `rcvbuf`: a receive buffer set before connecting (a small
     window for a member that stops reading)."""
+    return secure(open_tcp(port, timeout, source, rcvbuf), timeout)
+
+
+def open_tcp(port: int, timeout: float | None = 10.0, source: str = "", rcvbuf: int = 0) -> socket.socket:
+    """The TCP connection `open_raw` then secures (for a test that shakes hands later, or on another thread)."""
     sock = socket.socket()
     if rcvbuf:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -32,6 +37,11 @@ def open_raw(port: int, timeout: float | None = 10.0, source: str = "", rcvbuf: 
     sock.settimeout(timeout)
     sock.connect(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as members do: the hello follows the handshake
+    return sock
+
+
+def secure(sock: socket.socket, timeout: float | None = 10.0) -> socket.socket:
+    """TLS over `sock`, as a member's client_handshake does it (ConnectionError with a sentence if it fails)."""
     channel = client_handshake(sock, client_context(), time.monotonic() + (timeout or 10.0))
     channel.settimeout(timeout)
     return channel
