@@ -50,6 +50,7 @@ from .commands import CommandSandbox
 from .host_accept import Acceptor, listen
 from .host_admin import HostAdmin
 from .host_jobs import JobResult, Workers
+from .host_tls import HostTls
 from .host_transfers import Ticket, TransferDesk
 from .hostlog import LogBus, LogEvent, LogKind
 from .liveness import KeepAlive, Openers
@@ -58,9 +59,6 @@ from .protocol import ErrorReply, OfferUpload, ProtocolError, RequestDownload, S
 from .qr import CodeBook
 from .room import Room
 from .storage import HISTORY_MAX, Storage
-from .tls import load_or_create, server_context
-from .tls_channel import TlsChannel
-from .tls_stream import NO_HANDSHAKE, PlainGate, TlsPipe, WireError
 from .wakeup import CallQueue
 
 __all__ = ["ChatServer", "ConnectionInfo", "LogEvent", "LogKind"]
@@ -72,7 +70,7 @@ TRANSFER_EVENTS = (OfferUpload, RequestDownload, TransferHello)  # for the trans
 SHUTDOWN_POLL = 0.05  # while stopping, how often the loop looks whether everyone is gone
 
 
-class ChatServer(HostAdmin):
+class ChatServer(HostAdmin, HostTls):
     """The host: accepts members, relays chat in one order, stores history and shared files."""
 
     def __init__(
@@ -93,16 +91,13 @@ class ChatServer(HostAdmin):
     ) -> None:
         """`send_threads`: 2 lets a second thread share the sends of rounds with many members
         (the default where there is a second core), 1 keeps every send on the loop thread.
-        `flood`: each member's budgets (budget.py); `history_max`: history entries kept on disk;
-        `tls`: False only for measuring (--no-tls).  Raises tls.IdentityError if the key is damaged."""
+        `flood`: each member's budgets (budget.py); `history_max`: history entries kept on disk."""
         self.share = Path(share).resolve()
         self.share.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else self.share / ".mmchat"
         self.temp_dir = self.data_dir / "tmp"
         self.temp_dir.mkdir(parents=True, exist_ok=True)
-        identity = load_or_create(self.data_dir) if tls else None  # tls.py: made on the first start
-        self._tls = server_context(identity) if identity else None
-        self.fingerprint = identity.fingerprint if identity else ""  # of the host's certificate (fingerprints.py)
+        self.fingerprint = self._open_tls(self.data_dir, tls)  # the SHA-256 of its certificate (host_tls.py)
         self._bind = (host, port)
         self.log = LogBus()
         self._publish = self.log.publish
@@ -228,8 +223,7 @@ class ChatServer(HostAdmin):
         for sock, addr in self._acceptor.accept(time.monotonic(), self._shed):  # host_accept.py: EMFILE
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            wire = TlsPipe(self._tls) if self._tls else PlainGate()
-            peer = Peer(next(self._ids), sock, format_address(addr[0], addr[1]), time.time(), wire=wire)
+            peer = Peer(next(self._ids), sock, format_address(addr[0], addr[1]), time.time(), wire=self._new_wire())
             self._peers[peer.id] = peer
             self._selector.register(sock, selectors.EVENT_READ, peer)
             self._apply(self.room.opened(peer.id, peer.address, time.monotonic()))
@@ -268,21 +262,6 @@ class ChatServer(HostAdmin):
             return  # a TLS handshake, part of a record, or a refusal
         peer.conn.receive_data(data)
         self._dispatch(peer)
-
-    def _unwrap(self, peer: Peer, data: bytes) -> bytes:
-        """The plaintext in what `peer` sent (tls_stream.py); b'' and a hang-up if it cannot be read."""
-        assert peer.wire is not None
-        try:
-            data = peer.wire.receive(data)
-        except WireError as exc:
-            self._publish(LogEvent(time.time(), LogKind.TLS_FAILED, address=peer.address, reason=exc.reason))
-            self._hang_up(peer, CloseReason.REFUSED)  # after the clear-text answer, if there is one
-            return b""
-        if peer.wire.tail:
-            self.outboxes.writable(peer)  # the handshake's answer
-        elif isinstance(peer.wire, PlainGate):
-            peer.wire = None  # the first bytes were chat: nothing more to look at
-        return data
 
     def _dispatch(self, peer: Peer) -> None:
         """Hand what `peer` sent to the room, until it is paused (the rest waits in its buffer)."""
@@ -358,8 +337,7 @@ class ChatServer(HostAdmin):
     def _close(self, peer: Peer, reason: CloseReason) -> None:
         if peer.closed:
             return
-        if reason is CloseReason.NO_GREETING and isinstance(peer.wire, TlsPipe) and not peer.wire.ready:
-            self._publish(LogEvent(time.time(), LogKind.TLS_FAILED, address=peer.address, reason=NO_HANDSHAKE))
+        self._note_close(peer, reason)
         peer.closed = True
         self.outboxes.forget(peer)
         self._peers.pop(peer.id, None)
@@ -397,17 +375,6 @@ class ChatServer(HostAdmin):
             else:
                 self.outboxes.send(peer, peer.conn.send(ErrorReply(message=ticket, fatal=True)))
                 self._hang_up(peer, CloseReason.REFUSED)
-
-    def _hand_over(self, peer: Peer, ticket: Ticket) -> None:
-        """From here on the socket belongs to a transfer thread, with blocking I/O."""
-        peer.closed = True
-        self.outboxes.forget(peer)
-        self._peers.pop(peer.id, None)
-        self._selector.unregister(peer.sock)
-        self._apply(self.room.closed(peer.id, CloseReason.TRANSFER, time.time()))
-        # With TLS the session the loop made goes on (tls_channel.py): no second handshake.
-        sock = TlsChannel(peer.sock, *peer.wire.take()) if isinstance(peer.wire, TlsPipe) else peer.sock
-        self.desk.start(sock, peer.conn, ticket, peer.conn.take_buffered(), peer.address)
 
     def _on_shared(self, member: str, filename: str, size: int) -> None:
         self.call_soon(lambda: self._apply(self.room.shared(member, filename, size, time.time())))

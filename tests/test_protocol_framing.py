@@ -256,7 +256,7 @@ def test_the_caps_are_the_documented_numbers():
     assert (MEMBER_INBOUND.max_header, MEMBER_INBOUND.max_body) == (4194304, 1048576)
     assert (MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_FILENAME_BYTES) == (32, 4000, 255)
     assert (MAX_COMMAND_CHARS, protocol.MAX_OUTPUT_CHARS, MAX_LIST_ITEMS) == (1024, 262144, 10000)
-    assert protocol.PROTOCOL_VERSION == 4  # 3: ping, pong, "timed out"; 4: refused.kind
+    assert protocol.PROTOCOL_VERSION == 5  # 3: ping, pong, "timed out"; 4: refused.kind; 5: TLS
 
 
 def test_body_over_the_limit_is_refused_from_the_prefix_alone():
