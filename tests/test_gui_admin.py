@@ -101,8 +101,8 @@ def test_header_shows_where_to_join_with_a_qr_code(tk_root, admin, server):
     assert admin.address_label.cget("text") == f"127.0.0.1:{port}"
     assert 100 <= admin.qr_image.width() <= 200  # a QR code, shrunk to fit the header
     assert join_url("192.168.1.5", 12002) == "mmchat://192.168.1.5:12002"
-    admin.copy_address()
-    assert tk_root.clipboard_get() == f"127.0.0.1:{port}"
+    admin.copy_address()  # the invite, with the key members check
+    assert tk_root.clipboard_get() == f"mmchat://127.0.0.1:{port}/#{server.fingerprint}"
     assert admin.copied.cget("text") == "Copied"
 
 

@@ -23,6 +23,7 @@ from mmchat.client import ChatClient, Transfer
 from mmchat.server import ChatServer
 from tests import gui_helpers
 from tests.gui_helpers import pump_for, pump_until, walk
+from tests.tls_helpers import fake_identity, serve_tls
 
 tk_root = gui_helpers.tk_root  # the fixtures, used by name below
 tk_errors = gui_helpers.tk_errors
@@ -545,9 +546,11 @@ def test_closing_while_the_connection_completes_does_not_wait_for_it(
 
 
 class DeafHost:
-    """A host on 127.0.0.1 that welcomes one member and then never reads a byte from it."""
+    """A host on 127.0.0.1 that welcomes one member (over TLS, with its certificate's real fingerprint)
+    and then never reads a byte from it."""
 
     def __init__(self) -> None:
+        self.fingerprint = fake_identity().fingerprint
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills up sooner
         self.listener.bind(("127.0.0.1", 0))
@@ -559,6 +562,7 @@ class DeafHost:
 
     def _welcome(self) -> None:
         sock, _ = self.listener.accept()
+        sock = serve_tls(sock)
         self.member = sock
         conn = protocol.Connection(protocol.Role.HOST)
         while True:
@@ -585,7 +589,9 @@ def test_a_host_that_stops_reading_never_freezes_the_window(tk_root, tk_errors, 
     watchdog = threading.Timer(60, host.stop)  # a window that waits for the host is freed (and fails) by this
     watchdog.start()
     try:
-        window = ChatWindow(tk.Toplevel(tk_root), *host.address, name="gina", downloads=tmp_path)
+        window = ChatWindow(
+            tk.Toplevel(tk_root), *host.address, name="gina", downloads=tmp_path, fingerprint=host.fingerprint
+        )  # as by invite: the key is checked, no trust dialog
         pump_until(tk_root, lambda: window.client is not None, what="welcomed by the deaf host")
         line = COOL * protocol.MAX_TEXT_CHARS  # the largest message there is: 16 kB
         shown = lambda: window.view.text.get("1.0", "end")  # noqa: E731
