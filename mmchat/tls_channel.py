@@ -60,7 +60,7 @@ class TlsChannel(socket.socket):
         self._in = incoming
         self._outgoing = outgoing
         self._tail = tail  # ciphertext not sent yet (the host's loop may leave some)
-        self._raw: bytearray | None = None  # made at the first read that needs the network
+        self._raw: bytearray | None = None
         self._tls_lock = threading.Lock()
         self._send_lock = threading.Lock()
 
@@ -76,11 +76,27 @@ class TlsChannel(socket.socket):
     # --- reading ------------------------------------------------------------------------
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        """Up to `bufsize` bytes of plaintext; b'' at the end of the stream."""
-        buf = bytearray(min(bufsize, RAW_CHUNK))
-        n = self.recv_into(buf)
-        del buf[n:]
-        return bytes(buf)
+        """Up to `bufsize` bytes of plaintext: every record already here, or the next; b'' at the end."""
+        while True:
+            chunks: list[bytes] = []
+            size, ended = 0, False
+            with self._tls_lock:
+                while size < bufsize:
+                    try:
+                        chunk = self._obj.read(bufsize - size)
+                    except ssl.SSLWantReadError:
+                        break
+                    except ssl.SSLZeroReturnError:
+                        chunk = b""
+                    if not chunk:
+                        ended = True
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+            if chunks or ended:
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            if not self._read_records():
+                return b""
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """Plaintext into `buffer`: every record already here, or wait for the next (the socket's time-out)."""
@@ -93,13 +109,20 @@ class TlsChannel(socket.socket):
             got = self._decrypt(view)
             if got is not None:
                 return got
-            if self._raw is None:
-                self._raw = bytearray(RAW_CHUNK)
-            n = super().recv_into(self._raw)
-            if not n:
-                return 0  # the connection ended (without a close_notify: the frames say whether it was whole)
+            if not self._read_records():
+                return 0
+
+    def _read_records(self) -> bool:
+        """Wait for ciphertext and feed it to TLS; False at the end of the connection.
+
+        An end without a close_notify is an end too: the frames inside say whether all of it came."""
+        if self._raw is None:
+            self._raw = bytearray(RAW_CHUNK)  # made at the first read that needs the network
+        n = super().recv_into(self._raw)
+        if n:
             with self._tls_lock:
                 self._in.write(memoryview(self._raw)[:n])
+        return bool(n)
 
     def _decrypt(self, view: memoryview) -> int | None:
         """Plaintext bytes put into `view`, 0 at the end, None if a record must be read first."""

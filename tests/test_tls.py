@@ -18,9 +18,8 @@ from mmchat.client import ChatClient, ConnectError, TransferFinished
 from mmchat.hostlog import LogEvent, LogKind
 from mmchat.protocol import Connection, ErrorReply, Hello, Role, Welcome
 from mmchat.server import ChatServer
-from mmchat.tls import CERT_FILE, KEY_FILE, IdentityError, client_context, load_or_create, server_context
-from mmchat.tls_stream import ENCRYPTED_HOST, HANDSHAKE_BYTES_MAX, PLAIN_HOST, TlsPipe, WireError
-from tests.tls_helpers import open_tcp
+from mmchat.tls import CERT_FILE, KEY_FILE, IdentityError, client_context, load_or_create
+from mmchat.tls_stream import ENCRYPTED_HOST, PLAIN_HOST
 
 TIMEOUT = 10.0
 PASSWORD = "correct horse battery staple"
@@ -192,36 +191,6 @@ def test_a_transfer_connection_showing_another_certificate_is_refused(host: Chat
         other.stop()
 
 
-def test_garbage_and_a_silent_handshake_are_closed_with_one_line_each(tmp_path: Path) -> None:
-    from mmchat.liveness import Openers
-
-    server = ChatServer(tmp_path / "share", "127.0.0.1", 0, openers=Openers(hello_timeout=1.0))
-    log: list[LogEvent] = []
-    server.subscribe(log.append)
-    server.start()
-    try:
-        garbage = open_tcp(server.address[1])
-        garbage.sendall(b"\x16\x03\x01\x00\x05hello, this is not a ClientHello at all")
-        garbage.settimeout(TIMEOUT)
-        assert garbage.recv(65536) == b""  # hung up on, without a word
-        silent = open_tcp(server.address[1])
-        silent.sendall(b"\x16\x03\x01")  # the start of a record, and then nothing
-        silent.settimeout(TIMEOUT)
-        started = time.monotonic()
-        assert silent.recv(65536) == b""  # closed by the hello deadline
-        assert time.monotonic() - started < 5
-        wait_until(lambda: len([e for e in log if e.kind is LogKind.TLS_FAILED]) == 2)
-        reasons = [e.reason for e in log if e.kind is LogKind.TLS_FAILED]
-        assert "handshake failed" in reasons[0] and "did not finish the TLS handshake" in reasons[1]
-        garbage.close()
-        silent.close()
-        member = ChatClient("127.0.0.1", server.address[1], "alice")
-        assert member.connect() == "alice"  # the host carried on
-        member.close(wait=TIMEOUT)
-    finally:
-        server.stop()
-
-
 def test_the_identity_survives_a_restart_and_the_key_is_private(tmp_path: Path) -> None:
     first = ChatServer(tmp_path / "share", "127.0.0.1", 0)
     data = first.data_dir
@@ -285,112 +254,3 @@ def test_tls_1_1_is_refused(host: ChatServer) -> None:
     with socket.create_connection(("127.0.0.1", host.address[1]), timeout=TIMEOUT) as raw:
         with pytest.raises(ssl.SSLError):
             context.wrap_socket(raw).close()
-
-
-# --- the loop's pipe, without sockets ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def context(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
-    return server_context(load_or_create(tmp_path_factory.mktemp("identity")))
-
-
-def member_end() -> tuple[ssl.SSLObject, ssl.MemoryBIO, ssl.MemoryBIO]:
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    return client_context().wrap_bio(incoming, outgoing), incoming, outgoing
-
-
-def shake(pipe: TlsPipe, step: int = 0) -> tuple[ssl.SSLObject, ssl.MemoryBIO, ssl.MemoryBIO]:
-    """A member's handshake with `pipe`, its bytes fed `step` at a time (0: as they come)."""
-    obj, incoming, outgoing = member_end()
-    for _ in range(10):
-        try:
-            obj.do_handshake()
-            done = True
-        except ssl.SSLWantReadError:
-            done = False
-        data = outgoing.read()
-        for start in range(0, len(data), step or len(data) or 1):
-            assert pipe.receive(data[start : start + (step or len(data))]) == b""
-        incoming.write(bytes(pipe.tail))
-        pipe.tail = b""
-        if done and pipe.ready:
-            return obj, incoming, outgoing
-    raise AssertionError("no handshake")
-
-
-@pytest.mark.parametrize("step", [0, 1, 7, 100])
-def test_the_pipe_reads_a_stream_split_anywhere(context: ssl.SSLContext, step: int) -> None:
-    pipe = TlsPipe(context)
-    obj, incoming, outgoing = shake(pipe, step)
-    frames = b"".join(protocol.encode(protocol.Say(text=f"message {i} " * 30)) for i in range(50))
-    obj.write(frames)
-    wire = outgoing.read()
-    plain = b""
-    cut = step or 4096
-    for start in range(0, len(wire), cut):
-        plain += pipe.receive(wire[start : start + cut])
-    assert plain == frames
-    assert pipe.tail == b"" and pipe.received < 4096  # nothing waits once read; the handshake was small
-    incoming.write(pipe.encrypt(b"the host's answer"))
-    assert obj.read(100) == b"the host's answer"
-
-
-def test_the_pipe_refuses_clear_text_with_a_clear_answer(context: ssl.SSLContext) -> None:
-    pipe = TlsPipe(context)
-    with pytest.raises(WireError, match="without TLS"):
-        pipe.receive(protocol.encode(Hello(protocol.PROTOCOL_VERSION, "plain")))
-    assert bytes(pipe.tail) == protocol.encode(ErrorReply(message=ENCRYPTED_HOST, fatal=True))
-    assert pipe.receive(b"more") == b""  # nothing more is read
-
-
-def test_the_pipe_bounds_what_it_takes_before_the_handshake(context: ssl.SSLContext) -> None:
-    pipe = TlsPipe(context)
-    obj, _, outgoing = member_end()
-    with pytest.raises(ssl.SSLWantReadError):
-        obj.do_handshake()
-    hello = outgoing.read()
-    pipe.receive(hello[:5])  # a record header and nothing more, then a flood
-    with pytest.raises(WireError):
-        for _ in range(HANDSHAKE_BYTES_MAX // 1024 + 2):
-            pipe.receive(b"\x00" * 1024)
-    assert pipe.received <= HANDSHAKE_BYTES_MAX + 1024
-
-
-def test_the_pipe_sends_all_or_nothing_and_keeps_the_rest(context: ssl.SSLContext) -> None:
-    pipe = TlsPipe(context)
-    obj, incoming, _ = shake(pipe)
-
-    class Narrow:
-        """A socket that takes 1,000 bytes per send, then none until told."""
-
-        def __init__(self) -> None:
-            self.taken = bytearray()
-            self.room = 1000
-
-        def send(self, data: bytes) -> int:
-            if not self.room:
-                raise BlockingIOError
-            n = min(self.room, len(data))
-            self.taken += bytes(data[:n])
-            self.room = 0
-            return n
-
-    sock = Narrow()
-    big = b"x" * 50_000
-    assert pipe.send(sock, big) == len(big)  # type: ignore[arg-type]
-    assert pipe.tail and len(sock.taken) == 1000
-    assert pipe.send(sock, b"next") == 0  # type: ignore[arg-type]  # the rest of the first batch comes first
-    while pipe.tail:
-        sock.room = 7000
-        pipe.flush(sock)  # type: ignore[arg-type]
-    sock.room = 1 << 20
-    assert pipe.send(sock, b"next") == 4  # type: ignore[arg-type]
-    incoming.write(bytes(sock.taken))
-    got = b""
-    while True:
-        try:
-            got += obj.read(1 << 20)
-        except ssl.SSLWantReadError:
-            break
-    assert got == big + b"next"
