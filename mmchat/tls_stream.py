@@ -40,6 +40,9 @@ from .protocol import ErrorReply, encode
 TLS_HANDSHAKE = 0x16  # the first byte of a TLS record that carries a handshake (a ClientHello)
 HANDSHAKE_BYTES_MAX = 64 * 1024  # ciphertext a connection may send before its handshake is done
 READ_SIZE = 256 * 1024
+# A MemoryBIO never gives back the memory it once needed: one 1 MB write would stay 1.3 MB for the rest of
+# the connection.  So at most a record's worth goes in at a time, and is taken out before the next.
+BIO_PIECE = 16 * 1024
 ENCRYPTED_HOST = (
     "This host encrypts its chat (TLS): join it with the same mmchat version as the host, without --no-tls."
 )
@@ -89,7 +92,7 @@ class TlsPipe:
             if self.received > HANDSHAKE_BYTES_MAX:
                 self._obj = None
                 raise WireError("it sent too much before finishing the TLS handshake")
-            self._in.write(data)
+            self._in.write(data)  # at most HANDSHAKE_BYTES_MAX in all
             try:
                 obj.do_handshake()
             except ssl.SSLWantReadError:
@@ -100,27 +103,37 @@ class TlsPipe:
                 raise WireError(f"the TLS handshake failed ({exc.reason or exc})") from None
             self.ready = True
             self._queue(self._out.read())
-        else:
-            self._in.write(data)
-        chunks = []
-        while True:
-            try:
-                chunk = obj.read(READ_SIZE)
-            except ssl.SSLWantReadError:
-                break
-            except ssl.SSLError as exc:
-                self._obj = None
-                raise WireError(f"a TLS record could not be read ({exc.reason or exc})") from None
-            if not chunk:
-                break  # the peer's close_notify: the socket's end follows
-            chunks.append(chunk)
+            data = b""
+        chunks: list[bytes] = []
+        view = memoryview(data)
+        for start in range(0, max(len(data), 1), BIO_PIECE):
+            self._in.write(view[start : start + BIO_PIECE])
+            while True:
+                try:
+                    chunk = obj.read(READ_SIZE)
+                except ssl.SSLWantReadError:
+                    break
+                except ssl.SSLError as exc:
+                    self._obj = None
+                    raise WireError(f"a TLS record could not be read ({exc.reason or exc})") from None
+                if not chunk:
+                    break  # the peer's close_notify: the socket's end follows
+                chunks.append(chunk)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def encrypt(self, data: bytes | memoryview) -> bytes:
-        """The records that carry `data` (the handshake must be done)."""
-        assert self._obj is not None and self.ready
-        self._obj.write(data)
-        return self._out.read()
+        """The records that carry `data` (the handshake must be done), made a record's worth at a time."""
+        obj, out = self._obj, self._out
+        assert obj is not None and self.ready
+        if len(data) <= BIO_PIECE:
+            obj.write(data)
+            return out.read()
+        view = memoryview(data)
+        pieces = []
+        for start in range(0, len(view), BIO_PIECE):
+            obj.write(view[start : start + BIO_PIECE])
+            pieces.append(out.read())
+        return b"".join(pieces)
 
     def send(self, sock: socket.socket, data: bytes | memoryview) -> int:
         """Encrypt and write all of `data` (returns len(data)), or nothing (0) while a tail is still waiting."""

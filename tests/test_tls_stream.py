@@ -132,3 +132,17 @@ def test_a_plain_host_lets_a_plain_member_speak() -> None:
     frame = protocol.encode(Hello(protocol.PROTOCOL_VERSION, "plain"))
     gate = PlainGate()
     assert gate.receive(frame) == frame and gate.ready and not gate.tail
+
+
+def test_big_batches_go_through_the_bios_a_record_at_a_time(context: ssl.SSLContext) -> None:
+    """A MemoryBIO keeps the memory it once needed: a megabyte in either way must not pass in one piece."""
+    pipe = TlsPipe(context)
+    obj, incoming, outgoing = shake(pipe)
+    big = bytes(range(256)) * 4096  # 1 MiB
+    incoming.write(pipe.encrypt(big))
+    got = b""
+    while len(got) < len(big):
+        got += obj.read(1 << 20)
+    assert got == big
+    obj.write(big)
+    assert pipe.receive(outgoing.read()) == big
