@@ -1,8 +1,7 @@
 """The trust dialog, under Xvfb: asked from the connecting thread, answered on the Tk thread.
 
 The dialog tests drive the real TrustDialog.  The chat-window tests join a real host on 127.0.0.1 through
-the real window, verifier and known hosts (tests.trust_helpers: before the TLS work, a stand-in key is
-presented where TLS will present the host's).
+the real window, verifier and known hosts, against real TLS hosts (tests.trust_helpers).
 """
 
 from __future__ import annotations
@@ -295,7 +294,7 @@ def test_a_changed_key_met_while_reconnecting_by_itself_stops_the_automatic_trie
 ) -> None:
     first = ChatServer(tmp_path / "share", "127.0.0.1", 0)
     port = first.start()[1]
-    hooked = hook(monkeypatch, chat_window, first, stand_in=OLD)
+    hooked = hook(monkeypatch, chat_window, first)
     where = f"127.0.0.1:{port}"
     KnownHosts().remember(where, hooked.key)
     window = ChatWindow(tk.Toplevel(tk_root), "127.0.0.1", port, name="alice", downloads=tmp_path / "dl")
@@ -304,7 +303,7 @@ def test_a_changed_key_met_while_reconnecting_by_itself_stops_the_automatic_trie
     pump_until(tk_root, lambda: window.ended and window.retry_delay, what="an automatic try planned")
     second = ChatServer(tmp_path / "other share", "127.0.0.1", port)  # another data folder: another key
     second.start()  # ...and another comes back at the same address
-    old, new = hooked.key, show(hooked, second, stand_in=NEW)
+    old, new = hooked.key, show(hooked, second)
     try:
         dialog = dialog_of(tk_root, window)
         assert dialog.shown() == [old, new]

@@ -2,8 +2,7 @@
 and said so, a changed key and a forged invite refused, --accept-new-key.
 
 Standard input is a real pseudo-terminal where the test is about a terminal.  The joins go through the real
-terminal against a real host (tests.trust_helpers: before the TLS work, a stand-in key is presented where
-TLS will present the host's).
+terminal against a real TLS host (tests.trust_helpers).
 """
 
 from __future__ import annotations
