@@ -254,3 +254,27 @@ def test_tls_1_1_is_refused(host: ChatServer) -> None:
     with socket.create_connection(("127.0.0.1", host.address[1]), timeout=TIMEOUT) as raw:
         with pytest.raises(ssl.SSLError):
             context.wrap_socket(raw).close()
+
+
+def test_no_tls_on_the_command_line_reaches_host_and_terminal(tmp_path: Path, monkeypatch) -> None:
+    """--no-tls is one flag for both ends (cli.py): the host runs without a key, a terminal member joins it."""
+    from mmchat.cli import build_parser
+    from mmchat.hosting import make_server
+    from mmchat.terminal import run_join
+
+    monkeypatch.setenv("MMCHAT_CONFIG_DIR", str(tmp_path / "config"))
+    host_args = build_parser().parse_args(
+        ["--host", "--no-tls", "--bind", "127.0.0.1", "--port", "0", "--share", str(tmp_path / "share")]
+    )
+    plain = make_server(host_args)
+    plain.start()
+    try:
+        assert plain.fingerprint == ""
+        where = f"127.0.0.1:{plain.address[1]}"
+        for flags, code, said in (([], 1, PLAIN_HOST), (["--no-tls"], 0, "Connected to")):
+            args = build_parser().parse_args(["--join", where, "--name", "ann", "--cli", *flags])
+            out, err = io.StringIO(), io.StringIO()
+            assert run_join(args, io.StringIO("!exit\n"), out, err) == code
+            assert said in out.getvalue() + err.getvalue()
+    finally:
+        plain.stop()
