@@ -36,6 +36,7 @@ from .tls_stream import TLS_HANDSHAKE
 RAW_CHUNK = 256 * 1024
 FILE_CHUNK = 1 << 20
 TLS_ALERT = 0x15
+SHUTDOWN_FLUSH = 5.0  # seconds the last ciphertext (a goodbye, say) may take before our half closes
 NOT_TLS = (
     "The host did not answer with TLS: it may be an older mmchat, or run with --no-tls "
     "(then join it with --no-tls too), or not be an mmchat host."
@@ -190,14 +191,15 @@ class TlsChannel(socket.socket):
         return not self._tail
 
     def shutdown(self, how: int) -> None:
-        """Shut the TCP connection down (after what waits, when only our half closes)."""
+        """Shut the TCP connection down; when only our half closes, what waits goes first (SHUTDOWN_FLUSH s at most)."""
         if how == socket.SHUT_WR and self._tail:
-            try:
-                with self._send_lock:
-                    super().sendall(self._tail)
-                    self._tail = b""
-            except OSError:
-                pass
+            deadline = time.monotonic() + SHUTDOWN_FLUSH
+            with self._send_lock:
+                try:
+                    while self._tail and time.monotonic() < deadline:
+                        self._push()  # each try waits the socket's own time-out at most
+                except OSError:
+                    pass  # the connection broke: nothing more can go
         super().shutdown(how)
 
 

@@ -163,7 +163,7 @@ def test_a_name_with_invisible_characters_is_refused_with_a_sentence(room, hidde
 @pytest.mark.parametrize(
     ("kwargs", "reason", "kind"),
     [
-        ({"version": 3}, "This host speaks mmchat protocol 4 and you speak 3", RefusalKind.OTHER),  # 3 reads it
+        ({"version": 3}, "This host speaks mmchat protocol 5 and you speak 3", RefusalKind.OTHER),  # 3 reads it
         ({"password": "guess"}, "Wrong password.", RefusalKind.WRONG_PASSWORD),
         ({"password": ""}, "This chat needs a password.", RefusalKind.PASSWORD_NEEDED),
     ],
