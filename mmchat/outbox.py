@@ -21,6 +21,7 @@ Only the loop thread calls into this module (the second sending thread runs
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import selectors
 import socket
@@ -76,8 +77,8 @@ class Peer:
     send: Callable[[bytes | memoryview], int] = field(init=False)  # all or nothing with TLS
 
     def __post_init__(self) -> None:
-        wire, sock = self.wire, self.sock
-        self.send = (lambda data: wire.send(sock, data)) if isinstance(wire, TlsPipe) else sock.send
+        wire = self.wire
+        self.send = functools.partial(wire.send, self.sock) if isinstance(wire, TlsPipe) else self.sock.send
 
     def waiting(self) -> bool:
         """Whether bytes wait to be written: in the outbox, or ciphertext the socket did not take yet."""
