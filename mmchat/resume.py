@@ -119,11 +119,16 @@ def _partial_from(folder: Path, record: Any) -> Partial:
         raise ValueError("not a record")
     path, filename, sha, owner = record["path"], record["filename"], record["sha256"], record["owner"]
     size, ts = record["size"], record["ts"]
-    if not all(isinstance(v, str) for v in (path, filename, sha, owner)) or not _PART_NAME.fullmatch(path):
+    if not all(isinstance(v, str) for v in (path, filename, sha, owner)) or not _is_part_name(path):
         raise ValueError("not a partial's record")
     if type(size) is not int or size < 0 or not isinstance(ts, (int, float)) or (sha and not _SHA256.match(sha)):
         raise ValueError("not a partial's record")
     return Partial(folder / path, files.check_filename(filename), size, sha, owner, float(ts))
+
+
+def _is_part_name(name: str) -> bool:
+    """A name as `files.temp_path` makes them, in the folder itself (no path, no way out of it)."""
+    return bool(_PART_NAME.fullmatch(name)) and "/" not in name and "\\" not in name and "\0" not in name
 
 
 def scan(folder: Path) -> list[Partial]:
@@ -172,7 +177,7 @@ def sweep(
             discard(partial)
             removed.append(partial.path)
     for entry in entries:
-        ours = _PART_NAME.fullmatch(entry.name) or (any_part and entry.name.endswith(".part"))
+        ours = _is_part_name(entry.name) or (any_part and entry.name.endswith(".part"))
         if not ours or entry.name in described or Path(entry.path) in busy:
             continue
         try:

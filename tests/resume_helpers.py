@@ -14,7 +14,7 @@ class CuttingRelay:
 
     With `cut_up` (member to host) or `cut_down` (host to member) set, a transfer
     connection is cut, both ends at once, as soon as that many bytes went that way
-    (a connection lost mid-transfer).  Chat connections are relayed untouched.
+    (a connection lost mid-transfer); with `cuts_left`, only that many are.  Chat connections are relayed untouched.
     `up` and `down` list the bytes moved on each transfer connection, in order.
     """
 
@@ -22,6 +22,7 @@ class CuttingRelay:
         self.target = ("127.0.0.1", port)
         self.cut_up: int | None = None
         self.cut_down: int | None = None
+        self.cuts_left: int | None = None  # cut only this many transfer connections (None: every one)
         self.up: list[int] = []
         self.down: list[int] = []
         self._lock = threading.Lock()
@@ -64,6 +65,12 @@ class CuttingRelay:
                 self.down.append(0)
                 index = len(self.up) - 1
         cuts = (self.cut_up, self.cut_down) if transfer else (None, None)
+        if transfer and self.cuts_left is not None:
+            with self._lock:
+                if self.cuts_left > 0:
+                    self.cuts_left -= 1
+                else:
+                    cuts = (None, None)
         threading.Thread(target=self._pump, args=(host, member, self.down, index, cuts[1], b""), daemon=True).start()
         self._pump(member, host, self.up, index, cuts[0], first)
 
