@@ -4,7 +4,11 @@
 that touches the network (the ticket request included) on their own
 transfer thread, so they are safe to call on the Tk thread.  Progress comes
 back through a ProgressCounter that the TransferPanel polls, the end as a
-TransferFinished on the client's queue (`finished`).  Preview copies live in
+TransferFinished on the client's queue (`finished`).  A failed transfer's row
+has a Resume button (`resume`: the same transfer again, which goes on from
+where it stopped, in a new row); when the window connects again after a drop,
+the failed transfers that left something to resume go on by themselves
+(`reconnected`).  Preview copies live in
 the downloads folder's preview folder and are removed when the window closes.
 """
 
@@ -12,11 +16,12 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mmchat import describe
-from mmchat.client import Transfer
+from mmchat.client import ChatClient, Transfer
 
 from . import chat_format, preview
 from .transfer_panel import ProgressCounter
@@ -33,6 +38,8 @@ class ChatTransfers:
         self._previews: set[Transfer] = set()
         self.preview_paths: dict[str, Path] = {}  # shared name -> its copy in the preview folder
         self._upload_paths: dict[Transfer, Path] = {}
+        self._again: dict[Transfer, Callable[[], Transfer | None]] = {}  # how to ask for a failed one again
+        self._client_of: dict[Transfer, ChatClient] = {}  # the connection each transfer was asked on
         self._text_folder: tempfile.TemporaryDirectory[str] | None = None  # too-long messages, as files
 
     def upload_text(self, text: str) -> Transfer | None:
@@ -79,7 +86,8 @@ class ChatTransfers:
         counter = ProgressCounter()
         t = client.send_file(path, progress=counter)  # returns at once; the transfer thread does the rest
         self._upload_paths[t] = path
-        w.transfers.add(t, counter)
+        self._asked(t, client, lambda: self.upload(path))
+        w.transfers.add(t, counter, self.resume)
         return t
 
     def download(self, name: str) -> Transfer | None:
@@ -109,6 +117,7 @@ class ChatTransfers:
         t = self.start_download(name, folder=chat_format.preview_folder(w.downloads))
         if t is not None:
             self._previews.add(t)
+            self._again[t] = lambda: self.preview(name)
         return t
 
     def start_download(self, name: str, save_as: Path | None = None, folder: Path | None = None) -> Transfer | None:
@@ -119,13 +128,46 @@ class ChatTransfers:
             return None
         counter = ProgressCounter()
         t = client.request_file(name, progress=counter, save_as=save_as, folder=folder)  # returns at once
-        w.transfers.add(t, counter)
+        self._asked(t, client, lambda: self.start_download(name, save_as, folder))
+        w.transfers.add(t, counter, self.resume)
         return t
+
+    def _asked(self, t: Transfer, client: ChatClient, again: Callable[[], Transfer | None]) -> None:
+        self._again[t] = again
+        self._client_of[t] = client
+
+    def resume(self, t: Transfer) -> Transfer | None:
+        """Ask for a failed transfer again (its Resume button): it goes on from where it stopped, in a new row."""
+        again = self._again.pop(t, None)
+        if again is None:
+            return None
+        new = again()
+        if new is None:  # not connected: the button stays for later
+            self._again[t] = again
+            return None
+        self._client_of.pop(t, None)
+        row = self.window.transfers.rows.get(t)
+        if row is not None:
+            self.window.transfers.dismiss(row)
+        return new
+
+    def reconnected(self) -> None:
+        """The window is connected again: the failed transfers that left something to resume go on."""
+        rows = self.window.transfers.rows
+        for t in [t for t in self._again if t not in rows]:  # dismissed meanwhile
+            del self._again[t]
+            self._client_of.pop(t, None)
+        for t, row in list(rows.items()):
+            if row.finished and not t.ok and t.resumable and not t.cancelled:
+                self.resume(t)
 
     def finished(self, t: Transfer) -> None:
         """A transfer ended: update its row, say how it went, preview a picture."""
         w = self.window
         w.transfers.finish(t)
+        if t.ok:
+            self._again.pop(t, None)
+        asked_on = self._client_of.pop(t, None) if t.ok or not t.resumable else self._client_of.get(t)
         if w.media.fetched(t):
             return  # an audio or video file for its player or card
         is_preview = t in self._previews
@@ -140,6 +182,8 @@ class ChatTransfers:
             w.view.system(describe.transfer_line(t), error=not t.ok, links=links)
         if t.ok and local is not None and chat_format.is_image(local.name):
             preview.load_in_background(local, w.ui_events, title=t.remote_name or t.filename)
+        if not t.ok and t.resumable and asked_on is not None and asked_on is not w.client and not w.ended:
+            self.resume(t)  # it failed after the window had connected again: it goes on at once
 
     def remove_previews(self) -> None:
         """Delete the preview copies (the preview folder if that leaves it empty) and the text files."""

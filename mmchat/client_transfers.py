@@ -85,6 +85,7 @@ class Transfer:
         self.offset = 0  # a resumed transfer's first byte: what was there already
         self.sha256 = ""  # an upload's, once hashed
         self.partial: resume.Partial | None = None  # a download's partial file, while it is written to
+        self.resumable = False  # it failed, and asking again goes on from what it left (not from the start)
         self.announce: Callable[[object], None] = lambda event: None  # the client's event queue
         self.started = time.monotonic()
         self.path: Path | None = None  # downloads: where the file landed
@@ -237,8 +238,10 @@ def upload(
         except BaseException as exc:
             if t.cancelled or isinstance(exc, _Verdict):
                 memory.forget(path)  # cancelled, or the host turned the bytes down: next time from the start
-            elif not sha and t.sha256:  # hashed beside the bytes before they stopped: no need to hash again
-                memory.remember(path, size, info.st_mtime_ns, t.sha256, time.time())
+            else:
+                t.resumable = True
+                if not sha and t.sha256:  # hashed beside the bytes before they stopped: no need to hash again
+                    memory.remember(path, size, info.st_mtime_ns, t.sha256, time.time())
             raise
     memory.forget(path)
     if not isinstance(done, TransferDone):
@@ -350,7 +353,7 @@ def download(
             if t.cancelled or not kept.path.exists():
                 resume.discard(kept)  # cancelled (nothing is left behind), or it arrived damaged
             else:
-                _keep_download(kept)
+                t.resumable = _keep_download(kept)
         raise
     finally:
         if t.partial is not None:
@@ -405,9 +408,11 @@ def _download_once(
     t.partial = None
 
 
-def _keep_download(kept: resume.Partial) -> None:
-    """A download cut short: its partial file waits for the same file to be asked for again."""
+def _keep_download(kept: resume.Partial) -> bool:
+    """A download cut short: its partial file waits for the same file to be asked for again (False if it cannot)."""
     try:
         resume.save(replace(kept, ts=time.time()))
     except OSError:
         resume.discard(kept)
+        return False
+    return True

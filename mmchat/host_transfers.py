@@ -17,7 +17,7 @@ stalls the chat.  Tickets live on the loop thread only; the transfer threads
 report through `log` and `on_shared` (which the loop turns into a notice on
 its own thread).
 
-An upload cut short keeps what arrived (resume.py's `PartialShelf`, in the
+An upload cut short keeps what arrived (host_partials.py's `PartialShelf`, in the
 temporary folder, with a sidecar that survives a restart): offered again by
 the same member with the same name, size and SHA-256, its ticket carries the
 `offset` the member may send from, and the whole file's SHA-256 is checked
@@ -44,6 +44,7 @@ from pathlib import Path
 
 from . import files, protocol, resume, transfer
 from .budget import Limits, transfer_refusal
+from .host_partials import PartialShelf
 from .hostlog import LogEvent, LogKind
 from .protocol import (
     Connection,
@@ -57,7 +58,7 @@ from .protocol import (
     TransferReady,
     TransferStart,
 )
-from .resume import Partial, PartialShelf
+from .resume import Partial
 from .storage import FileRecord, Storage
 
 TICKET_TTL = 60.0
