@@ -12,7 +12,10 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+from .budget import TRANSFERS_AT_ONCE
 from .resume import KEEP_PARTIAL, Partial, discard, last_moved, new_partial, save, scan, sweep
+
+PER_MEMBER = TRANSFERS_AT_ONCE  # partial uploads kept per member: as many as may run at once
 
 
 class PartialShelf:
@@ -23,9 +26,10 @@ class PartialShelf:
     never offered to a second upload, nor swept.
     """
 
-    def __init__(self, folder: Path, keep: float = KEEP_PARTIAL) -> None:
+    def __init__(self, folder: Path, keep: float = KEEP_PARTIAL, per_member: int = PER_MEMBER) -> None:
         self.folder = folder
         self.keep = keep
+        self.per_member = per_member  # kept at most per uploader: cut uploads cannot pile up on the disk
         self._lock = threading.Lock()
         self._kept: dict[Path, Partial] = {}
         self._busy: set[Path] = set()
@@ -98,6 +102,12 @@ class PartialShelf:
         with self._lock:
             self._kept[partial.path] = partial
             self._busy.discard(partial.path)
+            idle = [p for p in self._kept.values() if p.owner == partial.owner and p.path not in self._busy]
+            oldest = sorted(idle, key=lambda p: p.ts)[: max(0, len(idle) - self.per_member)]
+            for old in oldest:
+                del self._kept[old.path]
+        for old in oldest:
+            discard(old)
 
     def release(self, partial: Partial) -> None:
         """Nothing uses the partial any more (its ticket went unused)."""

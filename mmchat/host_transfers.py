@@ -104,7 +104,7 @@ class TransferDesk:
         self._threads: dict[threading.Thread, socket.socket] = {}
         self._running: collections.Counter[str] = collections.Counter()  # transfers per member, under _lock
         self._lock = threading.Lock()
-        self.partials = PartialShelf(temp_dir, self.limits.partial_keep)
+        self.partials = PartialShelf(temp_dir, self.limits.partial_keep, self.limits.transfers_at_once)
         self._next_sweep = 0.0
         self.stopping = False
 

@@ -23,6 +23,7 @@ class CuttingRelay:
         self.cut_up: int | None = None
         self.cut_down: int | None = None
         self.cuts_left: int | None = None  # cut only this many transfer connections (None: every one)
+        self.stall_after: int | None = None  # a transfer connection stops moving bytes (either way) after this many
         self.up: list[int] = []
         self.down: list[int] = []
         self._lock = threading.Lock()
@@ -92,10 +93,26 @@ class CuttingRelay:
                         counts[index] += len(data)
                     if cut is not None and counts[index] >= cut:
                         break  # the connection is lost here
+                    stall = self.stall_after
+                    if stall is not None and counts[index] >= stall:
+                        self._stalled(src)
+                        break
                 data = b""
         except OSError:
             pass
         self._cut(src, dst)
+
+    def _stalled(self, src: socket.socket) -> None:
+        """Move nothing more, until the sender goes away (or the relay closes)."""
+        src.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                if not src.recv(CHUNK):
+                    return
+            except TimeoutError:
+                continue
+            except OSError:
+                return
 
     def _cut(self, *socks: socket.socket) -> None:
         for sock in socks:

@@ -63,3 +63,14 @@ def test_the_shelf_keeps_a_cut_upload_and_sweeps_it_later(tmp_path) -> None:
     aged(partial.path, 120)
     assert shelf.sweep(time.time() + 120) == [partial.path]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_member_keeps_only_so_many_cut_uploads_the_oldest_go(tmp_path) -> None:
+    shelf = PartialShelf(tmp_path, per_member=2)
+    made = [shelf.create("alice", f"f{i}.bin", 10, "", time.time() + i) for i in range(3)]
+    theirs = shelf.create("bob", "b.bin", 10, "", time.time())
+    for i, partial in enumerate(made):
+        shelf.keep_for_later(partial, time.time() + i)
+    shelf.keep_for_later(theirs, time.time())
+    assert sorted(p.filename for p in shelf.kept()) == ["b.bin", "f1.bin", "f2.bin"]
+    assert not made[0].path.exists() and not made[0].sidecar.exists()

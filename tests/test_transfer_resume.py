@@ -216,3 +216,68 @@ def test_a_download_of_a_file_changed_on_the_host_starts_over(host, relay, tmp_p
     assert sha_of(downloads / "movie.bin") == digest
     assert sorted(p.name for p in downloads.iterdir()) == ["movie.bin"]
     assert member.close(wait=TIMEOUT)
+
+
+MEMBER_PROGRAM = """
+import pathlib, sys, time
+from mmchat.client import ChatClient
+client = ChatClient("127.0.0.1", int(sys.argv[1]), "alice", downloads=pathlib.Path(sys.argv[2]))
+client.connect()
+client.send_file(pathlib.Path(sys.argv[3]))
+client.request_file("movie.bin")
+print("asked", flush=True)
+time.sleep(60)  # until killed (bounded all the same)
+"""
+
+
+def test_a_member_killed_mid_transfer_resumes_both_ways_from_a_new_process(host, relay, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    source = tmp_path / "mine.bin"
+    up_digest = random_file(source)
+    down_digest = random_file(host.share / "movie.bin")
+    downloads = tmp_path / "downloads"
+    relay.stall_after = CUT  # the bytes stop flowing both ways, as on a network gone quiet
+    root = Path(__file__).resolve().parent.parent
+    member = subprocess.Popen(
+        [sys.executable, "-c", MEMBER_PROGRAM, str(relay.port), str(downloads), str(source)],
+        cwd=root, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert member.stdout is not None and member.stdout.readline().strip() == "asked"
+        # Each side writes what came once the flow pauses (2 s without a byte).
+        assert wait_for(lambda: any(p.length() for p in resume.scan(downloads)), TIMEOUT)
+        assert wait_for(lambda: any(p.length() for p in host.desk.partials.kept()), TIMEOUT)
+    finally:
+        member.kill()  # SIGKILL: nothing is cleaned up, nothing said
+        member.wait(TIMEOUT)
+        if member.stdout is not None:
+            member.stdout.close()
+    assert wait_for(lambda: host.desk.busy() == 0)
+    relay.stall_after = None
+    client = join(relay.port, downloads)  # the member's program again, from scratch
+    up = finished(client.send_file(source))
+    down = finished(client.request_file("movie.bin"))
+    assert up.ok and down.ok, (up.error, down.error)
+    assert up.offset > 0 and down.offset > 0
+    assert sha_of(host.share / "mine.bin") == up_digest and sha_of(downloads / "movie.bin") == down_digest
+    assert client.close(wait=TIMEOUT)
+
+
+def test_a_partial_upload_is_never_listed_nor_downloadable(host, relay, tmp_path) -> None:
+    source = tmp_path / "secret.bin"
+    random_file(source)
+    member = join(relay.port, tmp_path / "downloads")
+    relay.cut_up = CUT
+    assert not finished(member.send_file(source)).ok
+    partial = kept_upload(host)
+    relay.cut_up = None
+    files_reply = member.list_files().wait()
+    assert files_reply.files == ()
+    listing = member.command("ls").wait()
+    assert "secret" not in listing.output and ".part" not in listing.output
+    for name in (partial.path.name, "secret.bin"):
+        t = finished(member.request_file(name))
+        assert not t.ok and t.error == f"No such file on the host: {name}"
+    assert member.close(wait=TIMEOUT)
