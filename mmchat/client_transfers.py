@@ -405,6 +405,7 @@ def _download_once(
             prefix=prefix, keep=lambda: not t.cancelled,
         )  # fmt: skip
     resume.discard(kept)  # the part has its name now: only its sidecar is left to go
+    resume.unclaim(kept)
     t.partial = None
 
 
