@@ -40,6 +40,7 @@ class ChatTransfers:
         self._upload_paths: dict[Transfer, Path] = {}
         self._again: dict[Transfer, Callable[[], Transfer | None]] = {}  # how to ask for a failed one again
         self._client_of: dict[Transfer, ChatClient] = {}  # the connection each transfer was asked on
+        self.saved: dict[str, Path] = {}  # shared name -> where this member last downloaded it
         self._text_folder: tempfile.TemporaryDirectory[str] | None = None  # too-long messages, as files
 
     def upload_text(self, text: str) -> Transfer | None:
@@ -178,12 +179,21 @@ class ChatTransfers:
                 self.preview_paths[t.filename] = t.path
         else:
             saved = t.path if t.ok and t.direction == "download" else None
+            if saved is not None:
+                self.saved[t.filename] = saved
             links = w.media.file_links(saved) if saved is not None else []  # Open, Show in folder
             w.view.system(describe.transfer_line(t), error=not t.ok, links=links)
         if t.ok and local is not None and chat_format.is_image(local.name):
             preview.load_in_background(local, w.ui_events, title=t.remote_name or t.filename)
         if not t.ok and t.resumable and asked_on is not None and asked_on is not w.client and not w.ended:
             self.resume(t)  # it failed after the window had connected again: it goes on at once
+
+    def local_copy(self, name: str) -> Path | None:
+        """This member's copy of the shared file `name`: the download, else a preview or player copy."""
+        for path in (self.saved.get(name), self.preview_paths.get(name)):
+            if path is not None and path.is_file():
+                return path
+        return None
 
     def remove_previews(self) -> None:
         """Delete the preview copies (the preview folder if that leaves it empty) and the text files."""
