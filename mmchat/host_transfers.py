@@ -44,6 +44,7 @@ from pathlib import Path
 
 from . import files, protocol, resume, transfer
 from .budget import Limits, transfer_refusal
+from .file_meter import FileMeter
 from .host_partials import PartialShelf
 from .hostlog import LogEvent, LogKind
 from .protocol import (
@@ -106,6 +107,7 @@ class TransferDesk:
         self._lock = threading.Lock()
         self.partials = PartialShelf(temp_dir, self.limits.partial_keep, self.limits.transfers_at_once)
         self._next_sweep = 0.0
+        self.meter = FileMeter()  # file bytes per member, for the admin window
         self.stopping = False
 
     # --- on the loop thread --------------------------------------------------------------
@@ -328,6 +330,7 @@ class TransferDesk:
         final = transfer.receive_to_folder(
             sock, leftover, self.share, ticket.filename, ticket.size, member_digest, temp_folder=self.temp_dir,
             cancelled=lambda: self.stopping, partial=partial.path, offset=offset, prefix=prefix, keep=lambda: True,
+            progress=self.meter.progress(ticket.member, upload=True, start=offset),
         )  # fmt: skip
         return final, claimed
 
@@ -342,7 +345,8 @@ class TransferDesk:
             digest = self._digest(path, stat)
             start = TransferStart(filename=path.name, size=stat.st_size, sha256=digest, offset=ticket.offset)
             sock.sendall(conn.send(start))
-            transfer.send_file_body(sock, fileobj, stat.st_size, ticket.offset, cancelled=lambda: self.stopping)
+            moved = self.meter.progress(ticket.member, upload=False, start=ticket.offset)  # for the admin window
+            transfer.send_file_body(sock, fileobj, stat.st_size, ticket.offset, moved, cancelled=lambda: self.stopping)
         self._log(LogEvent(time.time(), LogKind.DOWNLOAD_DONE, ticket.member, filename=path.name, size=stat.st_size))
 
     def _digest(self, path: Path, stat: os.stat_result) -> str:

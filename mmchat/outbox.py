@@ -44,8 +44,10 @@ class ConnectionInfo:
     name: str
     address: str
     since: float
-    bytes_in: int
+    bytes_in: int  # chat and files together
     bytes_out: int
+    file_bytes_in: int = 0  # of which files (uploads from them, downloads to them)
+    file_bytes_out: int = 0
 
 
 @dataclass(eq=False)
@@ -71,9 +73,10 @@ class Peer:
     round_pos: int = 0  # how many of this round's broadcast frames are already in the outbox
     paused_until: float = 0.0  # >0: over budget, not read until this (monotonic) time
 
-    def info(self) -> ConnectionInfo:
-        """A snapshot for the admin window."""
-        return ConnectionInfo(self.name, self.address, self.since, self.bytes_in, self.bytes_out)
+    def info(self, files_in: int = 0, files_out: int = 0) -> ConnectionInfo:
+        """A snapshot for the admin window, with the file bytes the member moved on transfer connections."""
+        total_in, total_out = self.bytes_in + files_in, self.bytes_out + files_out
+        return ConnectionInfo(self.name, self.address, self.since, total_in, total_out, files_in, files_out)
 
 
 class _FanOut:

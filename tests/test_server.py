@@ -742,6 +742,23 @@ def test_connections_report_addresses_and_byte_counts(server, join):
     assert info.bytes_in > 0 and info.bytes_out > 0 and info.since <= time.time()
 
 
+def test_connections_count_the_files_a_member_moved(server, join, tmp_path):
+    alice, bob = join("alice"), join("bob")
+    path = tmp_path / "big.bin"
+    random_file(path, 3_000_000)
+    assert alice.send_file(path).wait(TIMEOUT)
+    got = bob.request_file("big.bin", folder=tmp_path / "bob-downloads")
+    assert got.wait(TIMEOUT) and got.ok, got.error
+    wait_until(lambda: server.connections()[1].file_bytes_out == 3_000_000)  # counted as the bytes went
+    by_name = {c.name: c for c in server.connections()}
+    assert by_name["alice"].file_bytes_in == 3_000_000 and by_name["alice"].file_bytes_out == 0
+    assert by_name["alice"].bytes_in > 3_000_000  # Received: the file and the chat frames together
+    assert by_name["bob"].bytes_out > 3_000_000 and by_name["bob"].file_bytes_in == 0
+    alice.close()
+    wait_until(lambda: [c.name for c in server.connections()] == ["bob"])
+    assert join("alice").online().wait() and server.connections()[1].file_bytes_in == 0  # a new alice: from 0
+
+
 def test_kick_removes_a_member_and_tells_everyone(server, join):
     alice, bob = join("alice"), join("bob")
     server.kick("bob")
