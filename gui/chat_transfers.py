@@ -8,12 +8,16 @@ TransferFinished on the client's queue (`finished`).  A failed transfer's row
 has a Resume button (`resume`: the same transfer again, which goes on from
 where it stopped, in a new row); when the window connects again after a drop,
 the failed transfers that left something to resume go on by themselves
-(`reconnected`).  Preview copies live in
-the downloads folder's preview folder and are removed when the window closes.
+(`reconnected`).  Files dropped onto the window upload DROPPED_AT_ONCE at a
+time and the rest wait their turn (the host allows a member 16 transfers at
+once, and twenty files dropped together should all arrive, not four refused).
+Preview copies live in the downloads folder's preview folder and are removed
+when the window closes.
 """
 
 from __future__ import annotations
 
+import collections
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,6 +33,8 @@ from .transfer_panel import ProgressCounter
 if TYPE_CHECKING:
     from .chat_window import ChatWindow
 
+DROPPED_AT_ONCE = 4  # uploads from drops that run at once; the others wait in order
+
 
 class ChatTransfers:
     """Uploads, downloads and previews for one ChatWindow."""
@@ -42,6 +48,8 @@ class ChatTransfers:
         self._client_of: dict[Transfer, ChatClient] = {}  # the connection each transfer was asked on
         self.saved: dict[str, Path] = {}  # shared name -> where this member last downloaded it
         self._text_folder: tempfile.TemporaryDirectory[str] | None = None  # too-long messages, as files
+        self._waiting: collections.deque[Path] = collections.deque()  # dropped files not started yet
+        self._dropped: set[Transfer] = set()  # uploads from drops, running
 
     def upload_text(self, text: str) -> Transfer | None:
         """Share `text` as a UTF-8 .txt file named after the sender and the time."""
@@ -73,7 +81,22 @@ class ChatTransfers:
                 shown = chat_format.single_line(path.name or str(path))
                 self.window.view.system(f"{shown} is a folder: drop the files in it instead.", error=True)
             else:
-                self.upload(path)
+                self._waiting.append(path)
+        self._next_dropped()
+        if self._waiting:
+            more = len(self._waiting)
+            files = "1 more file waits" if more == 1 else f"{more} more files wait"
+            self.window.view.system(f"{files} their turn: each starts when an upload before it ends.")
+
+    def _next_dropped(self) -> None:
+        """Start waiting dropped files while fewer than DROPPED_AT_ONCE run (and the window is connected)."""
+        w = self.window
+        while self._waiting and len(self._dropped) < DROPPED_AT_ONCE:
+            if w.client is None or w.ended or not w.client.connected:
+                return  # they start once the window is connected again (`reconnected`)
+            t = self.upload(self._waiting.popleft())
+            if t is not None:  # None: the file went away meanwhile (the row says so)
+                self._dropped.add(t)
 
     def upload(self, path: Path) -> Transfer | None:
         """Share a local file through the host, with a progress row."""
@@ -161,11 +184,15 @@ class ChatTransfers:
         for t, row in list(rows.items()):
             if row.finished and not t.ok and t.resumable and not t.cancelled:
                 self.resume(t)
+        self._next_dropped()
 
     def finished(self, t: Transfer) -> None:
         """A transfer ended: update its row, say how it went, preview a picture."""
         w = self.window
         w.transfers.finish(t)
+        if t in self._dropped:
+            self._dropped.discard(t)
+            self._next_dropped()
         if t.ok:
             self._again.pop(t, None)
         asked_on = self._client_of.pop(t, None) if t.ok or not t.resumable else self._client_of.get(t)
