@@ -14,7 +14,7 @@ import time
 
 from common import LoadGenerators, median, member_names, merge_results, percentile, start_server
 
-PROTO = {"mmchat": "mmchat", "naive": "naive", "ngircd": "irc"}
+PROTO = {"mmchat": "mmchat", "mmchat-tls": "mmchat-tls", "naive": "naive", "ngircd": "irc"}
 PACED_DELIVERIES_PER_S = 20_000
 MAX_BURST_MESSAGES = 20_000  # ~2.6 MB per member in total: well under the host's 8 MiB outbound limit
 

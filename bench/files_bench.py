@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import (
+    HAS_TLS,
     LOCALHOST,
     PYTHON,
     LoadGenerators,
@@ -92,11 +93,16 @@ def role_raw_send(port: int, path: str) -> None:
     print(json.dumps({"cpu_s": cpu, "peak_rss_mb": self_peak_rss_mb()}), flush=True)
 
 
-def role_client(direction: str, port: int, target: str, folder: str, delay: float = 0.0) -> None:
+def client_options(tls: bool) -> dict:
+    """ChatClient's keyword arguments for a host with TLS (the default) or one run with --no-tls."""
+    return {} if tls or not HAS_TLS else {"use_tls": False}
+
+
+def role_client(direction: str, port: int, target: str, folder: str, delay: float = 0.0, tls: bool = False) -> None:
     """Upload `target` (a path) or download `target` (a shared name) with the real client."""
     from mmchat.client import ChatClient
 
-    client = ChatClient(LOCALHOST, port, f"{direction[:2]}{os.getpid()}", downloads=folder)
+    client = ChatClient(LOCALHOST, port, f"{direction[:2]}{os.getpid()}", downloads=folder, **client_options(tls))
     client.connect()
     time.sleep(delay)  # lets a profiler attach first
     t0 = time.perf_counter()
@@ -249,42 +255,42 @@ def choose_size(work: Path, wanted: int) -> tuple[int, str]:
     return size, note
 
 
+KINDS = ["mmchat", *(["mmchat-tls"] if HAS_TLS else [])]  # the plain host (--no-tls) and, with TLS, the default
+PREFIX = {"mmchat": "", "mmchat-tls": "tls_"}  # out's keys: "upload" for the plain host, "tls_upload" with TLS
+TRANSFERS = ("upload", "download_cold", "download")
+
+
 def measure(wanted_size: int, runs: int, log=print) -> dict:
     work = Path(tempfile.mkdtemp(prefix="mmchat-bench-files-", dir="/tmp"))
-    server = None
-    lg = None
+    servers: dict = {}
+    gens: dict = {}
     try:
         size, note = choose_size(work, wanted_size)
         src = work / f"bench-{size // MiB}MiB.bin"
         make_file(src, size)
         downloads = work / "downloads"
         downloads.mkdir()
-        out: dict = {
-            "size": size,
-            "note": note,
-            "raw": [],
-            "raw_safe": [],
-            "upload": [],
-            "download": [],
-            "download_cold": [],
-            "disk": [],
-        }
-        server = start_server("mmchat")
-        share = server.workdir / "share"
-        out["host_rss_before_mb"] = server.memory()["VmHWM"] / 1024
-        lg = LoadGenerators("mmchat", server.port, ["chat0", "chat1", "chat2", "chat3"], 1)
-        lg.connect()
-        lg.settle()
-        out["chat_idle"], _ = chat_window(lg, lambda: time.sleep(3.0))
-        log(f"  chat without a transfer: p99 {out['chat_idle']['p99_ms']:.2f} ms")
-
-        # The download target: shared once, then read once so it sits in the host's page cache,
-        # as the raw copy's source does.  (Uploads are written with O_DIRECT, so a fresh one is
-        # not in memory: its first download, measured separately, reads the disk.)
-        warm = _last_json(_child(["upload", str(server.port), str(src), str(downloads)]), TRANSFER_TIMEOUT)
-        if not warm["ok"]:
-            raise RuntimeError(f"upload failed: {warm['error']}")
-        read_through(share / warm["remote_name"])
+        out: dict = {"size": size, "note": note, "raw": [], "raw_safe": [], "disk": [], "kinds": KINDS}
+        warm: dict = {}
+        for kind in KINDS:
+            pre = PREFIX[kind]
+            for key in TRANSFERS:
+                out[pre + key] = []
+            server = servers[kind] = start_server(kind)
+            out[pre + "host_rss_before_mb"] = server.memory()["VmHWM"] / 1024
+            lg = gens[kind] = LoadGenerators(kind, server.port, ["chat0", "chat1", "chat2", "chat3"], 1)
+            lg.connect()
+            lg.settle()
+            out[pre + "chat_idle"], _ = chat_window(lg, lambda: time.sleep(3.0))
+            log(f"  {kind}: chat without a transfer: p99 {out[pre + 'chat_idle']['p99_ms']:.2f} ms")
+            # The download target: shared once, then read once so it sits in the host's page cache,
+            # as the raw copy's source does.  (Uploads are written with O_DIRECT, so a fresh one is
+            # not in memory: its first download, measured separately, reads the disk.)
+            role = "upload" if kind == "mmchat" else "upload-tls"
+            warm[kind] = _last_json(_child([role, str(server.port), str(src), str(downloads)]), TRANSFER_TIMEOUT)
+            if not warm[kind]["ok"]:
+                raise RuntimeError(f"{kind} upload failed: {warm[kind]['error']}")
+            read_through(server.workdir / "share" / warm[kind]["remote_name"])
 
         # Each round does everything once, so that noise from other work falls on all alike.
         for i in range(runs):
@@ -296,43 +302,47 @@ def measure(wanted_size: int, runs: int, log=print) -> dict:
                 f"{out['raw_safe'][-1]['mb_per_s']:,.0f} MB/s; the disk alone (O_DIRECT + fsync) "
                 f"{out['disk'][-1]['mb_per_s']:,.0f} MB/s"
             )
-            fresh = ""  # this round's upload, downloaded once straight after (from disk)
-            for key, direction in (("upload", "upload"), ("download_cold", "download"), ("download", "download")):
-                target = {"upload": str(src), "download_cold": fresh, "download": warm["remote_name"]}[key]
-                os.sync()
-                host_cpu0 = server.cpu()
-                chat, result = chat_window(
-                    lg,
-                    lambda d=direction, t=target: _last_json(
-                        _child([d, str(server.port), t, str(downloads)]), TRANSFER_TIMEOUT
-                    ),
-                )
-                if not result["ok"]:
-                    raise RuntimeError(f"{key} failed: {result['error']}")
-                result["host_cpu_s"] = server.cpu() - host_cpu0  # includes the chat's 100 messages/s
-                fresh = fresh or result["remote_name"]
-                if result["path"]:
-                    Path(result["path"]).unlink(missing_ok=True)
-                result.update(
-                    mb_per_s=size / result["seconds"] / 1e6,
-                    transfer_mb_per_s=size / result["transfer_seconds"] / 1e6,
-                    chat=chat,
-                    run=i,
-                )
-                out[key].append(result)
-                log(
-                    f"  {key} {result['mb_per_s']:,.0f} MB/s (transfer phase "
-                    f"{result['transfer_mb_per_s']:,.0f} MB/s), chat p99 {chat['p99_ms']:.1f} ms, "
-                    f"client peak RSS {result['peak_rss_mb']:.0f} MB"
-                )
-            (share / fresh).unlink(missing_ok=True)
-        out["host_peak_rss_mb"] = server.memory()["VmHWM"] / 1024
+            for kind in KINDS:
+                server, lg, pre = servers[kind], gens[kind], PREFIX[kind]
+                fresh = ""  # this round's upload, downloaded once straight after (from disk)
+                for key in TRANSFERS:
+                    direction = key.split("_")[0] + ("" if kind == "mmchat" else "-tls")
+                    target = {"upload": str(src), "download_cold": fresh, "download": warm[kind]["remote_name"]}[key]
+                    os.sync()
+                    host_cpu0 = server.cpu()
+                    chat, result = chat_window(
+                        lg,
+                        lambda d=direction, t=target, port=server.port: _last_json(
+                            _child([d, str(port), t, str(downloads)]), TRANSFER_TIMEOUT
+                        ),
+                    )
+                    if not result["ok"]:
+                        raise RuntimeError(f"{kind} {key} failed: {result['error']}")
+                    result["host_cpu_s"] = server.cpu() - host_cpu0  # includes the chat's 100 messages/s
+                    fresh = fresh or result["remote_name"]
+                    if result["path"]:
+                        Path(result["path"]).unlink(missing_ok=True)
+                    result.update(
+                        mb_per_s=size / result["seconds"] / 1e6,
+                        transfer_mb_per_s=size / result["transfer_seconds"] / 1e6,
+                        chat=chat,
+                        run=i,
+                    )
+                    out[pre + key].append(result)
+                    log(
+                        f"  {kind} {key} {result['mb_per_s']:,.0f} MB/s (transfer phase "
+                        f"{result['transfer_mb_per_s']:,.0f} MB/s), chat p99 {chat['p99_ms']:.1f} ms, "
+                        f"client peak RSS {result['peak_rss_mb']:.0f} MB"
+                    )
+                (server.workdir / "share" / fresh).unlink(missing_ok=True)
+        for kind in KINDS:
+            out[PREFIX[kind] + "host_peak_rss_mb"] = servers[kind].memory()["VmHWM"] / 1024
         out["summary"] = summarize(out)
         return out
     finally:
-        if lg is not None:
+        for lg in gens.values():
             lg.close()
-        if server is not None:
+        for server in servers.values():
             server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
@@ -340,28 +350,36 @@ def measure(wanted_size: int, runs: int, log=print) -> dict:
 def summarize(out: dict) -> dict:
     raw = median([r["mb_per_s"] for r in out["raw"]])
     gib = out["size"] / GiB
+    disk = median([r["mb_per_s"] for r in out["disk"]]) if out.get("disk") else None
     summary = {
         "raw_mb_per_s": raw,
         "raw_cpu_s_per_gib": median([r["cpu_s"] for r in out["raw"]]) / gib,
-        "disk_mb_per_s": median([r["mb_per_s"] for r in out["disk"]]) if out.get("disk") else None,
+        "disk_mb_per_s": disk,
+        "bound_mb_per_s": min(raw, disk) if disk else raw,  # what no transfer here can beat: copy or disk
         "raw_safe_mb_per_s": median([r["mb_per_s"] for r in out["raw_safe"]]),
         "raw_recv_peak_rss_mb": max(r["recv_peak_rss_mb"] for r in out["raw"]),
-        "host_peak_rss_mb": out["host_peak_rss_mb"],
-        "chat_idle_p99_ms": out["chat_idle"]["p99_ms"],
     }
-    for d in ("upload", "download", "download_cold"):
-        runs = out[d]
-        summary[d] = {
-            "mb_per_s": median([r["mb_per_s"] for r in runs]),
-            "transfer_mb_per_s": median([r["transfer_mb_per_s"] for r in runs]),
-            "ratio_to_raw": median([r["mb_per_s"] for r in runs]) / raw,
-            "ratio_to_raw_safe": median([r["mb_per_s"] for r in runs]) / summary["raw_safe_mb_per_s"],
-            "client_peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
-            "cpu_s_per_gib": median([r["cpu_s"] + r["host_cpu_s"] for r in runs]) / gib,
-            "chat_p50_ms": median([r["chat"]["p50_ms"] for r in runs]),
-            "chat_p99_ms": median([r["chat"]["p99_ms"] for r in runs]),
-            "chat_max_ms": max(r["chat"]["max_ms"] for r in runs),
-        }
+    for kind in out.get("kinds", ["mmchat"]):
+        pre = PREFIX[kind]
+        summary[pre + "host_peak_rss_mb"] = out[pre + "host_peak_rss_mb"]
+        summary[pre + "chat_idle_p99_ms"] = out[pre + "chat_idle"]["p99_ms"]
+        for d in TRANSFERS:
+            runs = out[pre + d]
+            mb = median([r["mb_per_s"] for r in runs])
+            summary[pre + d] = {
+                "mb_per_s": mb,
+                "transfer_mb_per_s": median([r["transfer_mb_per_s"] for r in runs]),
+                "ratio_to_raw": mb / raw,
+                "ratio_to_raw_safe": mb / summary["raw_safe_mb_per_s"],
+                "ratio_to_bound": mb / summary["bound_mb_per_s"],
+                "client_peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+                "cpu_s_per_gib": median([r["cpu_s"] + r["host_cpu_s"] for r in runs]) / gib,
+                "chat_p50_ms": median([r["chat"]["p50_ms"] for r in runs]),
+                "chat_p99_ms": median([r["chat"]["p99_ms"] for r in runs]),
+                "chat_max_ms": max(r["chat"]["max_ms"] for r in runs),
+            }
+            if pre:  # with TLS: against the plain host's same transfer, measured in the same rounds
+                summary[pre + d]["ratio_to_plain"] = mb / summary[d]["mb_per_s"]
     return summary
 
 
@@ -371,8 +389,9 @@ def main() -> int:
         role_raw_recv(sys.argv[2], sys.argv[3] == "1")
     elif role == "raw-send":
         role_raw_send(int(sys.argv[2]), sys.argv[3])
-    elif role in ("upload", "download"):
-        role_client(role, int(sys.argv[2]), sys.argv[3], sys.argv[4], float(sys.argv[5]) if len(sys.argv) > 5 else 0.0)
+    elif role in ("upload", "download", "upload-tls", "download-tls"):
+        delay = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
+        role_client(role.split("-")[0], int(sys.argv[2]), sys.argv[3], sys.argv[4], delay, tls=role.endswith("-tls"))
     else:
         print(f"unknown role {role!r}", file=sys.stderr)
         return 2

@@ -22,6 +22,12 @@ timestamp (one regex pass) and record arrival - timestamp, where arrival is
 the kernel's receive timestamp of the data (SO_TIMESTAMPNS, on the same
 CLOCK_REALTIME as time.time_ns()): time this process spends on other sockets
 before it reads this one is not counted as delivery latency.
+
+With proto "mmchat-tls" every member speaks TLS, as mmchat members do by
+default: the handshake is done (blocking) at connect time, then each member's
+bytes go through its own ssl.SSLObject over two MemoryBIOs, so the epoll loop,
+the counting and the kernel timestamps (of the encrypted bytes' arrival) stay
+as they are.  The host's certificate is not checked: this is a load, not a member.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import os
 import re
 import select
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -47,6 +54,8 @@ PAD = b"x" * 24  # chat text = "@@" + 19 digits + " " + 24 x = 46 characters
 RECV_SIZE = 256 * 1024
 PREFIX = struct.Struct(">II")
 CONNECT_BATCH = {"mmchat": 100, "naive": 100, "irc": 8}  # ngIRCd listens with a short backlog
+TLS_READ = 1 << 20  # plaintext taken from an SSLObject per read() call
+TLS_SLACK = 64 * 1024  # plaintext of records begun in earlier reads (a record is at most 16 kB)
 SETUP_TIMEOUT = 240.0
 BURST_BATCH = 32  # frames queued per sender per turn in a burst
 SEND_HIGH_WATER = 64 * 1024
@@ -84,8 +93,10 @@ class Member:
         "probe",
         "ready",
         "remaining",
+        "sealed",
         "sock",
         "stage",
+        "tls",
     )
 
     def __init__(self, index: int, name: str, sock: socket.socket) -> None:
@@ -101,11 +112,65 @@ class Member:
         self.remaining = 0
         self.probe = False
         self.closed = False
+        self.tls: Tls | None = None
+        self.sealed = 0  # TLS: how many bytes at the front of `out` are records already (the rest: plaintext)
+
+
+class Tls:
+    """One member's TLS: an SSLObject between the socket's bytes and the member's plaintext."""
+
+    __slots__ = ("incoming", "obj", "outgoing")
+
+    def __init__(self, sock: socket.socket, context: ssl.SSLContext) -> None:
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = context.wrap_bio(self.incoming, self.outgoing, server_side=False)
+        while True:  # the handshake, blocking: the socket is still in blocking mode here
+            try:
+                self.obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                if pending := self.outgoing.read():
+                    sock.sendall(pending)
+                data = sock.recv(65536)
+                if not data:
+                    raise ConnectionError("the host closed the connection during the TLS handshake") from None
+                self.incoming.write(data)
+        if pending := self.outgoing.read():
+            sock.sendall(pending)
+
+    def decrypt(self, data: bytes) -> bytes:
+        """The plaintext that `data` (bytes from the socket) completes; b'' if none yet."""
+        self.incoming.write(data)
+        parts = []
+        while True:
+            try:
+                chunk = self.obj.read(TLS_READ)
+            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                break
+            if not chunk:
+                break
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def encrypt(self, plaintext: bytes | bytearray) -> bytes:
+        """What to send for `plaintext`."""
+        if plaintext:
+            self.obj.write(plaintext)
+        return self.outgoing.read()
+
+
+def tls_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the benchmark measures the load, it does not pin the host
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 class LoadGenerator:
     def __init__(self, config: dict) -> None:
-        self.proto = config["proto"]
+        self.tls_context = tls_context() if config["proto"] == "mmchat-tls" else None
+        self.proto = "mmchat" if self.tls_context else config["proto"]
         self.address = (config["host"], config["port"])
         self.names = config["names"]
         self.say = SAY[self.proto]
@@ -113,7 +178,7 @@ class LoadGenerator:
         self.ep = select.epoll()
         self.by_fd: dict[int, Member] = {}
         self.members: list[Member] = []
-        self.buf = bytearray(RECV_SIZE + CARRY)
+        self.buf = bytearray(RECV_SIZE + CARRY + TLS_SLACK)  # TLS: one read's plaintext may exceed its bytes
         view = memoryview(self.buf)
         self.views = [view[k : k + RECV_SIZE] for k in range(CARRY + 1)]
         self.commands = Commands()
@@ -178,13 +243,19 @@ class LoadGenerator:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
                 m = Member(i, self.names[i], sock)
-                sock.sendall(self.hello(m))
+                if self.tls_context is not None:
+                    m.tls = Tls(sock, self.tls_context)
+                    sock.sendall(m.tls.encrypt(self.hello(m)))
+                else:
+                    sock.sendall(self.hello(m))
                 sock.setblocking(False)
                 self.by_fd[sock.fileno()] = m
                 self.ep.register(sock.fileno(), EPOLLIN)
                 self.members.append(m)
                 batch.append(m)
             while not all(m.ready for m in batch):
+                if refused := [m.name for m in batch if m.closed and not m.ready]:
+                    raise RuntimeError(f"the server closed {', '.join(refused[:5])} before greeting them")
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"members not greeted within {SETUP_TIMEOUT:.0f} s")
                 self.poll(0.05)
@@ -230,6 +301,14 @@ class LoadGenerator:
                 self.close_member(m)
                 continue
             got += n
+            if m.tls is not None:  # the bytes read were TLS records: count in their plaintext
+                try:
+                    plain = m.tls.decrypt(views[k][:n])
+                except ssl.SSLError:
+                    self.close_member(m)
+                    continue
+                n = len(plain)
+                buf[k : k + n] = plain  # fits: TLS_SLACK covers records begun in earlier reads
             total = k + n
             if not m.ready:
                 self.setup_data(m, bytes(buf[k:total]))
@@ -262,6 +341,11 @@ class LoadGenerator:
             m.sock.close()
 
     def flush(self, m: Member) -> None:
+        if m.tls is not None and len(m.out) > m.sealed and not m.closed:
+            records = m.tls.encrypt(bytes(m.out[m.sealed :]))  # the plaintext queued since -> its records
+            del m.out[m.sealed :]
+            m.out += records
+            m.sealed = len(m.out)
         if not m.out or m.closed:
             return
         try:
@@ -272,6 +356,7 @@ class LoadGenerator:
             self.close_member(m)
             return
         del m.out[:sent]
+        m.sealed = max(0, m.sealed - sent)
         if m.out and not m.blocked:
             m.blocked = True
             self.ep.modify(m.sock.fileno(), EPOLLIN | EPOLLOUT)

@@ -31,7 +31,7 @@ import files_bench
 import profile_host
 import scale
 import startup
-from common import BENCH_DIR, PYTHON, ROOT, dump_json, raise_fd_limit, ratio
+from common import BENCH_DIR, HAS_TLS, PYTHON, ROOT, dump_json, raise_fd_limit, ratio
 from irc import ensure_ngircd, ngircd_path, ngircd_version
 
 SECTIONS = ("startup", "fanout", "files", "scale", "profile")
@@ -214,9 +214,73 @@ def targets(results: dict) -> list[tuple[str, str, bool | None]]:
         )
     else:
         rows.append(("5,000 idle members: host RSS ≤ 64 MB, p99 ≤ 75 ms", "not run (use --full)", None))
+    rows += tls_targets(results)
     st = results.get("startup", {}).get("median_s")
     if st:
         rows.append(("Start-up to listening ≤ 0.5 s from source", f"{fmt(st['mmchat'], 3)} s", st["mmchat"] <= 0.5))
+    return rows
+
+
+def tls_targets(results: dict) -> list[tuple[str, str, bool | None]]:
+    """Issue 10's targets with TLS on ("mmchat-tls"), against ngIRCd and the plain host in the same run."""
+    if not HAS_TLS:
+        return []
+    rows: list[tuple[str, str, bool | None]] = []
+    fan = results.get("fanout", {}).get("100", {})
+    tls = fan.get("mmchat-tls", {}).get("summary")
+    plain = fan.get("mmchat", {}).get("summary")
+    irc = fan.get("ngircd", {}).get("summary")
+    name = "TLS: fan-out burst N=100: deliveries/s ≥ ngIRCd (same run)"
+    if tls and irc:
+        r = ratio(tls["burst"]["deliveries_per_s"], irc["burst"]["deliveries_per_s"])
+        against_plain = ratio(tls["burst"]["deliveries_per_s"], plain["burst"]["deliveries_per_s"]) if plain else None
+        rows.append(
+            (
+                name,
+                f"{fmt(tls['burst']['deliveries_per_s'], 0)}/s vs {fmt(irc['burst']['deliveries_per_s'], 0)}/s "
+                f"({fmt_ratio(r)}; {fmt_ratio(against_plain)} of mmchat without TLS)",
+                r >= 1.0,
+            )
+        )
+    else:
+        rows.append((name, "not measured", None))
+    if tls:
+        p99 = tls["paced"]["p99_ms"]
+        rows.append(("TLS: paced 20,000 deliveries/s, N=100: p99 ≤ 3 ms", f"{fmt(p99, 2)} ms", p99 <= 3.0))
+    files = results.get("files", {}).get("summary")
+    if files and "tls_upload" in files:
+        bound = files["bound_mb_per_s"]
+        for d in ("upload", "download"):
+            f = files["tls_" + d]
+            rows.append(
+                (
+                    f"TLS: files: {d} ≥ 85 % of mmchat without TLS (same run)",
+                    f"{fmt(f['mb_per_s'], 0)} MB/s = {f['ratio_to_plain'] * 100:.0f} % of "
+                    f"{fmt(files[d]['mb_per_s'], 0)} MB/s; {f['ratio_to_bound'] * 100:.0f} % of the lower of the raw "
+                    f"copy and the disk's durable write ({fmt(bound, 0)} MB/s)",
+                    f["ratio_to_plain"] >= 0.85,
+                )
+            )
+    sc = results.get("scale", {}).get("5000", {})
+    tls_sc, plain_sc = sc.get("mmchat-tls", {}).get("summary"), sc.get("mmchat", {}).get("summary")
+    if tls_sc and plain_sc:
+        r = ratio(tls_sc["held_rss_mb"], plain_sc["held_rss_mb"])
+        rows.append(
+            (
+                "TLS: 5,000 idle members: host RSS < 2× without TLS",
+                f"{fmt(tls_sc['held_rss_mb'])} MB vs {fmt(plain_sc['held_rss_mb'])} MB ({fmt_ratio(r)})",
+                r < 2.0,
+            )
+        )
+        rows.append(
+            (
+                "TLS: 5,000 idle members: one message reaches all, p99 ≤ 100 ms",
+                f"{fmt(tls_sc['p99_ms'])} ms",
+                tls_sc["p99_ms"] <= 100 and tls_sc["complete"],
+            )
+        )
+    else:
+        rows.append(("TLS: 5,000 idle members: RSS < 2× plain, p99 ≤ 100 ms", "not run (use --full)", None))
     return rows
 
 
@@ -351,11 +415,13 @@ def report(results: dict, meta: dict) -> str:
             f"{fmt(s.get('disk_mb_per_s'), 0)} | {fmt_ratio(ratio(s.get('disk_mb_per_s'), s['raw_mb_per_s']))} "
             f"| {fmt_ratio(ratio(s.get('disk_mb_per_s'), s['raw_safe_mb_per_s']))} | | | | | | |",
         ]
-        for d in ("upload", "download", "download_cold"):
+        for d in ("upload", "download", "download_cold", "tls_upload", "tls_download", "tls_download_cold"):
             x = s.get(d)
             if x is None:
                 continue
-            label = "download, fresh upload (from disk)" if d == "download_cold" else d
+            plain = d.removeprefix("tls_")
+            label = "download, fresh upload (from disk)" if plain == "download_cold" else plain
+            label = f"TLS {label} ({x['ratio_to_plain'] * 100:.0f} % of without TLS)" if d != plain else label
             out.append(
                 f"| mmchat {label} | {fmt(x['mb_per_s'], 0)} | {fmt_ratio(x['ratio_to_raw'])} "
                 f"| {fmt_ratio(x['ratio_to_raw_safe'])} | {fmt(x['transfer_mb_per_s'], 0)} "
@@ -367,9 +433,29 @@ def report(results: dict, meta: dict) -> str:
             f"| chat, no transfer (baseline) | | | | | | | | {fmt(s['chat_idle_p99_ms'], 2)} | 1.00× |",
             "",
             f"Host peak RSS over all transfers: {fmt(s['host_peak_rss_mb'])} MB "
-            f"(at start: {fmt(f['host_rss_before_mb'])} MB)." + (f" Note: {f['note']}." if f.get("note") else ""),
+            f"(at start: {fmt(f['host_rss_before_mb'])} MB)"
+            + (
+                f"; with TLS {fmt(s['tls_host_peak_rss_mb'])} MB (at start {fmt(f['tls_host_rss_before_mb'])} MB), "
+                f"chat p99 without a transfer {fmt(s['tls_chat_idle_p99_ms'], 2)} ms"
+                if "tls_host_peak_rss_mb" in s
+                else ""
+            )
+            + "."
+            + (f" Note: {f['note']}." if f.get("note") else ""),
             "",
         ]
+        if "tls_upload" in s:
+            out += [
+                "With TLS (the default: `mmchat-tls` rows) against the same host run with `--no-tls` in the same "
+                "rounds. A transfer here cannot beat the lower of the raw copy and the disk's own durable write "
+                f"({fmt(s['bound_mb_per_s'], 0)} MB/s): "
+                + "; ".join(
+                    f"{d.replace('_', ' ')} {s[d]['ratio_to_bound'] * 100:.0f} % of it"
+                    for d in ("upload", "download", "tls_upload", "tls_download")
+                )
+                + ".",
+                "",
+            ]
 
     if "scale" in results:
         out += [
@@ -449,7 +535,7 @@ def main() -> int:
         "notes": [],
     }
     notes = meta["notes"]
-    kinds = ["mmchat", "naive"] + (["ngircd"] if ngircd_path() else [])
+    kinds = ["mmchat", *(["mmchat-tls"] if HAS_TLS else []), "naive"] + (["ngircd"] if ngircd_path() else [])
     if peer and not ngircd_path():
         notes.append(peer)
     results: dict = {}

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mmchat import describe, media
-from mmchat.client import Disconnected, Request, TransferFinished
+from mmchat.client import Disconnected, Request, TransferFinished, TransferResumed
 from mmchat.media import MediaKind
 from mmchat.protocol import (
     ChatMessage,
@@ -119,6 +119,9 @@ class ClientEvents:
             self.answers.answered(event.ref, event)
         elif isinstance(event, TransferFinished):
             w.sharing.finished(event.transfer)
+        elif isinstance(event, TransferResumed):
+            t = event.transfer
+            w.view.system(describe.resume_line(t.direction, t.filename, t.offset, t.size))
         elif isinstance(event, Disconnected) and (over := describe.chat_over(event, w.name)):
             w.end(over)
         elif isinstance(event, CallDone) and isinstance(event.result, Request):

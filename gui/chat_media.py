@@ -26,6 +26,7 @@ import queue
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,6 +40,7 @@ from . import chat_format
 from .audio_player import AudioPlayer, VideoCard
 from .message_view import Run
 from .pump import QueuePump
+from .side_panel import LocalFiles
 from .voice import VoiceButton
 
 if TYPE_CHECKING:
@@ -70,6 +72,7 @@ class ChatMedia:
             on_error=self._error, can_record=lambda: window.require_client() is not None,
         )  # fmt: skip
         self.voice.button.grid(row=0, column=2, rowspan=2, sticky="ns", padx=(4, 0))
+        window.side.local_files = LocalFiles(find=window.sharing.local_copy, open=self.open_file, show=self.show_file)
         threading.Thread(target=self._look_for_microphone, name="mmchat-microphone", daemon=True).start()
 
     def _look_for_microphone(self) -> None:
@@ -166,17 +169,24 @@ class ChatMedia:
     def file_links(self, path: Path) -> list[Run]:
         """Open and Show in folder, as links for the line that says a download is saved."""
         view = self.window.view
-
-        def run(action) -> None:
-            try:
-                action(path)
-            except OSError as exc:
-                self._error(str(exc))
-
         return [
-            view.link("Open", lambda: run(system_open.open_path)),
-            view.link("Show in folder", lambda: run(system_open.show_in_folder)),
+            view.link("Open", lambda: self.open_file(path)),
+            view.link("Show in folder", lambda: self.show_file(path)),
         ]
+
+    def open_file(self, path: Path) -> None:
+        """Open `path` with the system's program for it; a failure is a line in the chat."""
+        self._system(system_open.open_path, path)
+
+    def show_file(self, path: Path) -> None:
+        """Show `path` in the system's file manager; a failure is a line in the chat."""
+        self._system(system_open.show_in_folder, path)
+
+    def _system(self, action: Callable[[Path], object], path: Path) -> None:
+        try:
+            action(path)
+        except OSError as exc:
+            self._error(str(exc))
 
     # --- voice messages -----------------------------------------------------------------
 

@@ -116,8 +116,7 @@ class ChatWindow:
         self.sharing = ChatTransfers(self)
         self.events = ClientEvents(self)
         self.layout = ChatLayout(
-            master,
-            ChatActions(
+            master, ChatActions(
                 send=self.send_typed, attach=self.attach, download=self.download,
                 download_selected=self.sharing.download_selected, request_qr=self.request_qr,
                 run_command=self.run_command, show_help=self.show_help, leave=self.close,
@@ -239,8 +238,9 @@ class ChatWindow:
             self.view.system(f"That name was taken: you are {self.name} in this chat.")
         self._client_pump = QueuePump(self.frame, client.events, self.events.handle)
         self._client_pump.start()
-        self.commands.ask("online", quiet=True)
-        self.commands.ask("files", quiet=True)
+        for what in ("online", "files"):
+            self.commands.ask(what, quiet=True)
+        self.sharing.reconnected()  # unfinished transfers go on from where they stopped
         self.input.focus_set()
 
     def end(self, reason: str, retry: bool = True) -> None:

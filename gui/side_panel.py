@@ -3,7 +3,8 @@
 SidePanel lists who is online (with a count), the files shared on the host
 (newest first, with a Download button) and an entry for running a !cmd on the
 host.  A right-click on a member offers Mention and Copy name, on a file
-Download and Copy file name.  It holds no connection of its own: ChatWindow fills it from the host's
+Download, Open, Show in folder (once this member has a copy) and Copy file
+name.  It holds no connection of its own: ChatWindow fills it from the host's
 answers and passes in the callbacks that download a file or run a command.
 """
 
@@ -11,12 +12,23 @@ from __future__ import annotations
 
 import tkinter as tk
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from tkinter import ttk
 
 from mmchat import protocol
 
 from . import chat_format, theme
 from .message_menu import context_clicks, popup
+
+
+@dataclass(frozen=True)
+class LocalFiles:
+    """Where this member's copy of a shared file is (None: no copy), and how to open or show one."""
+
+    find: Callable[[str], Path | None]
+    open: Callable[[Path], object]
+    show: Callable[[Path], object]
 
 
 class SidePanel(ttk.Frame):
@@ -46,6 +58,7 @@ class SidePanel(ttk.Frame):
         self.files.bind("<Return>", lambda event: self.download_selected())
         self.files.bind("<<TreeviewSelect>>", lambda event: self._update_button())
         self.mention: Callable[[str], object] | None = None  # puts '@name ' in the message box (the layout's)
+        self.local_files: LocalFiles | None = None  # Open and Show in folder (the window's media part)
         self.member_menu = tk.Menu(self, tearoff=False)
         self.file_menu = tk.Menu(self, tearoff=False)
         for sequence in context_clicks(self):
@@ -157,8 +170,16 @@ class SidePanel(ttk.Frame):
         menu.delete(0, "end")
         menu.add_command(label="Download", command=lambda: self.connected and self._download(name),
                          state="normal" if self.connected else "disabled")  # fmt: skip
+        local = self.local_files
+        copy = local.find(name) if local is not None else None  # works offline too: the copy is here
+        if local is not None and copy is not None:
+            menu.add_command(label="Open", command=lambda: local.open(copy))
+            menu.add_command(label="Show in folder", command=lambda: local.show(copy))
+        else:  # nothing downloaded yet: say what will be possible
+            menu.add_command(label="Open", state="disabled")
+            menu.add_command(label="Show in folder", state="disabled")
         menu.add_command(label="Copy file name", command=lambda: self._to_clipboard(name))
-        return ["Download", "Copy file name"]
+        return ["Download", "Open", "Show in folder", "Copy file name"]
 
     def _popup(self, tree: ttk.Treeview, fill: Callable[[str], list[str]], event: tk.Event) -> str | None:
         row = tree.identify_row(event.y)

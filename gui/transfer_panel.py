@@ -6,7 +6,8 @@ every few hundred milliseconds while anything is running, and stops polling
 (and cancels its `after` id) when nothing is running or the panel is destroyed.
 
 A row that finished well goes away by itself after DISMISS_DONE_MS (a failure
-stays until dismissed, so it cannot be missed).  The rows sit in a canvas that
+stays until dismissed, so it cannot be missed, and shows a Resume button where
+its progress bar was: the transfer goes on from where it stopped, in a new row).  The rows sit in a canvas that
 is never taller than MAX_SHARE of the panel's parent; beyond that it scrolls,
 so transfers never push the conversation or the message box out of the window.
 """
@@ -44,13 +45,16 @@ class TransferRow(ttk.Frame):
     """Name, progress bar, percent and rate, and a Cancel button for one transfer."""
 
     def __init__(self, master: tk.Misc, transfer: Transfer, counter: ProgressCounter,
-                 on_dismiss: Callable[[TransferRow], object]) -> None:  # fmt: skip
+                 on_dismiss: Callable[[TransferRow], object],
+                 on_resume: Callable[[Transfer], object] | None = None) -> None:  # fmt: skip
         super().__init__(master, style="Surface.TFrame", padding=(theme.PAD, 4))
         self.transfer = transfer
         self.counter = counter
         self.finished = False
         self.files: FileButtons | None = None  # Open and Show in folder, once downloaded
+        self.resume_button: ttk.Button | None = None  # once failed: go on from where it stopped
         self._on_dismiss = on_dismiss
+        self._on_resume = on_resume
         arrow = "↑" if transfer.direction == "upload" else "↓"
         name = chat_format.truncate(chat_format.single_line(transfer.filename), 40)
         self.title = ttk.Label(self, text=f"{arrow}  {name}", style="Surface.TLabel")
@@ -93,6 +97,12 @@ class TransferRow(ttk.Frame):
         else:
             error = "Cancelled" if t.cancelled else chat_format.truncate(chat_format.single_line(t.error), 60)
             self.status.configure(text=error, foreground=theme.ERROR)
+            if self._on_resume is not None:  # where the bar was: the row gets no taller
+                on_resume = self._on_resume
+                text = "Resume" if t.resumable else "Try again"
+                self.resume_button = ttk.Button(self, text=text, command=lambda: on_resume(t))
+                self.bar.grid_remove()
+                self.resume_button.grid(row=1, column=0, sticky="w", pady=(3, 0))
         self.button.configure(text="Dismiss", command=lambda: self._on_dismiss(self))
         self.button.state(["!disabled"])
         if t.ok and t.direction == "download" and t.path is not None:
@@ -148,9 +158,11 @@ class TransferPanel(ttk.Frame):
     def _on_canvas_resize(self, event: tk.Event) -> None:
         self.canvas.itemconfigure(self._window, width=event.width)
 
-    def add(self, transfer: Transfer, counter: ProgressCounter) -> TransferRow:
-        """Show a row for a transfer that has just started."""
-        row = TransferRow(self.inner, transfer, counter, self.dismiss)
+    def add(
+        self, transfer: Transfer, counter: ProgressCounter, on_resume: Callable[[Transfer], object] | None = None
+    ) -> TransferRow:
+        """Show a row for a transfer that has just started (`on_resume`: what its Resume button does, if it fails)."""
+        row = TransferRow(self.inner, transfer, counter, self.dismiss, on_resume)
         row.pack(fill="x")
         self.rows[transfer] = row
         self.grid()

@@ -21,7 +21,8 @@ seconds at more than the steady rate is dropped.
 
 `Limits` also holds what one member's file transfers may hold at once
 (`transfers_at_once`: tickets not yet used plus transfers running) and how
-long a transfer may move no byte (`transfer_stall`); `transfer_refusal` is
+long a transfer may move no byte (`transfer_stall`) and how long an upload
+cut short is kept for a resume (`partial_keep`); `transfer_refusal` is
 the sentence a member over the first is told.  The transfer desk applies
 them (host_transfers.py).
 
@@ -44,6 +45,7 @@ WARN_AFTER = 3.0  # seconds over budget before the member is told
 DROP_AFTER = 15.0  # seconds over budget before the member is dropped
 TRANSFERS_AT_ONCE = 16  # tickets not yet used plus transfers running, per member
 TRANSFER_STALL = 60.0  # seconds a transfer may move no byte before the host ends it
+PARTIAL_KEEP = 24 * 3600.0  # seconds an upload cut short waits to be resumed before its bytes go
 
 
 class Kind(enum.StrEnum):
@@ -107,6 +109,7 @@ class Limits:
     # transfer is a thread and two descriptors on the host, and up to 20 MiB while its bytes flow.
     transfers_at_once: int = TRANSFERS_AT_ONCE
     transfer_stall: float = TRANSFER_STALL
+    partial_keep: float = PARTIAL_KEEP  # an upload cut short is kept this long for a resume (resume.py)
 
     def of(self, kind: Kind) -> Rate:
         """The budget for `kind`."""

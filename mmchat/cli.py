@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
          "file transfers one member may have waiting or under way at once"),
         ("--transfer-stall", _seconds, limits.transfer_stall, "SECONDS",
          "a transfer that moves no byte this long is ended"),
+        ("--keep-partial", _seconds, limits.partial_keep, "SECONDS",
+         "an upload cut short is kept this long for the member to resume it"),
         ("--ping-after", _seconds, PING_AFTER, "SECONDS", "a member silent this long is asked if it is still there"),
         ("--keepalive-timeout", _seconds, KEEPALIVE_TIMEOUT, "SECONDS",
          "a member silent this long in all is shown as timed out; more than --ping-after"),

@@ -44,7 +44,7 @@ from .client_keepalive import HOST_TIMEOUT, PING_AFTER, HostWatch
 from .client_outbox import OUTBOX_BYTES, STALL_TIMEOUT, Outbox, OutboxFull
 from .client_requests import REPLY_TIMEOUT, PendingRequests, Request
 from .client_socket import ConnectError, Disconnected, handshake, open_connection, remaining, same_key, secure
-from .client_transfers import DOWNLOAD, UPLOAD, Progress, Transfer, TransferFinished
+from .client_transfers import DOWNLOAD, UPLOAD, Progress, Transfer, TransferFinished, TransferResumed
 from .protocol import (
     NEED_DATA,
     Connection,
@@ -77,6 +77,7 @@ __all__ = [
     "Request",
     "Transfer",
     "TransferFinished",
+    "TransferResumed",
 ]
 
 CONNECT_TIMEOUT = 10.0
@@ -380,6 +381,7 @@ class ChatClient:
 
     def _start(self, t: Transfer, work: Callable[[], None]) -> None:
         self.transfers.append(t)
+        t.announce = self.events.put  # a TransferResumed, when it goes on from an earlier try
 
         def finished(t: Transfer) -> None:
             self.events.put(TransferFinished(t))

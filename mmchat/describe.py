@@ -159,6 +159,13 @@ def transfer_line(t: FinishedTransfer) -> str:
     return transfer_result(t.direction, t.ok, one_line(t.remote_name or t.filename), detail)
 
 
+def resume_line(direction: str, filename: str, offset: int, size: int) -> str:
+    """'Resuming notes.pdf at 41 % (2.1 MB of 5.0 MB were there already).'"""
+    percent = 100 if size == 0 else int(offset * 100 / size)
+    there = "on the host" if direction == "upload" else "here"
+    return f"Resuming {one_line(filename)} at {percent} % ({human_size(offset)} of {human_size(size)} {there} already)."
+
+
 def chat_over(event: object, me: str) -> str:
     """Why the chat is over for `me` after `event`, as a sentence; '' while it goes on.
 

@@ -162,8 +162,8 @@ def _replace_placeholder(tmp: Path, path: Path) -> None:
 def temp_path(folder: Path, name: str) -> Path:
     """Create and return a fresh, exclusively created, empty temporary file for receiving `name`."""
     token_bytes = 6
-    # ".<name>.<12 hex>.part" must stay under 255 bytes.
-    overhead = len(".") + len(".") + 2 * token_bytes + len(".part")
+    # ".<name>.<12 hex>.part" must stay under 255 bytes, and so must its ".resume" sidecar (resume.py).
+    overhead = len(".") + len(".") + 2 * token_bytes + len(".resume")
     short = _truncate_utf8(name, MAX_NAME_BYTES - 1 - overhead)
     while True:
         path = folder / f".{short}.{secrets.token_hex(token_bytes)}.part"

@@ -1,4 +1,4 @@
-"""The host operator's bans, as ChatServer's public API: `ban(name)`, `unban(address)`, `bans()`.
+"""The host operator's view and bans, as ChatServer's API: `connections()`, `ban(name)`, `unban(address)`, `bans()`.
 
 How this works
 --------------
@@ -10,7 +10,8 @@ table) and the loop carries out the actions.  Then, still on the loop, the
 table is saved in the data folder (`gate.save_bans`, a temporary file renamed
 over the old one), so the bans hold across restarts; a disk that refuses is
 one log line, and the bans still hold until the host stops.  `bans()` reads
-the table's snapshot, from any thread.
+the table's snapshot, from any thread.  `connections()` is the admin window's
+list: each member's chat bytes plus the file bytes their transfers moved.
 """
 
 from __future__ import annotations
@@ -21,20 +22,28 @@ from pathlib import Path
 
 from .actions import Action
 from .gate import Ban, Bans, load_bans, save_bans
+from .host_transfers import TransferDesk
 from .hostlog import LogEvent, LogKind
+from .outbox import ConnectionInfo, Outboxes
 from .room import Room
 
 
 class HostAdmin:
-    """Ban, unban and list bans on a running host (mixed into ChatServer, which provides the loop)."""
+    """Connections, bans on a running host (mixed into ChatServer, which provides the loop)."""
 
     data_dir: Path
     room: Room
+    outboxes: Outboxes
+    desk: TransferDesk
     call_soon: Callable[[Callable[[], None]], None]
     _publish: Callable[[LogEvent], None]
 
     def _apply(self, actions: list[Action]) -> None:
         raise NotImplementedError  # the loop's: ChatServer._apply
+
+    def connections(self) -> list[ConnectionInfo]:
+        """A snapshot of the connected members, in join order (Received and Sent include their files)."""
+        return [p.info(*self.desk.meter.totals(p.name)) for p in self.outboxes.members()]
 
     def ban(self, name: str) -> None:
         """Ban the address of the member called `name`: they (and every member from there) are put out."""

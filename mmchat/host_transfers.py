@@ -17,6 +17,14 @@ stalls the chat.  Tickets live on the loop thread only; the transfer threads
 report through `log` and `on_shared` (which the loop turns into a notice on
 its own thread).
 
+An upload cut short keeps what arrived (host_partials.py's `PartialShelf`, in the
+temporary folder, with a sidecar that survives a restart): offered again by
+the same member with the same name, size and SHA-256, its ticket carries the
+`offset` the member may send from, and the whole file's SHA-256 is checked
+before it gets its name.  A download starts at the offset the member's
+`TransferHello` asks for.  Partials nobody resumed for `Limits.partial_keep`
+seconds are removed at start and every SWEEP_EVERY seconds.
+
 The catalogue (`Storage`'s file table) remembers each shared file's SHA-256
 with its size and mtime, so a download of an unchanged file is not hashed
 again.
@@ -31,11 +39,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import files, protocol, transfer
+from . import files, protocol, resume, transfer
 from .budget import Limits, transfer_refusal
+from .file_meter import FileMeter
+from .host_partials import PartialShelf
 from .hostlog import LogEvent, LogKind
 from .protocol import (
     Connection,
@@ -49,9 +59,11 @@ from .protocol import (
     TransferReady,
     TransferStart,
 )
+from .resume import Partial
 from .storage import FileRecord, Storage
 
 TICKET_TTL = 60.0
+SWEEP_EVERY = 600.0  # seconds between looks for partial uploads nobody resumed in time
 FAREWELL_TIMEOUT = 5.0  # seconds to hand a failed transfer's sentence to a member who may not be reading
 STOPPING = "The host is shutting down: the transfer was stopped. Try again when the chat is back."
 
@@ -66,6 +78,9 @@ class Ticket:
     filename: str
     size: int
     expires: float
+    offset: int = 0  # the first byte to move: what an upload's partial holds, or what a download asks for
+    sha256: str = ""  # an upload's, as offered ("" if the member did not say)
+    partial: Partial | None = None  # an upload's kept partial file, in use while the ticket lives
 
 
 class TransferDesk:
@@ -90,6 +105,9 @@ class TransferDesk:
         self._threads: dict[threading.Thread, socket.socket] = {}
         self._running: collections.Counter[str] = collections.Counter()  # transfers per member, under _lock
         self._lock = threading.Lock()
+        self.partials = PartialShelf(temp_dir, self.limits.partial_keep, self.limits.transfers_at_once)
+        self._next_sweep = 0.0
+        self.meter = FileMeter()  # file bytes per member, for the admin window
         self.stopping = False
 
     # --- on the loop thread --------------------------------------------------------------
@@ -102,15 +120,21 @@ class TransferDesk:
             filename = files.check_filename(event.filename)
         except files.BadFileName as exc:
             return self._refuse_upload(member, event.filename, str(exc), event.ref)
+        partial = self.partials.take(member, filename, event.size, event.sha256)  # what a cut-short try left
+        offset = min(partial.length(), event.size) if partial else 0
         free = files.free_space(self.temp_dir)
-        if not files.has_room_for(self.temp_dir, event.size, free=free):
+        if not files.has_room_for(self.temp_dir, event.size - offset, free=free):
+            if partial is not None:
+                self.partials.release(partial)
             size, room = files.human_size(event.size), files.human_size(free)
             message = f"The host has no room for {filename} ({size}): {room} free."
             return self._refuse_upload(member, filename, message, event.ref)
         ticket = self._issue(Direction.UPLOAD, member, filename, event.size, mono)
+        ticket = self._tickets[ticket.token] = replace(ticket, offset=offset, sha256=event.sha256, partial=partial)
         ready = TransferReady(
-            token=ticket.token, direction=Direction.UPLOAD, filename=filename, size=event.size, ref=event.ref
-        )
+            token=ticket.token, direction=Direction.UPLOAD, filename=filename, size=event.size, ref=event.ref,
+            offset=offset,
+        )  # fmt: skip
         return protocol.encode_trusted(ready)
 
     def request_download(self, member: str, event: RequestDownload, mono: float) -> bytes:
@@ -131,24 +155,29 @@ class TransferDesk:
         """The ticket a transfer connection presents (used up), or the sentence that refuses it."""
         ticket = self._tickets.pop(event.token, None)
         if ticket is None or ticket.expires < mono or event.version != protocol.PROTOCOL_VERSION:
+            if ticket is not None and ticket.partial is not None:
+                self.partials.release(ticket.partial)
             return "This transfer is unknown or has expired."
-        if event.offset:
-            return "Resuming transfers is not supported yet."
-        return ticket
+        if refusal := resume_refusal(ticket, event.offset):
+            if ticket.partial is not None:
+                self.partials.release(ticket.partial)
+            return refusal
+        return replace(ticket, offset=event.offset)  # an upload's 0: the member starts over
 
     def clean_temp(self) -> None:
-        """Remove partial files a crashed host left behind: they never became real files."""
-        for leftover in self.temp_dir.glob("*.part"):
-            try:
-                leftover.unlink()
-            except OSError:
-                pass
+        """At start: remove what a crash left (parts without a sidecar) and partials too old to resume."""
+        self.partials.load(time.time())
 
     def expire(self, mono: float) -> None:
-        """Forget tickets nobody used in time."""
+        """Forget tickets nobody used in time (their partials wait for the next try); now and then, sweep."""
         for token, ticket in list(self._tickets.items()):
             if ticket.expires < mono:
                 del self._tickets[token]
+                if ticket.partial is not None:
+                    self.partials.release(ticket.partial)
+        if mono >= self._next_sweep:
+            self._next_sweep = mono + SWEEP_EVERY
+            self.partials.sweep(time.time())
 
     def start(self, sock: socket.socket, conn: Connection, ticket: Ticket, leftover: bytes, address: str) -> None:
         """Move the file on a thread of its own; the socket is the thread's from now on."""
@@ -252,16 +281,46 @@ class TransferDesk:
                     del self._running[ticket.member]
 
     def _upload(self, sock: socket.socket, conn: Connection, ticket: Ticket, leftover: bytes) -> None:
-        sock.sendall(conn.send(TransferStart(filename=ticket.filename, size=ticket.size)))
+        partial = ticket.partial or self.partials.create(
+            ticket.member, ticket.filename, ticket.size, ticket.sha256, time.time()
+        )
+        try:
+            final, claimed = self._receive(sock, conn, ticket, leftover, partial)
+        except transfer.TransferDamaged:
+            self.partials.drop(partial)
+            raise
+        except transfer.TransferError:
+            self.partials.keep_for_later(partial, time.time())  # the same file offered again goes on from here
+            raise
+        except BaseException:
+            self.partials.drop(partial)
+            raise
+        self.partials.drop(partial)  # its bytes have their name now: only the sidecar is left to go
+        record = FileRecord(final.name, ticket.size, claimed, ticket.member, time.time(), final.stat().st_mtime_ns)
+        self.storage.add_file(record)
+        sock.sendall(conn.send(TransferDone(filename=final.name, size=ticket.size, sha256=claimed)))
+        self._log(LogEvent(time.time(), LogKind.UPLOAD_DONE, ticket.member, filename=final.name, size=ticket.size))
+        self._on_shared(ticket.member, final.name, ticket.size)
+
+    def _receive(
+        self, sock: socket.socket, conn: Connection, ticket: Ticket, leftover: bytes, partial: Partial
+    ) -> tuple[Path, str]:
+        """Receive the upload into `partial` (after its first `ticket.offset` bytes); its final path and SHA-256."""
+        offset = ticket.offset
+        try:
+            prefix = resume.sha256_prefix(partial.path, offset) if offset else None  # hashed before the rest
+        except OSError as exc:
+            raise transfer.TransferDamaged(f"The start of {ticket.filename} kept here is gone: {exc}.") from None
+        sock.sendall(conn.send(TransferStart(filename=ticket.filename, size=ticket.size, offset=offset)))
         started = LogEvent(
-            time.time(), LogKind.UPLOAD_STARTED, ticket.member, filename=ticket.filename, size=ticket.size
+            time.time(), LogKind.UPLOAD_STARTED, ticket.member, filename=ticket.filename, size=ticket.size, count=offset
         )
         self._log(started)
         claimed = ""
 
-        def member_digest() -> str:  # the member's SHA-256 follows the bytes
+        def member_digest() -> str:  # the member's SHA-256 (of the whole file) follows the bytes
             nonlocal claimed
-            conn.end_of_body(leftover[ticket.size :])
+            conn.end_of_body(leftover[ticket.size - offset :])
             end = transfer.read_frame(sock, conn)
             if not isinstance(end, TransferEnd):
                 raise transfer.TransferError(f"Expected the upload's SHA-256, got {end.TYPE!r}.")
@@ -269,20 +328,11 @@ class TransferDesk:
             return claimed
 
         final = transfer.receive_to_folder(
-            sock,
-            leftover,
-            self.share,
-            ticket.filename,
-            ticket.size,
-            member_digest,
-            temp_folder=self.temp_dir,
-            cancelled=lambda: self.stopping,
-        )
-        record = FileRecord(final.name, ticket.size, claimed, ticket.member, time.time(), final.stat().st_mtime_ns)
-        self.storage.add_file(record)
-        sock.sendall(conn.send(TransferDone(filename=final.name, size=ticket.size, sha256=claimed)))
-        self._log(LogEvent(time.time(), LogKind.UPLOAD_DONE, ticket.member, filename=final.name, size=ticket.size))
-        self._on_shared(ticket.member, final.name, ticket.size)
+            sock, leftover, self.share, ticket.filename, ticket.size, member_digest, temp_folder=self.temp_dir,
+            cancelled=lambda: self.stopping, partial=partial.path, offset=offset, prefix=prefix, keep=lambda: True,
+            progress=self.meter.progress(ticket.member, upload=True, start=offset),
+        )  # fmt: skip
+        return final, claimed
 
     def _download(self, sock: socket.socket, conn: Connection, ticket: Ticket) -> None:
         path = self.shared_path(ticket.filename)
@@ -290,9 +340,13 @@ class TransferDesk:
             raise transfer.TransferError(f"No such file on the host: {ticket.filename}")
         with open(path, "rb") as fileobj:
             stat = os.fstat(fileobj.fileno())
+            if ticket.offset > stat.st_size:  # the file got shorter since the ticket
+                raise transfer.TransferError(resume_beyond(path.name, ticket.offset, stat.st_size))
             digest = self._digest(path, stat)
-            sock.sendall(conn.send(TransferStart(filename=path.name, size=stat.st_size, sha256=digest)))
-            transfer.send_file_body(sock, fileobj, stat.st_size, cancelled=lambda: self.stopping)
+            start = TransferStart(filename=path.name, size=stat.st_size, sha256=digest, offset=ticket.offset)
+            sock.sendall(conn.send(start))
+            moved = self.meter.progress(ticket.member, upload=False, start=ticket.offset)  # for the admin window
+            transfer.send_file_body(sock, fileobj, stat.st_size, ticket.offset, moved, cancelled=lambda: self.stopping)
         self._log(LogEvent(time.time(), LogKind.DOWNLOAD_DONE, ticket.member, filename=path.name, size=stat.st_size))
 
     def _digest(self, path: Path, stat: os.stat_result) -> str:
@@ -304,3 +358,23 @@ class TransferDesk:
         owner, ts = (record.owner, record.ts) if record else ("host", time.time())
         self.storage.add_file(FileRecord(path.name, stat.st_size, digest, owner, ts, stat.st_mtime_ns))
         return digest
+
+
+def resume_refusal(ticket: Ticket, offset: int) -> str | None:
+    """Why a transfer connection may not start at byte `offset` of this ticket's file, or None if it may.
+
+    An upload goes on from what the host kept (the ticket's offset) or starts
+    over (0); a download may start anywhere up to the file's size.
+    """
+    if ticket.direction is Direction.UPLOAD and offset not in (0, ticket.offset):
+        return (
+            f"The upload of {ticket.filename} cannot go on from byte {offset}: "
+            f"the host has {ticket.offset} bytes of it."
+        )
+    if offset > ticket.size:
+        return resume_beyond(ticket.filename, offset, ticket.size)
+    return None
+
+
+def resume_beyond(filename: str, offset: int, size: int) -> str:
+    return f"{filename} cannot be resumed at byte {offset}: it has only {size} bytes."

@@ -28,6 +28,7 @@ def make_server(args: argparse.Namespace) -> ChatServer:
             transfers=getattr(args, "flood_transfers", DEFAULTS.transfers),
             transfers_at_once=getattr(args, "transfers_at_once", DEFAULTS.transfers_at_once),
             transfer_stall=getattr(args, "transfer_stall", DEFAULTS.transfer_stall),
+            partial_keep=getattr(args, "keep_partial", DEFAULTS.partial_keep),
         ),
         keepalive=KeepAlive(
             getattr(args, "ping_after", PING_AFTER), getattr(args, "keepalive_timeout", KEEPALIVE_TIMEOUT)

@@ -34,7 +34,7 @@ class LogKind(enum.StrEnum):
     COMMAND = "command"  # member, line, command_id
     COMMAND_REFUSED = "command-refused"  # member, line, command_id, reason
     UPLOAD_REFUSED = "upload-refused"  # member, filename, reason
-    UPLOAD_STARTED = "upload-started"  # member, filename, size
+    UPLOAD_STARTED = "upload-started"  # member, filename, size, count (the bytes kept from a try cut short)
     UPLOAD_DONE = "upload-done"  # member, filename, size
     DOWNLOAD_DONE = "download-done"  # member, filename, size
     TRANSFER_FAILED = "transfer-failed"  # member, address, filename, line (direction), reason
@@ -151,7 +151,8 @@ def describe(event: LogEvent) -> str:
     if k is LogKind.UPLOAD_REFUSED:
         return f"Refused upload from {event.member}: {event.reason}"
     if k is LogKind.UPLOAD_STARTED:
-        return f"Receiving {event.filename} ({size}) from {event.member}"
+        resumed = f", resuming after {human_size(event.count)}" if event.count else ""
+        return f"Receiving {event.filename} ({size}) from {event.member}{resumed}"
     if k is LogKind.UPLOAD_DONE:
         return f"File received: {event.filename} ({size}) from {event.member}"
     if k is LogKind.DOWNLOAD_DONE:

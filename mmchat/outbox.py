@@ -47,8 +47,10 @@ class ConnectionInfo:
     name: str
     address: str
     since: float
-    bytes_in: int
+    bytes_in: int  # chat and files together
     bytes_out: int
+    file_bytes_in: int = 0  # of which files (uploads from them, downloads to them)
+    file_bytes_out: int = 0
 
 
 @dataclass(eq=False)
@@ -84,9 +86,10 @@ class Peer:
         """Whether bytes wait to be written: in the outbox, or ciphertext the socket did not take yet."""
         return bool(self.outbox) or (self.wire is not None and bool(self.wire.tail))
 
-    def info(self) -> ConnectionInfo:
-        """A snapshot for the admin window."""
-        return ConnectionInfo(self.name, self.address, self.since, self.bytes_in, self.bytes_out)
+    def info(self, files_in: int = 0, files_out: int = 0) -> ConnectionInfo:
+        """A snapshot for the admin window, with the file bytes the member moved on transfer connections."""
+        total_in, total_out = self.bytes_in + files_in, self.bytes_out + files_out
+        return ConnectionInfo(self.name, self.address, self.since, total_in, total_out, files_in, files_out)
 
 
 class _FanOut:

@@ -155,10 +155,6 @@ class ChatServer(HostAdmin, HostTls):
         self._publish(LogEvent(time.time(), LogKind.LISTEN, address=format_address(*self.address[:2])))
         return self.address
 
-    def connections(self) -> list[ConnectionInfo]:
-        """A snapshot of the connected members, in join order."""
-        return [p.info() for p in self.outboxes.members()]
-
     def online(self) -> list[str]:
         """Names of the connected members, in join order."""
         return [p.name for p in self.outboxes.members()]
@@ -341,6 +337,8 @@ class ChatServer(HostAdmin, HostTls):
         peer.closed = True
         self.outboxes.forget(peer)
         self._peers.pop(peer.id, None)
+        if peer.name:
+            self.desk.meter.forget(peer.name)  # the admin window's file bytes
         try:
             self._selector.unregister(peer.sock)
         except (KeyError, ValueError):

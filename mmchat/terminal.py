@@ -37,6 +37,7 @@ from .client import (
     Request,
     Transfer,
     TransferFinished,
+    TransferResumed,
 )
 from .client_outbox import STALL_TIMEOUT
 from .known_hosts import Decision, KnownHosts, Verdict, connect_verified, first_use_text, make_verifier
@@ -228,6 +229,9 @@ class TerminalChat:
             self.say(describe.error_line(event))
         elif isinstance(event, TransferFinished):
             self._transfer_finished(event.transfer)
+        elif isinstance(event, TransferResumed):
+            t = event.transfer
+            self.say(describe.resume_line(t.direction, t.filename, t.offset, t.size))
         elif isinstance(event, Disconnected):
             reason = describe.chat_over(event, me)
             if reason:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from fake_host import FakeHost, Peer
 
+from mmchat import protocol
 from mmchat.client import ChatClient, Disconnected, Transfer, TransferFinished
 from mmchat.client_socket import ConnectError
 from mmchat.client_transfers import DOWNLOAD, STALE_PART_SECONDS, UPLOAD, remove_stale_parts, run_transfer
@@ -305,3 +306,41 @@ def test_success_sets_ok() -> None:
     t = Transfer(UPLOAD, "x")
     run_transfer(t, lambda: None, lambda t: None).join(TIMEOUT)
     assert t.ok and t.error == "" and t.wait(0)
+
+
+def test_a_host_that_lies_about_where_a_transfer_starts_gets_no_say(tmp_path) -> None:
+    """An offset beyond the file is ignored (the upload goes from 0); a start at another byte is refused."""
+    from mmchat.client_transfers import UPLOADS
+    from mmchat.protocol import TransferHello, TransferStart
+
+    body = b"0123456789"
+    source = tmp_path / "a.txt"
+    source.write_bytes(body)
+    info = source.stat()
+    UPLOADS.remember(source.resolve(), len(body), info.st_mtime_ns, hashlib.sha256(body).hexdigest(), time.time())
+    asked: list[int] = []
+
+    def lying(peer: Peer) -> None:
+        first = peer.read()
+        if isinstance(first, TransferHello):  # a transfer connection: start somewhere else than asked
+            asked.append(first.offset)
+            peer.send(TransferStart(filename="a.txt", size=len(body), offset=first.offset + 3))
+            peer.read()
+            return
+        peer.send(protocol.Welcome(version=protocol.PROTOCOL_VERSION, member="alice"))
+        ask = peer.read()
+        assert isinstance(ask, OfferUpload) and ask.sha256 == hashlib.sha256(body).hexdigest()
+        peer.send(TransferReady(token="t" * 32, direction="upload", filename="a.txt", size=10, ref=ask.ref, offset=99))
+        peer.read()
+
+    host = FakeHost(lying)
+    try:
+        client = ChatClient("127.0.0.1", host.port, "alice", downloads=tmp_path)
+        client.connect()
+        t = client.send_file(source)
+        assert t.wait(TIMEOUT) and not t.ok
+        assert asked == [0]  # the offer of 99 bytes kept of a 10-byte file was not believed
+        assert t.error == "The host started a.txt at another byte than the one asked for."
+        assert client.close(wait=TIMEOUT)
+    finally:
+        host.close()

@@ -128,6 +128,9 @@ def test_a_finished_download_offers_open_and_show_in_folder(
     target = tmp_path / "saved" / "notes.txt"
     target.parent.mkdir()
     monkeypatch.setattr(bob, "_ask_save_path", lambda name: str(target))
+    pump_until(tk_root, lambda: "notes.txt" in bob.side.files.get_children(), what="the file in the side panel")
+    bob.side.file_entries("notes.txt")  # what a right-click on it shows: no copy here yet
+    assert [bob.side.file_menu.entrycget(label, "state") for label in ("Open", "Show in folder")] == ["disabled"] * 2
     bob.view.link_commands[find_link(bob, "Download")]()
     pump_until(tk_root, lambda: "File received successfully" in bob.view.content(), what="the download")
     [row] = bob.transfers.rows.values()
@@ -136,7 +139,14 @@ def test_a_finished_download_offers_open_and_show_in_folder(
     row.files.show.invoke()
     bob.view.link_commands[find_link(bob, "Open")]()  # the same on the line that says it is saved
     bob.view.link_commands[find_link(bob, "Show in folder")]()
-    assert launched == [["xdg-open", str(target)], ["xdg-open", str(target.parent)]] * 2
+    bob.side.file_entries("notes.txt")  # the side panel's menu opens the copy too, even once offline
+    bob.side.set_connected(False)
+    bob.side.file_menu.invoke("Open")
+    bob.side.file_menu.invoke("Show in folder")
+    assert launched == [["xdg-open", str(target)], ["xdg-open", str(target.parent)]] * 3
+    target.unlink()  # moved away: nothing to open any more
+    bob.side.file_entries("notes.txt")
+    assert bob.side.file_menu.entrycget("Open", "state") == "disabled"
 
 
 def test_a_voice_message_is_recorded_sent_and_plays_for_everyone(tk_root, tk_errors, server, tmp_path) -> None:

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from gui import chat_format
+from gui.chat_transfers import DROPPED_AT_ONCE
 from mmchat.client import Transfer, TransferFinished
 from tests import gui_helpers
 from tests.gui_fakes import connected_window
@@ -112,3 +113,27 @@ def test_a_shared_picture_is_shown_after_the_upload(tk_root, tk_errors, chat, tm
     window.events.handle(TransferFinished(_finish(t)))
     assert "File sent successfully: cat.png" in window.view.content()
     pump_until(tk_root, lambda: window.view.text.image_names(), what="the picture just shared")
+
+
+def test_many_dropped_files_upload_a_few_at_a_time_and_all_in_turn(tk_root, tk_errors, chat, tmp_path) -> None:
+    window, client = chat
+    paths = [tmp_path / f"photo-{i}.jpg" for i in range(DROPPED_AT_ONCE + 3)]
+    for path in paths:
+        path.write_bytes(b"jpeg")
+
+    def sent() -> list[Path]:
+        return [call[1] for call in client.calls if call[0] == "send_file"]
+
+    window.sharing.dropped(paths)
+    assert sent() == paths[:DROPPED_AT_ONCE]  # in the order dropped, no more than that at once
+    assert "3 more files wait their turn: each starts when an upload before it ends." in window.view.content()
+    first = client.transfers[0]
+    window.events.handle(TransferFinished(_finish(first, ok=False, error="The host has no room")))
+    assert sent() == paths[: DROPPED_AT_ONCE + 1]  # one ended (even badly): the next starts
+    client.connected = False  # the connection is lost: the running ones fail, what waits, waits for the next one
+    for t in client.transfers[1:]:
+        window.events.handle(TransferFinished(_finish(t, ok=False, error="Disconnected")))
+    assert len(sent()) == DROPPED_AT_ONCE + 1
+    client.connected = True
+    window.sharing.reconnected()
+    assert sent() == paths  # every file went, none twice (the failed ones have their Resume buttons)

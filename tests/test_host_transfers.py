@@ -70,7 +70,7 @@ def test_an_upload_offer_gets_a_ticket_that_works_once(desk):
     [
         ({}, 100.0 + TICKET_TTL + 1, "This transfer is unknown or has expired."),
         ({"version": 1}, 101.0, "This transfer is unknown or has expired."),
-        ({"offset": 5}, 101.0, "Resuming transfers is not supported yet."),
+        ({"offset": 5}, 101.0, "The upload of a.txt cannot go on from byte 5: the host has 0 bytes of it."),
     ],
 )
 def test_a_ticket_is_refused_late_from_another_version_or_to_resume(desk, hello_kwargs, mono, refusal):
@@ -232,7 +232,8 @@ def test_a_member_who_freezes_mid_upload_is_cut_by_abort_and_leaves_no_file(desk
     desk.abort()
     desk.join(time.monotonic() + 10)
     assert desk.busy() == 0 and not (desk.share / "big.bin").exists()
-    assert list(desk.temp_dir.iterdir()) == []
+    [kept] = desk.partials.kept()  # what arrived waits for the member to resume, under a hidden name only
+    assert b"only the start".startswith(kept.path.read_bytes()) and kept.filename == "big.bin"  # what was read
     assert any(e.kind is LogKind.TRANSFER_FAILED and e.filename == "big.bin" for e in desk.log)
     sock.close()
 
@@ -287,7 +288,9 @@ def test_an_upload_that_moves_no_byte_is_ended_with_a_sentence_and_a_log_line(de
     assert wait_for(lambda: desk.busy() == 0)
     failed = [e for e in desk.log if e.kind is LogKind.TRANSFER_FAILED]
     assert [(e.member, e.filename, e.reason) for e in failed] == [("alice", "big.bin", sentence)]
-    assert list(desk.temp_dir.iterdir()) == [] and not (desk.share / "big.bin").exists()
+    assert not (desk.share / "big.bin").exists()
+    [kept] = desk.partials.kept()  # kept for a resume: the same offer again goes on from its length
+    assert kept.length() <= sent and sorted(p.suffix for p in desk.temp_dir.iterdir()) == [".part", ".resume"]
     sock.close()
 
 
@@ -303,3 +306,133 @@ def test_a_download_the_member_stops_reading_is_ended_and_logged(desk):
         ("bob", "The download of big.bin moved no byte for 0.5 s: the host ended it.")
     ]
     sock.close()
+
+
+# --- resuming -----------------------------------------------------------------------------
+
+
+def start_at(desk, ticket_frame: bytes, offset: int) -> tuple[socket.socket, Connection]:
+    """As start_over_socketpair, with the member asking to start at `offset`."""
+    token = decoded(ticket_frame).token
+    host_end, member_end = socket.socketpair()
+    member_end.settimeout(10)
+    member_conn, host_conn = Connection(Role.MEMBER), Connection(Role.HOST)
+    host_conn.receive_data(member_conn.send(hello(token, offset)))
+    host_conn.next_event()
+    ticket = desk.claim(hello(token, offset), mono=1.0)
+    assert isinstance(ticket, Ticket), ticket
+    desk.start(host_end, host_conn, ticket, b"", "10.0.0.9:4000")
+    return member_end, member_conn
+
+
+def cut_upload(desk, body: bytes, sent: int, name: str = "big.bin") -> int:
+    """An upload of `body` that stops after `sent` bytes (the member goes away); what the host kept."""
+    frame = desk.offer_upload("alice", OfferUpload(filename=name, size=len(body), ref=1), mono=0.0)
+    sock, conn = start_over_socketpair(desk, frame)
+    transfer.read_frame(sock, conn)
+    sock.sendall(body[:sent])
+    time.sleep(0.2)  # let the host read them before the connection goes
+    sock.close()
+    assert wait_for(lambda: desk.busy() == 0)
+    [kept] = desk.partials.kept()
+    return kept.length()
+
+
+def test_the_same_offer_with_its_sha256_goes_on_from_what_the_host_kept(desk):
+    body = os.urandom(300_000)
+    sha = hashlib.sha256(body).hexdigest()
+    kept = cut_upload(desk, body, 100_000)
+    assert kept == 100_000
+    ready = decoded(desk.offer_upload("alice", OfferUpload("big.bin", len(body), ref=2, sha256=sha), mono=5.0))
+    assert isinstance(ready, TransferReady) and ready.offset == kept
+    sock, conn = start_at(desk, protocol.encode(ready), kept)
+    start = transfer.read_frame(sock, conn)
+    assert (start.offset, start.size) == (kept, len(body))
+    sock.sendall(body[kept:] + conn.send(TransferEnd(sha256=sha)))
+    done = transfer.read_frame(sock, conn)
+    assert isinstance(done, TransferDone) and done.sha256 == sha
+    assert (desk.share / "big.bin").read_bytes() == body
+    assert [e.count for e in desk.log if e.kind is LogKind.UPLOAD_STARTED] == [0, kept]
+    assert wait_for(lambda: desk.busy() == 0) and list(desk.temp_dir.iterdir()) == []
+    sock.close()
+
+
+def test_a_member_may_start_over_instead_of_resuming(desk):
+    body = os.urandom(200_000)
+    sha = hashlib.sha256(body).hexdigest()
+    cut_upload(desk, body, 50_000)
+    frame = desk.offer_upload("alice", OfferUpload("big.bin", len(body), ref=2, sha256=sha), mono=5.0)
+    sock, conn = start_at(desk, frame, 0)
+    assert transfer.read_frame(sock, conn).offset == 0
+    sock.sendall(body + conn.send(TransferEnd(sha256=sha)))
+    assert isinstance(transfer.read_frame(sock, conn), TransferDone)
+    assert (desk.share / "big.bin").read_bytes() == body
+    sock.close()
+
+
+def test_a_start_that_does_not_match_is_found_out_and_nothing_is_named(desk):
+    body = os.urandom(200_000)
+    kept = cut_upload(desk, body, 50_000)
+    other = os.urandom(len(body))  # a member claims another file is the one the host kept the start of
+    sha = hashlib.sha256(other).hexdigest()
+    frame = desk.offer_upload("alice", OfferUpload("big.bin", len(body), ref=2, sha256=sha), mono=5.0)
+    sock, conn = start_at(desk, frame, kept)
+    transfer.read_frame(sock, conn)
+    sock.sendall(other[kept:] + conn.send(TransferEnd(sha256=sha)))
+    with pytest.raises(transfer.TransferError) as refused:
+        transfer.read_frame(sock, conn)
+    assert str(refused.value) == "big.bin arrived damaged (SHA-256 mismatch) and was discarded."
+    assert not (desk.share / "big.bin").exists()
+    assert wait_for(lambda: desk.busy() == 0) and list(desk.temp_dir.iterdir()) == []
+    sock.close()
+
+
+@pytest.mark.parametrize("offset", [7, 200_001])
+def test_an_upload_can_go_on_only_from_what_the_host_has(desk, offset):
+    body = os.urandom(200_000)
+    kept = cut_upload(desk, body, 50_000)
+    sha = hashlib.sha256(body).hexdigest()
+    ready = decoded(desk.offer_upload("alice", OfferUpload("big.bin", len(body), ref=2, sha256=sha), mono=5.0))
+    assert desk.claim(hello(ready.token, offset), mono=6.0) == (
+        f"The upload of big.bin cannot go on from byte {offset}: the host has {kept} bytes of it."
+    )
+    again = decoded(desk.offer_upload("alice", OfferUpload("big.bin", len(body), ref=3, sha256=sha), mono=7.0))
+    assert again.offset == kept  # the refusal let go of the kept start: the next try has it
+
+
+def test_a_download_starts_where_the_member_asks_and_never_beyond_the_end(desk):
+    body = os.urandom(100_000)
+    (desk.share / "doc.bin").write_bytes(body)
+    beyond = decoded(desk.request_download("bob", RequestDownload(filename="doc.bin", ref=1), mono=0.0))
+    assert desk.claim(hello(beyond.token, len(body) + 1), mono=1.0) == (
+        "doc.bin cannot be resumed at byte 100001: it has only 100000 bytes."
+    )
+    frame = desk.request_download("bob", RequestDownload(filename="doc.bin", ref=2), mono=0.0)
+    sock, conn = start_at(desk, frame, 60_000)
+    start = transfer.read_frame(sock, conn)
+    assert (start.offset, start.sha256) == (60_000, hashlib.sha256(body).hexdigest())  # the whole file's digest
+    got = conn.take_buffered()
+    while len(got) < len(body) - 60_000:
+        chunk = sock.recv(1 << 16)
+        assert chunk
+        got += chunk
+    assert got == body[60_000:]
+    sock.close()
+
+
+def test_an_unused_ticket_lets_go_of_its_partial_and_old_partials_are_swept(desk, monkeypatch):
+    body = os.urandom(10_000)
+    sha = hashlib.sha256(body).hexdigest()
+    cut_upload(desk, body, 4_000)
+    ready = decoded(desk.offer_upload("alice", OfferUpload("big.bin", len(body), ref=2, sha256=sha), mono=0.0))
+    assert ready.offset == 4_000
+    busy = decoded(desk.offer_upload("alice", OfferUpload("big.bin", len(body), ref=3, sha256=sha), mono=0.0))
+    assert busy.offset == 0  # in use by the first ticket
+    desk.expire(TICKET_TTL + 1)
+    again = decoded(desk.offer_upload("alice", OfferUpload("big.bin", len(body), ref=4, sha256=sha), mono=100.0))
+    assert again.offset == 4_000
+    desk.expire(100.0 + TICKET_TTL + 1)
+    later = time.time() + desk.limits.partial_keep + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    desk.expire(10_000.0)  # a sweep is due
+    assert desk.partials.kept() == [] and list(desk.temp_dir.iterdir()) == []

@@ -204,6 +204,22 @@ def test_sha256_must_be_64_lowercase_hex_digits(sha256):
 def test_bad_whole_numbers(value, match):
     refused({"type": "upload", "filename": "a", "size": value}, f"'size' {match}")
     refused({"type": "online", "ref": value}, f"'ref' {match}")
+    # A resume's offset, every way it travels: a protocol error, never a crash.
+    refused({"type": "transfer", "version": 4, "token": "t", "offset": value}, f"'offset' {match}")
+    refused(
+        {"type": "ready", "token": "t", "direction": "upload", "filename": "a", "offset": value}, f"'offset' {match}"
+    )
+    refused({"type": "start", "filename": "a", "size": 1, "offset": value}, f"'offset' {match}")
+
+
+def test_a_resume_travels_in_optional_fields_that_default_to_the_start():
+    assert ok({"type": "upload", "filename": "a", "size": 5, "sha256": SHA}).sha256 == SHA
+    assert ok({"type": "upload", "filename": "a", "size": 5}).sha256 == ""
+    assert (
+        ok({"type": "ready", "token": "t", "direction": "upload", "filename": "a", "size": 5, "offset": 3}).offset == 3
+    )
+    assert ok({"type": "start", "filename": "a", "size": 5}).offset == 0
+    refused({"type": "upload", "filename": "a", "size": 5, "sha256": "X" * 64}, "64 lowercase hex digits")
 
 
 def test_largest_whole_number():

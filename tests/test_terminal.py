@@ -378,3 +378,37 @@ def test_a_name_with_an_invisible_joiner_is_refused_with_a_sentence(host: ChatSe
     code, _, err = chat(join_args(host, tmp_path, name="al\u200dice"), io.StringIO(""))
     assert code != 0
     assert "A name may not contain invisible characters." in err
+
+
+def test_asking_again_resumes_a_transfer_cut_short_and_says_so(host: ChatServer, tmp_path: Path) -> None:
+    import hashlib
+    import os
+
+    from tests.resume_helpers import CuttingRelay
+
+    (host.share / "movie.bin").write_bytes(os.urandom(6 << 20))
+    mine = tmp_path / "mine.bin"
+    mine.write_bytes(os.urandom(6 << 20))
+    relay = CuttingRelay(host.address[1])
+    relay.cut_up = relay.cut_down = 2 << 20
+    relay.cuts_left = 2  # the first upload and the first download are cut short, the second tries are not
+    try:
+        script = io.StringIO(f'!req movie.bin\n!send "{mine}"\n!req movie.bin\n!send "{mine}"\n')
+        code, out, _ = chat(join_args(host, tmp_path, where=f"127.0.0.1:{relay.port}"), script)
+    finally:
+        relay.close()
+    lines = out.splitlines()
+    assert code == 0, out
+    failed = first_line_starting(lines, "Download of movie.bin failed: ")
+    assert first_line_starting(lines, "Upload of mine.bin failed: ") > failed
+    resuming = first_line_starting(lines, "Resuming movie.bin at ")
+    assert re.fullmatch(r"Resuming movie\.bin at \d+ % \(.+ of 6\.3 MB here already\)\.", lines[resuming])
+    assert first_line_starting(lines, "File received successfully: ") > resuming
+    assert re.search(r"^Resuming mine\.bin at \d+ % \(.+ of 6\.3 MB on the host already\)\.$", out, re.M)
+    assert "File sent successfully: mine.bin" in out
+    received = tmp_path / "dl" / "movie.bin"
+    assert (
+        hashlib.sha256(received.read_bytes()).digest()
+        == hashlib.sha256((host.share / "movie.bin").read_bytes()).digest()
+    )
+    assert (host.share / "mine.bin").read_bytes() == mine.read_bytes()

@@ -56,3 +56,24 @@ def fake_identity() -> HostIdentity:
 def serve_tls(sock: socket.socket) -> ssl.SSLSocket:
     """The host's side of TLS on an accepted socket (a fake host's), with `fake_identity()`'s certificate."""
     return server_context(fake_identity()).wrap_socket(sock, server_side=True)
+
+
+def serve_channel(sock: socket.socket, timeout: float = 10.0) -> tuple[socket.socket, bytes]:
+    """The host's side of TLS on an accepted blocking socket, made as the host's loop makes it (a TlsPipe),
+    then carried on as a TlsChannel, and the plaintext that came with the handshake's end: for a relay in a
+    test that must read what passes (it shows its own key)."""
+    from mmchat.tls_channel import TlsChannel
+    from mmchat.tls_stream import TlsPipe
+
+    sock.settimeout(timeout)
+    pipe = TlsPipe(server_context(fake_identity()))
+    early = b""
+    while not pipe.ready:
+        data = sock.recv(65536)
+        if not data:
+            raise ConnectionError("the member left during the TLS handshake")
+        early = pipe.receive(data)  # the member's first frame may come with its last handshake record
+        if pipe.tail:
+            sock.sendall(bytes(pipe.tail))
+            pipe.tail = b""
+    return TlsChannel(sock, *pipe.take()), early

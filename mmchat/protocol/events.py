@@ -112,12 +112,18 @@ class VerifyCode(Event):
 
 @dataclass(frozen=True)
 class OfferUpload(Event):
-    """The member would like to share a file of `size` bytes; its SHA-256 follows the bytes (`TransferEnd`)."""
+    """The member would like to share a file of `size` bytes; its SHA-256 follows the bytes (`TransferEnd`).
+
+    `sha256` is the whole file's, when the member knows it already (it is
+    resuming an upload that was cut short): the host then answers with the
+    `offset` of the bytes it kept.
+    """
 
     TYPE: ClassVar[str] = "upload"
     filename: str
     size: int
     ref: int = 0
+    sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -252,7 +258,11 @@ class VerifyResult(Event):
 
 @dataclass(frozen=True)
 class TransferReady(Event):
-    """The host agrees to a transfer; open a transfer connection with `token`."""
+    """The host agrees to a transfer; open a transfer connection with `token`.
+
+    `offset`: for an upload, how many bytes of this very file the host kept
+    from an earlier try (the member may send from there).
+    """
 
     TYPE: ClassVar[str] = "ready"
     token: str
@@ -260,6 +270,7 @@ class TransferReady(Event):
     filename: str
     size: int = 0
     ref: int = 0
+    offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -277,6 +288,8 @@ class ErrorReply(Event):
 
 @dataclass(frozen=True)
 class TransferHello(Event):
+    """Opens a transfer connection; `offset`: the first byte the member wants moved (0 = the whole file)."""
+
     TYPE: ClassVar[str] = "transfer"
     version: int
     token: str
@@ -287,7 +300,9 @@ class TransferHello(Event):
 class TransferStart(Event):
     """Raw bytes follow: the member's upload, or the host's download.
 
-    `sha256` is the download's digest; an upload's is not known yet ("").
+    `sha256` is the download's digest (of the whole file); an upload's is not
+    known yet ("").  `offset` repeats the transfer's first byte: the raw bytes
+    that follow are bytes offset..size.
     """
 
     TYPE: ClassVar[str] = "start"

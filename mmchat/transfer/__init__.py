@@ -15,12 +15,14 @@ on a thread of its own on both sides.  The modules, one job each:
   `TransferError` (its str() is a sentence for a person) and `TransferStalled`
   (no byte moved for the socket's time-out), `IDLE_TIMEOUT`.
 * `sending`: `send_file_body` and `FileHasher`, the digest read beside it.
-* `receiving`: `receive_file_body` (recv, hash and write on three threads)
-  and `receive_to_folder` (temporary name, verify, rename).
+* `receiving`: `receive_file_body` (recv, hash and write on three threads).
+* `landing`: `receive_to_folder` (temporary name, verify, rename; or go on
+  from a partial file that a try cut short left, see mmchat/resume.py).
 """
 
 from .frames import IDLE_TIMEOUT, Progress, TransferError, TransferStalled, read_frame
-from .receiving import PROGRESS_STEP, RECV_CHUNK, receive_file_body, receive_to_folder
+from .landing import TransferDamaged, receive_to_folder
+from .receiving import PROGRESS_STEP, RECV_CHUNK, receive_file_body
 from .sending import HASH_CHUNK, SEND_CHUNK, FileHasher, send_file_body
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "SEND_CHUNK",
     "FileHasher",
     "Progress",
+    "TransferDamaged",
     "TransferError",
     "TransferStalled",
     "read_frame",

@@ -1,12 +1,12 @@
-"""Receiving a file's bytes: recv, hash and write on three threads, then verify and rename.
+"""Receiving a file's bytes: recv, hash and write on three threads (landing.py verifies and renames).
 
 The receiver fills a few reused buffers with `recv_into`, and a pipeline of
 two threads of its own hashes and writes them (hashlib, socket and file calls
 all release the GIL), writing with O_DIRECT where it can.  The buffers and
 the threads exist only once bytes flow, and the buffers go again when the
 flow pauses, so a transfer that stalls (or never starts) costs a few kB.  The file lands
-under its final name only once size and SHA-256 match (`receive_to_folder`);
-on any failure the temporary file is removed.  Memory stays flat whatever the
+under its final name only once size and SHA-256 match (`landing.receive_to_folder`).
+Memory stays flat whatever the
 file size.
 
 Measured on the 2-core benchmark machine, 1 GiB over loopback into a file,
@@ -33,11 +33,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .. import files
 from .frames import Progress, TransferError, TransferStalled
+
+if TYPE_CHECKING:
+    from _hashlib import HASH as Hash
 
 RECV_CHUNK = 4 << 20  # fewer, fuller recv_into calls: 5-15 % faster than 1 MiB on loopback
 RECV_BUFFERS = 5  # buffers in flight between receiving, hashing and writing: 20 MiB per flowing transfer
@@ -83,7 +85,7 @@ class _Pipeline:
         self._hash_queue: queue.SimpleQueue[tuple[mmap.mmap, int] | None] = queue.SimpleQueue()
         self._write_queue: queue.SimpleQueue[tuple[mmap.mmap, int] | None] = queue.SimpleQueue()
         self._made = 0  # buffers that exist: made when bytes arrive, let go when the flow pauses
-        self.sha = hashlib.sha256()
+        self.sha: Hash = hashlib.sha256()
         self.error: OSError | None = None
         self._started = False
         self._threads = [
@@ -247,10 +249,15 @@ def receive_file_body(
     size: int,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] = lambda: False,
+    *,
+    offset: int = 0,
+    prefix: Hash | None = None,
 ) -> str:
-    """Write exactly `size` bytes (starting with `first`) from the socket to `out`; return their SHA-256.
+    """Write bytes offset..size of a file (starting with `first`) from the socket to `out`; return the SHA-256.
 
-    Bytes of `first` past `size` are not part of the file: the caller keeps them.
+    The digest is of the whole file: `prefix` holds the hash of the bytes
+    0..offset already there (a resumed transfer), and progress counts them.
+    Bytes of `first` past the body are not part of the file: the caller keeps them.
     Every buffer is filled completely before it is submitted (but the last, or
     one the flow paused in), which keeps direct writes aligned and makes for
     fewer, fuller recv calls.  The big buffers exist only while bytes flow:
@@ -264,9 +271,12 @@ def receive_file_body(
     # recv waits out the rest of `stall`.  A `stall` that short ends the transfer at the first wait instead.
     pause = PAUSE_RELEASE if stall is None or stall > PAUSE_RELEASE else stall
     wait = stall  # the small recv's time-out: all of `stall` at first, what is left of it after a pause
+    total, size = size, size - offset  # from here on `size` is the body, what the socket brings
     rest = memoryview(first)[:size]  # what is still to be copied into the buffers
     small = memoryview(bytearray(SMALL_RECV))
     pipeline = _Pipeline(out)
+    if prefix is not None:
+        pipeline.sha = prefix  # a resumed file's: the hash goes on from its first `offset` bytes
     done = 0  # bytes received
     flowing = False
     last_report = (0, time.monotonic())
@@ -277,7 +287,7 @@ def receive_file_body(
                     if cancelled():
                         raise TransferError("The transfer was cancelled.")
                     sock.settimeout(wait)
-                    rest = small[: _recv_into(sock, small[: min(SMALL_RECV, size - done)], done, size)]
+                    rest = small[: _recv_into(sock, small[: min(SMALL_RECV, size - done)], offset + done, total)]
                 sock.settimeout(pause)
                 flowing = True
             buf = pipeline.buffer()
@@ -285,19 +295,24 @@ def receive_file_body(
             filled = len(rest[:want])
             buf[:filled] = rest[:filled]
             rest = rest[filled:]
-            with memoryview(buf) as view:
-                while filled < want and flowing:
-                    if cancelled():
-                        raise TransferError("The transfer was cancelled.")
-                    try:
-                        filled += _recv_into(sock, view[filled:want], done + filled, size)
-                    except TransferStalled:
-                        if pause == stall:
-                            raise
-                        flowing = False  # a pause: what came is written, the buffers go
-                    if progress and _report_due(last_report, done + filled):
-                        last_report = (done + filled, time.monotonic())
-                        progress(done + filled, size)
+            try:
+                with memoryview(buf) as view:
+                    while filled < want and flowing:
+                        if cancelled():
+                            raise TransferError("The transfer was cancelled.")
+                        try:
+                            filled += _recv_into(sock, view[filled:want], offset + done + filled, total)
+                        except TransferStalled:
+                            if pause == stall:
+                                raise
+                            flowing = False  # a pause: what came is written, the buffers go
+                        if progress and _report_due(last_report, done + filled):
+                            last_report = (done + filled, time.monotonic())
+                            progress(offset + done + filled, total)
+            except TransferError:
+                if filled:  # what came before the failure is written too: a resume goes on after it
+                    pipeline.submit(buf, filled)
+                raise
             if filled:
                 pipeline.submit(buf, filled)
             else:
@@ -314,7 +329,7 @@ def receive_file_body(
             sock.settimeout(stall)
         pipeline.close()
     if progress and (size == 0 or last_report[0] != size):
-        progress(size, size)
+        progress(total, total)
     return digest
 
 
@@ -334,51 +349,3 @@ def _recv_into(sock: socket.socket, view: memoryview, done: int, size: int) -> i
     if n == 0:
         raise TransferError(f"The connection closed after {files.human_size(done)} of {files.human_size(size)}.")
     return n
-
-
-def receive_to_folder(
-    sock: socket.socket,
-    first: bytes,
-    folder: Path,
-    filename: str,
-    size: int,
-    sha256: str | Callable[[], str],
-    *,
-    temp_folder: Path | None = None,
-    save_as: Path | None = None,
-    progress: Progress | None = None,
-    cancelled: Callable[[], bool] = lambda: False,
-) -> Path:
-    """Receive a file into a temporary name, verify size and SHA-256, then give it its final name.
-
-    `sha256` is the expected digest, or a function that fetches it once the
-    bytes are in (an upload's `TransferEnd`).  The final name follows the
-    collision rule in `folder` (nothing is ever overwritten), unless `save_as`
-    names a path the user chose explicitly.  On any failure the temporary
-    file is removed and TransferError raised.
-    """
-    if not files.has_room_for(temp_folder or folder, size):
-        raise TransferError(
-            f"Not enough free space for {filename} ({files.human_size(size)}): "
-            f"{files.human_size(files.free_space(temp_folder or folder))} free."
-        )
-    tmp = files.temp_path(temp_folder or folder, filename)
-    try:
-        with open(tmp, "wb") as out:
-            digest = receive_file_body(sock, first, out, size, progress, cancelled)
-            if digest != (sha256() if callable(sha256) else sha256):
-                raise TransferError(f"{filename} arrived damaged (SHA-256 mismatch) and was discarded.")
-            out.flush()
-            os.fsync(out.fileno())
-        if os.path.getsize(tmp) != size:
-            raise TransferError(f"{filename} arrived with the wrong size.")
-        if save_as is not None:
-            os.replace(tmp, save_as)
-            return save_as
-        return files.place_file(tmp, folder, filename)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        raise

@@ -64,6 +64,7 @@ class FileHasher:
         self._sha = hashlib.sha256()
         self._error: str | None = None
         self._stop = False
+        self._complete = False
         self._thread = threading.Thread(target=self._run, name="mmchat-sha256", daemon=True)
         self._thread.start()
 
@@ -80,6 +81,7 @@ class FileHasher:
                         return
                     self._sha.update(view[:n])
                     done += n
+            self._complete = done == self._size
         except OSError as exc:
             self._error = f"Could not read the file: {exc.strerror or exc}"
 
@@ -94,6 +96,10 @@ class FileHasher:
         """Stop early (the transfer failed) and wait for the thread."""
         self._stop = True
         self._thread.join()
+
+    def finished_digest(self) -> str:
+        """After `close`: the digest if the whole file was hashed all the same (worth keeping for a resume), else ""."""
+        return self._sha.hexdigest() if self._complete and not self._thread.is_alive() else ""
 
 
 @contextlib.contextmanager
