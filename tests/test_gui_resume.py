@@ -105,7 +105,8 @@ def test_unfinished_transfers_resume_by_themselves_when_the_connection_comes_bac
         pump_until(tk_root, lambda: new_row.finished, what="its row finished")
         assert second.ok and second.offset > 0
         assert sha256(server.share / "report.bin") == sha256(source)
-        assert "File sent successfully: report.bin" in alice.view.content()
+        # The panel's poll may finish the row before the TransferFinished event is handled: wait for its line.
+        pump_until(tk_root, lambda: "File sent successfully: report.bin" in alice.view.content(), what="its line")
     finally:
         alice.close()
 
