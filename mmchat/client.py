@@ -43,7 +43,7 @@ from . import client_transfers, protocol
 from .client_keepalive import HOST_TIMEOUT, PING_AFTER, HostWatch
 from .client_outbox import OUTBOX_BYTES, STALL_TIMEOUT, Outbox, OutboxFull
 from .client_requests import REPLY_TIMEOUT, PendingRequests, Request
-from .client_socket import ConnectError, Disconnected, handshake, open_connection, remaining, same_key, secure
+from .client_socket import ConnectError, Disconnected, handshake, open_verified, remaining, same_key
 from .client_transfers import DOWNLOAD, UPLOAD, Progress, Transfer, TransferFinished, TransferResumed
 from .protocol import (
     NEED_DATA,
@@ -143,9 +143,8 @@ class ChatClient:
             protocol.check_member_name(self.wanted_name)
         except ValueError as exc:
             raise ConnectError(f"That name cannot be used: {exc}") from None
-        sock = open_connection(self.host, self.port, deadline)
-        if self.tls:  # the host's key is checked before the hello: the password goes to no other
-            sock, self.host_fingerprint = secure(sock, deadline, self.verify_host)
+        # With TLS the host's key is checked before the hello: the password goes to no other host.
+        sock, self.host_fingerprint = open_verified(self.host, self.port, deadline, self.tls, self.verify_host)
         hello = Hello(protocol.PROTOCOL_VERSION, self.wanted_name, self.password)
         welcome = handshake(sock, self._conn, hello, deadline)  # closes the socket when it fails
         self.name, self.renamed = welcome.member, welcome.renamed
@@ -405,9 +404,8 @@ class ChatClient:
         return request.wait(0)
 
     def _open_transfer_socket(self) -> socket.socket:
-        deadline = time.monotonic() + CONNECT_TIMEOUT
-        sock = open_connection(self.host, self.port, deadline)
-        return secure(sock, deadline, same_key(self.host_fingerprint))[0] if self.tls else sock
+        deadline, key = time.monotonic() + CONNECT_TIMEOUT, same_key(self.host_fingerprint)
+        return open_verified(self.host, self.port, deadline, self.tls, key)[0]
 
 
 @atexit.register

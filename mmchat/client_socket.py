@@ -101,6 +101,14 @@ def secure(sock: socket.socket, deadline: float, verify: Callable[[str], None] |
     return channel, fingerprint
 
 
+def open_verified(
+    host: str, port: int, deadline: float, tls: bool, verify: Callable[[str], None] | None
+) -> tuple[socket.socket, str]:
+    """`open_connection`, then (unless `tls` is False: --no-tls) `secure`: the socket and the host's fingerprint."""
+    sock = open_connection(host, port, deadline)
+    return secure(sock, deadline, verify) if tls else (sock, "")
+
+
 def same_key(expected: str) -> Callable[[str], None]:
     """A `verify` for transfer connections: the host must show the key the chat connection showed."""
 
