@@ -185,7 +185,7 @@ class ChatWindow:
         self.layout.show_banner(f"Connecting to {self.host}:{self.port}…", "Muted.TLabel")
         verifier = self.trust.verifier(Address(self.host, self.port, self.fingerprint))
         make = functools.partial(ChatClient, self.host, self.port, self.wanted_name, downloads=self.downloads,
-                                 password=self.password, verify_host=verifier, tls=self.tls)  # fmt: skip
+                                 password=self.password, verify_host=verifier, use_tls=self.tls)  # fmt: skip
         threading.Thread(target=self._connect_worker, args=(make, verifier), name="mmchat-connect", daemon=True).start()
 
     def _connect_worker(self, make_client: functools.partial[ChatClient], verifier: HostVerifier) -> None:

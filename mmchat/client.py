@@ -104,7 +104,7 @@ class ChatClient:
         ping_after: float = PING_AFTER,
         host_timeout: float = HOST_TIMEOUT,
         verify_host: Callable[[str], None] | None = None,
-        tls: bool = True,
+        use_tls: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -115,7 +115,7 @@ class ChatClient:
         self.password = password
         self.verify_host = verify_host  # (fingerprint) once TLS shows the host's certificate; ConnectError refuses
         self.host_fingerprint = ""  # the SHA-256 of the host's certificate, once connected over TLS
-        self.tls = tls  # False only with --no-tls, for measuring (the host must say it too)
+        self.tls = use_tls  # False only with --no-tls, for measuring (the host must say it too)
         self.events: queue.Queue[object] = events if events is not None else queue.Queue()
         self.stall_timeout = stall_timeout
         self.outbox_bytes = outbox_bytes

@@ -375,7 +375,7 @@ def run_join(
                 downloads=downloads,
                 password=args.password,
                 verify_host=verifier,
-                tls=not getattr(args, "no_tls", False),
+                use_tls=not getattr(args, "no_tls", False),
             ),
             verifier,
         )

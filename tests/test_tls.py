@@ -132,7 +132,7 @@ def test_a_plain_member_of_the_past_gets_a_sentence_not_a_hang(host: ChatServer)
 
 
 def test_a_no_tls_member_meets_a_tls_host_and_is_told_why(host: ChatServer) -> None:
-    member = ChatClient("127.0.0.1", host.address[1], "alice", password=PASSWORD, tls=False)
+    member = ChatClient("127.0.0.1", host.address[1], "alice", password=PASSWORD, use_tls=False)
     with pytest.raises(ConnectError, match="without --no-tls"):
         member.connect()
     assert host.online() == []
@@ -149,7 +149,7 @@ def test_a_tls_member_meets_a_no_tls_host_and_is_told_why(tmp_path: Path) -> Non
             ChatClient("127.0.0.1", plain.address[1], "alice").connect()
         assert str(refused.value) == PLAIN_HOST
         wait_until(lambda: any(e.kind is LogKind.TLS_FAILED and "--no-tls" in e.reason for e in log))
-        both = ChatClient("127.0.0.1", plain.address[1], "bob", tls=False)  # both ends said it: clear text
+        both = ChatClient("127.0.0.1", plain.address[1], "bob", use_tls=False)  # both ends said it: clear text
         assert both.connect() == "bob"
         both.close(wait=TIMEOUT)
     finally:
