@@ -79,6 +79,8 @@ def irc_say(ts: int) -> bytes:
 
 
 SAY = {"mmchat": mmchat_say, "naive": naive_say, "irc": irc_say}
+MMCHAT_PING = b'{"type":"ping"}'
+MMCHAT_PONG = PREFIX.pack(len(b'{"type":"pong"}'), 0) + b'{"type":"pong"}'
 
 
 class Member:
@@ -325,6 +327,9 @@ class LoadGenerator:
                 m.carry = buf[:total]
             if self.irc and buf.find(b"PING ", 0, total) >= 0:
                 self.irc_pings(m, bytes(buf[:total]))
+            elif not self.irc and buf.find(MMCHAT_PING, 0, total) >= 0:
+                m.out += MMCHAT_PONG  # a member answers the host's keep-alive, or is timed out after 45 s
+                self.flush(m)
         self.bytes_in += got
         self.reads += len(events)
         return got
