@@ -21,7 +21,7 @@ def measure(kind: str, n: int, reps: int, procs: int = 2, log=print) -> dict:
     try:
         t = time.monotonic()
         lg = LoadGenerators(PROTO[kind], server.port, member_names(n), procs)
-        lg.connect(timeout=600)
+        lg.connect(timeout=660)
         connect_s = time.monotonic() - t
         lg.settle(quiet=1.0, timeout=300)
         held = server.memory()
