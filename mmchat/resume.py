@@ -312,6 +312,9 @@ class UploadMemory:
     def _write(self, records: dict[str, Unfinished]) -> None:
         target = self.path
         try:
+            if not records:  # nothing unfinished: no file left behind
+                target.unlink(missing_ok=True)
+                return
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}")
             tmp.write_text(json.dumps([asdict(r) for r in records.values()]), encoding="utf-8")

@@ -209,7 +209,10 @@ def test_host_and_two_members_chat_share_and_download(sandbox, tmp_path):
     assert (share / ".mmchat" / "mmchat.db").is_file()
     assert sorted(p.name for p in (tmp_path / "dl_bob").iterdir()) == ["film.bin"]
     assert list(sandbox.work.iterdir()) == [], "something was written to the working folder"
-    assert not sandbox.config.exists(), "the terminal modes have no settings to write"
+    # The terminal members remember the host's key they trusted on first use (known_hosts), nothing else.
+    written = sorted(p.name for p in sandbox.config.rglob("*") if p.is_file())
+    assert written == ["known_hosts"], written
+    assert f"127.0.0.1:{port}" in (sandbox.config / "known_hosts").read_text()
     sandbox.assert_cleaned_up()
 
 
@@ -225,8 +228,9 @@ def test_selftest_opens_every_window(sandbox):
     assert "Traceback" not in process.dump()
     assert list(sandbox.work.iterdir()) == [], "something was written to the working folder"
     # Whatever the windows remember goes to the config folder (MMCHAT_CONFIG_DIR) and nowhere else.
-    if sandbox.config.exists():
-        assert all(path.suffix == ".json" for path in sandbox.config.rglob("*") if path.is_file())
+    if sandbox.config.exists():  # settings, and the keys of the hosts its windows joined
+        written = [path for path in sandbox.config.rglob("*") if path.is_file()]
+        assert all(path.suffix == ".json" or path.name == "known_hosts" for path in written), written
     assert list(sandbox.home.iterdir()) == [], f"written to HOME: {list(sandbox.home.iterdir())}"
     sandbox.assert_cleaned_up()
 

@@ -112,6 +112,7 @@ def test_the_upload_memory_knows_the_same_file_only(tmp_path) -> None:
     assert memory.recall(path, 101, 5) is None
     memory.forget(path)
     assert memory.recall(path, 100, 5) is None
+    assert not (tmp_path / "cfg" / "uploads.json").exists()  # nothing unfinished: no file left behind
 
 
 def test_the_upload_memory_is_bounded_and_survives_a_damaged_file(tmp_path) -> None:
