@@ -33,6 +33,7 @@ from mmchat.protocol import (
 )
 from mmchat.server import ChatServer
 from tests.tls_helpers import open_tcp, secure
+from tests.waiting import wait_until
 
 TIMEOUT = 15.0
 ATTACKER = "127.0.0.2"
@@ -131,13 +132,6 @@ def kicked(events: queue.Queue) -> Notice:
         assert isinstance(notice, Notice)
         if notice.kind is NoticeKind.KICKED:
             return notice
-
-
-def wait_until(condition, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def test_guessing_from_one_address_is_slowed_while_another_joins_at_once(host: ChatServer):

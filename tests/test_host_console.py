@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -16,6 +17,7 @@ import pytest
 from mmchat.client import ChatClient, Disconnected
 from mmchat.host_console import HELP, HostConsole
 from mmchat.server import ChatServer
+from tests import waiting
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 20.0
@@ -35,11 +37,7 @@ def console(host: ChatServer):
     return HostConsole(host, said.append, threading.Event()), said
 
 
-def wait_until(condition, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
+wait_until = functools.partial(waiting.wait_until, timeout=WAIT)
 
 
 def joined(server: ChatServer, name: str) -> ChatClient:

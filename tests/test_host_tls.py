@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -9,17 +10,13 @@ from mmchat.client import ChatClient
 from mmchat.hostlog import LogEvent, LogKind
 from mmchat.liveness import Openers
 from mmchat.server import ChatServer
+from tests import waiting
 from tests.tls_helpers import open_tcp
 
 TIMEOUT = 10.0
 
 
-def wait_until(condition, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
+wait_until = functools.partial(waiting.wait_until, timeout=TIMEOUT)
 
 
 def test_garbage_and_a_silent_handshake_are_closed_with_one_line_each(tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ from mmchat.protocol import (
 )
 from mmchat.server import ChatServer, LogEvent, LogKind
 from tests.tls_helpers import open_raw
+from tests.waiting import wait_until
 
 TIMEOUT = 15.0
 
@@ -129,14 +130,6 @@ def random_file(path: Path, size: int) -> str:
     data = os.urandom(size)
     path.write_bytes(data)
     return hashlib.sha256(data).hexdigest()
-
-
-def wait_until(condition, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 def frame(header: dict) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import socket
@@ -20,6 +21,7 @@ from mmchat.protocol import Connection, ErrorReply, Hello, Role, Welcome
 from mmchat.server import ChatServer
 from mmchat.tls import CERT_FILE, KEY_FILE, IdentityError, client_context, load_or_create
 from mmchat.tls_stream import ENCRYPTED_HOST, PLAIN_HOST
+from tests import waiting
 
 TIMEOUT = 10.0
 PASSWORD = "correct horse battery staple"
@@ -27,12 +29,7 @@ SECRET_TEXT = "the quarterly numbers are terrible"
 FILE_BODY = b"confidential file body, " * 40_000  # ~1 MB, one recognisable phrase throughout
 
 
-def wait_until(condition, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
+wait_until = functools.partial(waiting.wait_until, timeout=TIMEOUT)
 
 
 @pytest.fixture
