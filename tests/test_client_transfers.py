@@ -23,6 +23,7 @@ from mmchat.client_transfers import DOWNLOAD, STALE_PART_SECONDS, UPLOAD, remove
 from mmchat.protocol import ErrorReply, OfferUpload, RequestDownload, TransferReady
 from mmchat.server import ChatServer
 from mmchat.transfer import TransferError
+from tests.transfer_helpers import random_file
 
 TIMEOUT = 15.0
 
@@ -46,12 +47,6 @@ def member(server: ChatServer, tmp_path: Path) -> Iterator[ChatClient]:
     client.connect()
     yield client
     assert client.close(wait=TIMEOUT)
-
-
-def random_file(path: Path, size: int) -> str:
-    data = os.urandom(size)
-    path.write_bytes(data)
-    return hashlib.sha256(data).hexdigest()
 
 
 def finished_events(client: ChatClient) -> list[object]:

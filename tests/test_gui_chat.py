@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import threading
@@ -24,6 +23,7 @@ from mmchat.server import ChatServer
 from tests import gui_helpers
 from tests.gui_helpers import pump_for, pump_until, walk
 from tests.tls_helpers import fake_identity, serve_tls
+from tests.transfer_helpers import sha256_of
 
 tk_root = gui_helpers.tk_root  # the fixtures, used by name below
 tk_errors = gui_helpers.tk_errors
@@ -57,10 +57,6 @@ def type_and_enter(root: tk.Tk, window: ChatWindow, text: str) -> None:
     root.update()
     window.input.event_generate("<Return>")
     root.update()
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def find_link(window: ChatWindow, label: str) -> str:
@@ -134,7 +130,7 @@ def test_upload_and_download_through_the_ui(tk_root, tk_errors, server, tmp_path
     [upload] = list(alice.transfers.rows)
     pump_until(tk_root, lambda: "File sent successfully: report.bin" in alice.view.content(), what="upload done")
     assert float(alice.transfers.rows[upload].bar["value"]) == 100
-    assert sha256(server.share / "report.bin") == sha256(source)
+    assert sha256_of(server.share / "report.bin") == sha256_of(source)
 
     # bob sees the share notice and the file in his list, then downloads it with the button.
     pump_until(tk_root, lambda: bob.side.files.exists("report.bin"), what="file in bob's list")
@@ -151,7 +147,7 @@ def test_upload_and_download_through_the_ui(tk_root, tk_errors, server, tmp_path
     pump_until(tk_root, lambda: "File received successfully" in bob.view.content(), what="download done")
     assert float(bob.transfers.rows[download].bar["value"]) == 100
     assert download.ok and download.path == target
-    assert sha256(target) == sha256(source)
+    assert sha256_of(target) == sha256_of(source)
 
 
 def test_several_transfers_at_once_each_have_a_row(tk_root, tk_errors, server, tmp_path) -> None:
@@ -167,7 +163,7 @@ def test_several_transfers_at_once_each_have_a_row(tk_root, tk_errors, server, t
     pump_until(tk_root, lambda: all(row.finished for row in alice.transfers.rows.values()), what="three uploads")
     assert all(float(row.bar["value"]) == 100 for row in alice.transfers.rows.values())
     for path in paths:
-        assert sha256(server.share / path.name) == sha256(path)
+        assert sha256_of(server.share / path.name) == sha256_of(path)
 
 
 def test_cancel_button_stops_a_download(tk_root, tk_errors, server, tmp_path) -> None:
@@ -649,5 +645,5 @@ def test_files_dropped_on_the_window_are_shared_and_folders_explained(tk_root, t
     gui_helpers.deliver_drop(alice.master, str(picture), str(folder))
     shared = server.share / "holiday photo.png"
     pump_until(tk_root, lambda: shared.exists(), what="the dropped file on the host")
-    assert sha256(shared) == sha256(picture)
+    assert sha256_of(shared) == sha256_of(picture)
     assert "a folder is a folder: drop the files in it instead." in alice.view.text.get("1.0", "end")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import tkinter as tk
@@ -18,6 +17,7 @@ from tests import gui_helpers
 from tests.gui_helpers import pump_until
 from tests.resume_helpers import CuttingRelay
 from tests.tls_helpers import fake_identity
+from tests.transfer_helpers import sha256_of
 
 tk_root = gui_helpers.tk_root  # the fixtures, used by name below
 tk_errors = gui_helpers.tk_errors
@@ -50,10 +50,6 @@ def open_chat(root: tk.Tk, relay: CuttingRelay, tmp_path: Path) -> ChatWindow:
     return window
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def test_a_failed_download_shows_resume_and_the_button_finishes_it(tk_root, tk_errors, server, relay, tmp_path):
     (server.share / "movie.bin").write_bytes(os.urandom(SIZE))
     alice = open_chat(tk_root, relay, tmp_path)
@@ -74,7 +70,7 @@ def test_a_failed_download_shows_resume_and_the_button_finishes_it(tk_root, tk_e
         pump_until(tk_root, lambda: new_row.finished, what="the resumed download")
         assert second.ok, second.error
         assert 0 < second.offset <= CUT and relay.down[1] <= SIZE - second.offset + 1024  # only the rest came
-        assert sha256(tmp_path / "downloads" / "movie.bin") == sha256(server.share / "movie.bin")
+        assert sha256_of(tmp_path / "downloads" / "movie.bin") == sha256_of(server.share / "movie.bin")
         content = alice.view.content()
         assert "Resuming movie.bin at " in content and "File received successfully" in content
     finally:
@@ -104,7 +100,7 @@ def test_unfinished_transfers_resume_by_themselves_when_the_connection_comes_bac
         [(second, new_row)] = alice.transfers.rows.items()
         pump_until(tk_root, lambda: new_row.finished, what="its row finished")
         assert second.ok and second.offset > 0
-        assert sha256(server.share / "report.bin") == sha256(source)
+        assert sha256_of(server.share / "report.bin") == sha256_of(source)
         # The panel's poll may finish the row before the TransferFinished event is handled: wait for its line.
         pump_until(tk_root, lambda: "File sent successfully: report.bin" in alice.view.content(), what="its line")
     finally:

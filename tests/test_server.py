@@ -6,7 +6,6 @@ import argparse
 import hashlib
 import io
 import json
-import os
 import queue
 import socket
 import sqlite3
@@ -43,6 +42,7 @@ from mmchat.protocol import (
 )
 from mmchat.server import ChatServer, LogEvent, LogKind
 from tests.tls_helpers import open_raw
+from tests.transfer_helpers import random_file
 from tests.waiting import wait_until
 
 TIMEOUT = 15.0
@@ -124,12 +124,6 @@ def messages(client: ChatClient, count: int, timeout: float = TIMEOUT) -> list[C
 
 def notice(client: ChatClient, kind: str, member: str) -> Notice:
     return next_matching(client, lambda e: isinstance(e, Notice) and e.kind == kind and e.member == member)
-
-
-def random_file(path: Path, size: int) -> str:
-    data = os.urandom(size)
-    path.write_bytes(data)
-    return hashlib.sha256(data).hexdigest()
 
 
 def frame(header: dict) -> bytes:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import queue
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +13,7 @@ from mmchat.client import ChatClient, Transfer, TransferResumed
 from mmchat.client_transfers import UPLOADS
 from mmchat.server import ChatServer
 from tests.resume_helpers import CuttingRelay
-from tests.transfer_helpers import wait_for
+from tests.transfer_helpers import random_file, sha256_of, wait_for
 
 TIMEOUT = 20.0
 SIZE = 6 << 20
@@ -54,17 +52,6 @@ def join(port: int, downloads: Path, name: str = "alice") -> ChatClient:
     return client
 
 
-def random_file(path: Path, size: int = SIZE) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = os.urandom(size)
-    path.write_bytes(data)
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def finished(t: Transfer) -> Transfer:
     assert t.wait(TIMEOUT), "the transfer did not end in time"
     return t
@@ -89,7 +76,7 @@ def kept_upload(host: ChatServer) -> resume.Partial:
 
 def test_an_upload_cut_short_resumes_and_the_host_receives_only_the_rest(host, relay, tmp_path) -> None:
     source = tmp_path / "notes.bin"
-    digest = random_file(source)
+    digest = random_file(source, SIZE)
     member = join(relay.port, tmp_path / "downloads")
     relay.cut_up = CUT
     first = finished(member.send_file(source))
@@ -101,7 +88,7 @@ def test_an_upload_cut_short_resumes_and_the_host_receives_only_the_rest(host, r
     relay.cut_up = None
     second = finished(member.send_file(source))
     assert second.ok, second.error
-    assert sha_of(host.share / "notes.bin") == digest  # byte-identical
+    assert sha256_of(host.share / "notes.bin") == digest  # byte-identical
     assert relay.up[1] <= SIZE - kept + FRAMES  # the host received only the rest
     assert relay.up[1] >= SIZE - kept
     [event] = resumed_events(member)
@@ -112,7 +99,7 @@ def test_an_upload_cut_short_resumes_and_the_host_receives_only_the_rest(host, r
 
 
 def test_a_download_cut_short_resumes_from_the_part_file(host, relay, tmp_path) -> None:
-    digest = random_file(host.share / "movie.bin")
+    digest = random_file(host.share / "movie.bin", SIZE)
     downloads = tmp_path / "downloads"
     member = join(relay.port, downloads)
     relay.cut_down = CUT
@@ -125,7 +112,7 @@ def test_a_download_cut_short_resumes_from_the_part_file(host, relay, tmp_path) 
     relay.cut_down = None
     second = finished(member.request_file("movie.bin"))
     assert second.ok, second.error
-    assert sha_of(downloads / "movie.bin") == digest
+    assert sha256_of(downloads / "movie.bin") == digest
     assert SIZE - kept <= relay.down[1] <= SIZE - kept + FRAMES  # only the rest came
     assert second.offset == kept and [e.transfer for e in resumed_events(member)] == [second]
     assert sorted(p.name for p in downloads.iterdir()) == ["movie.bin"]  # no part, no sidecar left
@@ -134,8 +121,8 @@ def test_a_download_cut_short_resumes_from_the_part_file(host, relay, tmp_path) 
 
 def test_both_resume_after_the_host_restarted_and_a_new_member_process(share, tmp_path) -> None:
     source = tmp_path / "mine" / "report.bin"
-    up_digest = random_file(source)
-    down_digest = random_file(share / "shared.bin")
+    up_digest = random_file(source, SIZE)
+    down_digest = random_file(share / "shared.bin", SIZE)
     downloads = tmp_path / "downloads"
     host = start_host(share)
     relay = CuttingRelay(host.address[1])
@@ -156,7 +143,7 @@ def test_both_resume_after_the_host_restarted_and_a_new_member_process(share, tm
         down = finished(member.request_file("shared.bin"))
         assert up.ok and down.ok, (up.error, down.error)
         assert up.offset == kept_up and down.offset > 0
-        assert sha_of(share / "report.bin") == up_digest and sha_of(downloads / "shared.bin") == down_digest
+        assert sha256_of(share / "report.bin") == up_digest and sha256_of(downloads / "shared.bin") == down_digest
         assert member.close(wait=TIMEOUT)
     finally:
         host.stop()
@@ -164,15 +151,15 @@ def test_both_resume_after_the_host_restarted_and_a_new_member_process(share, tm
 
 def test_a_changed_local_file_is_sent_whole_and_nothing_old_is_kept(host, relay, tmp_path) -> None:
     source = tmp_path / "notes.bin"
-    random_file(source)
+    random_file(source, SIZE)
     member = join(relay.port, tmp_path / "downloads")
     relay.cut_up = CUT
     assert not finished(member.send_file(source)).ok
     kept_upload(host)
-    digest = random_file(source)  # same name and size, other bytes (and another modification time)
+    digest = random_file(source, SIZE)  # same name and size, other bytes (and another modification time)
     relay.cut_up = None
     again = finished(member.send_file(source))
-    assert again.ok and again.offset == 0 and sha_of(host.share / "notes.bin") == digest
+    assert again.ok and again.offset == 0 and sha256_of(host.share / "notes.bin") == digest
     assert relay.up[1] >= SIZE  # all of it: the old start is not this file's
     assert host.desk.partials.kept() == []
     assert member.close(wait=TIMEOUT)
@@ -180,16 +167,16 @@ def test_a_changed_local_file_is_sent_whole_and_nothing_old_is_kept(host, relay,
 
 def test_a_lying_resume_is_found_out_by_the_whole_files_sha256(host, relay, tmp_path) -> None:
     first_file = tmp_path / "a" / "doc.bin"
-    random_file(first_file)
+    random_file(first_file, SIZE)
     member = join(relay.port, tmp_path / "downloads")
     relay.cut_up = CUT
     assert not finished(member.send_file(first_file)).ok
     assert kept_upload(host).sha256 == ""  # the first try did not say its SHA-256
     # Another file of that name and size claims to be the one the host kept the start of.
     other = tmp_path / "b" / "doc.bin"
-    random_file(other)
+    random_file(other, SIZE)
     info = other.stat()
-    UPLOADS.remember(other.resolve(), info.st_size, info.st_mtime_ns, sha_of(other), info.st_mtime)
+    UPLOADS.remember(other.resolve(), info.st_size, info.st_mtime_ns, sha256_of(other), info.st_mtime)
     relay.cut_up = None
     lie = finished(member.send_file(other))
     assert not lie.ok and lie.offset > 0
@@ -199,21 +186,21 @@ def test_a_lying_resume_is_found_out_by_the_whole_files_sha256(host, relay, tmp_
     assert list(host.temp_dir.iterdir()) == []
     # Asked again, it goes from the start, and arrives whole.
     again = finished(member.send_file(other))
-    assert again.ok and again.offset == 0 and sha_of(host.share / "doc.bin") == sha_of(other)
+    assert again.ok and again.offset == 0 and sha256_of(host.share / "doc.bin") == sha256_of(other)
     assert member.close(wait=TIMEOUT)
 
 
 def test_a_download_of_a_file_changed_on_the_host_starts_over(host, relay, tmp_path) -> None:
-    random_file(host.share / "movie.bin")
+    random_file(host.share / "movie.bin", SIZE)
     downloads = tmp_path / "downloads"
     member = join(relay.port, downloads)
     relay.cut_down = CUT
     assert not finished(member.request_file("movie.bin")).ok
-    digest = random_file(host.share / "movie.bin")  # same size, other bytes
+    digest = random_file(host.share / "movie.bin", SIZE)  # same size, other bytes
     relay.cut_down = None
     again = finished(member.request_file("movie.bin"))
     assert again.ok, again.error
-    assert sha_of(downloads / "movie.bin") == digest
+    assert sha256_of(downloads / "movie.bin") == digest
     assert sorted(p.name for p in downloads.iterdir()) == ["movie.bin"]
     assert member.close(wait=TIMEOUT)
 
@@ -235,8 +222,8 @@ def test_a_member_killed_mid_transfer_resumes_both_ways_from_a_new_process(host,
     import sys
 
     source = tmp_path / "mine.bin"
-    up_digest = random_file(source)
-    down_digest = random_file(host.share / "movie.bin")
+    up_digest = random_file(source, SIZE)
+    down_digest = random_file(host.share / "movie.bin", SIZE)
     downloads = tmp_path / "downloads"
     relay.stall_after = CUT  # the bytes stop flowing both ways, as on a network gone quiet
     root = Path(__file__).resolve().parent.parent
@@ -261,13 +248,13 @@ def test_a_member_killed_mid_transfer_resumes_both_ways_from_a_new_process(host,
     down = finished(client.request_file("movie.bin"))
     assert up.ok and down.ok, (up.error, down.error)
     assert up.offset > 0 and down.offset > 0
-    assert sha_of(host.share / "mine.bin") == up_digest and sha_of(downloads / "movie.bin") == down_digest
+    assert sha256_of(host.share / "mine.bin") == up_digest and sha256_of(downloads / "movie.bin") == down_digest
     assert client.close(wait=TIMEOUT)
 
 
 def test_a_partial_upload_is_never_listed_nor_downloadable(host, relay, tmp_path) -> None:
     source = tmp_path / "secret.bin"
-    random_file(source)
+    random_file(source, SIZE)
     member = join(relay.port, tmp_path / "downloads")
     relay.cut_up = CUT
     assert not finished(member.send_file(source)).ok

@@ -1,12 +1,14 @@
-"""What the transfer tests share: random payloads, and a peer that sends them from a thread."""
+"""What the transfer tests share: random payloads and files, SHA-256 of a file, and a peer that sends from a thread."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 MiB = 1 << 20
 
@@ -31,6 +33,19 @@ class Peer:
     def join(self) -> None:
         self.thread.join(timeout=10)
         assert not self.thread.is_alive()
+
+
+def random_file(path: Path, size: int) -> str:
+    """Write `size` random bytes to `path` (and its folder, if new); their SHA-256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = os.urandom(size)
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as hex."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def payload(size: int) -> bytes:
