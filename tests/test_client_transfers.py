@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-import queue
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ from mmchat.client_transfers import DOWNLOAD, STALE_PART_SECONDS, UPLOAD, remove
 from mmchat.protocol import ErrorReply, OfferUpload, RequestDownload, TransferReady
 from mmchat.server import ChatServer
 from mmchat.transfer import TransferError
-from tests.transfer_helpers import random_file
+from tests.transfer_helpers import queued_of, random_file
 
 TIMEOUT = 15.0
 
@@ -51,14 +50,7 @@ def member(server: ChatServer, tmp_path: Path) -> Iterator[ChatClient]:
 
 def finished_events(client: ChatClient) -> list[object]:
     """Everything on the queue now that is not chat traffic."""
-    found = []
-    while True:
-        try:
-            event = client.events.get_nowait()
-        except queue.Empty:
-            return found
-        if isinstance(event, (TransferFinished, ErrorReply, TransferReady, Disconnected)):
-            found.append(event)
+    return queued_of(client.events, TransferFinished, ErrorReply, TransferReady, Disconnected)
 
 
 def test_upload_then_download_are_byte_identical_with_progress(member, share, tmp_path) -> None:

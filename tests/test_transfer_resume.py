@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from mmchat.client import ChatClient, Transfer, TransferResumed
 from mmchat.client_transfers import UPLOADS
 from mmchat.server import ChatServer
 from tests.resume_helpers import CuttingRelay
-from tests.transfer_helpers import random_file, sha256_of, wait_for
+from tests.transfer_helpers import queued_of, random_file, sha256_of, wait_for
 
 TIMEOUT = 20.0
 SIZE = 6 << 20
@@ -58,14 +57,7 @@ def finished(t: Transfer) -> Transfer:
 
 
 def resumed_events(client: ChatClient) -> list[TransferResumed]:
-    found = []
-    while True:
-        try:
-            event = client.events.get_nowait()
-        except queue.Empty:
-            return found
-        if isinstance(event, TransferResumed):
-            found.append(event)
+    return queued_of(client.events, TransferResumed)
 
 
 def kept_upload(host: ChatServer) -> resume.Partial:

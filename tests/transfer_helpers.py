@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import socket
 import threading
 import time
@@ -46,6 +47,18 @@ def random_file(path: Path, size: int) -> str:
 def sha256_of(path: Path) -> str:
     """The SHA-256 of a file's bytes, as hex."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def queued_of(events: queue.Queue, *kinds: type) -> list:
+    """The events of these kinds on `events` right now (a member's queue), taking everything off it."""
+    found = []
+    while True:
+        try:
+            event = events.get_nowait()
+        except queue.Empty:
+            return found
+        if isinstance(event, kinds):
+            found.append(event)
 
 
 def payload(size: int) -> bytes:
