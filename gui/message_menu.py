@@ -31,6 +31,13 @@ def context_clicks(widget: tk.Misc) -> list[str]:
     return ["<Button-3>"]
 
 
+def to_clipboard(widget: tk.Misc, text: str) -> None:
+    """Put `text` on the clipboard (nothing for an empty text)."""
+    if text:
+        widget.clipboard_clear()
+        widget.clipboard_append(text)
+
+
 def popup(menu: tk.Menu, event: tk.Event) -> str:
     """Show `menu` at the pointer of a click `event`; 'break' so nothing else handles the click."""
     try:
@@ -79,7 +86,7 @@ class MessageMenu:
         self.menu.add_command(label="Copy", command=self.copy)
         if self._url:
             labels += ["Copy link address", "Open link"]
-            self.menu.add_command(label="Copy link address", command=lambda: self._to_clipboard(self._url))
+            self.menu.add_command(label="Copy link address", command=lambda: to_clipboard(self.text, self._url))
             self.menu.add_command(label="Open link", command=lambda: self.open_url(self._url))
         self.menu.add_separator()
         self.menu.add_command(label="Select all", command=self.select_all)
@@ -92,12 +99,7 @@ class MessageMenu:
     def copy(self) -> None:
         """Copy the selection, or the line that was right-clicked when nothing is selected."""
         ranges = self.text.tag_ranges("sel")
-        self._to_clipboard(self.text.get(ranges[0], ranges[1]) if ranges else self._line)
+        to_clipboard(self.text, self.text.get(ranges[0], ranges[1]) if ranges else self._line)
 
     def select_all(self) -> None:
         self.text.tag_add("sel", "1.0", "end-1c")
-
-    def _to_clipboard(self, text: str) -> None:
-        if text:
-            self.text.clipboard_clear()
-            self.text.clipboard_append(text)

@@ -19,7 +19,7 @@ from tkinter import ttk
 from mmchat import protocol
 
 from . import chat_format, theme
-from .message_menu import context_clicks, popup
+from .message_menu import context_clicks, popup, to_clipboard
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,7 @@ class SidePanel(ttk.Frame):
         can_mention = self.mention is not None and name != self.me
         menu.add_command(label=f"Mention @{shown}", command=lambda: self.mention and self.mention(name),
                          state="normal" if can_mention else "disabled")  # fmt: skip
-        menu.add_command(label="Copy name", command=lambda: self._to_clipboard(name))
+        menu.add_command(label="Copy name", command=lambda: to_clipboard(self, name))
         return [f"Mention @{shown}", "Copy name"]
 
     def file_entries(self, name: str) -> list[str]:
@@ -178,7 +178,7 @@ class SidePanel(ttk.Frame):
         else:  # nothing downloaded yet: say what will be possible
             menu.add_command(label="Open", state="disabled")
             menu.add_command(label="Show in folder", state="disabled")
-        menu.add_command(label="Copy file name", command=lambda: self._to_clipboard(name))
+        menu.add_command(label="Copy file name", command=lambda: to_clipboard(self, name))
         return ["Download", "Open", "Show in folder", "Copy file name"]
 
     def _popup(self, tree: ttk.Treeview, fill: Callable[[str], list[str]], event: tk.Event) -> str | None:
@@ -189,10 +189,6 @@ class SidePanel(ttk.Frame):
             tree.selection_set(row)
         fill(row)
         return popup(self.member_menu if tree is self.online else self.file_menu, event)
-
-    def _to_clipboard(self, text: str) -> None:
-        self.clipboard_clear()
-        self.clipboard_append(text)
 
     def run_command(self) -> None:
         line = self.command.get().strip()

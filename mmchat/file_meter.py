@@ -11,9 +11,8 @@ forgotten when the member's chat connection closes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
-Progress = Callable[[int, int], None]
+from .transfer import Progress
 
 
 class FileMeter:
