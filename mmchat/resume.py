@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import files
+from .protocol.fields import is_sha256
 
 if TYPE_CHECKING:
     from _hashlib import HASH
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 KEEP_PARTIAL = 24 * 3600.0  # seconds a partial file waits to be resumed before it is removed
 SIDECAR = ".resume"
 _PART_NAME = re.compile(r"\..+\.[0-9a-f]{12}\.part", re.DOTALL)  # files.temp_path's ".<name>.<12 hex>.part"
-_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 UPLOADS_REMEMBERED = 200  # the member's unfinished uploads kept at most (the oldest are forgotten first)
 
 
@@ -121,7 +121,7 @@ def _partial_from(folder: Path, record: Any) -> Partial:
     size, ts = record["size"], record["ts"]
     if not all(isinstance(v, str) for v in (path, filename, sha, owner)) or not _is_part_name(path):
         raise ValueError("not a partial's record")
-    if type(size) is not int or size < 0 or not isinstance(ts, (int, float)) or (sha and not _SHA256.match(sha)):
+    if type(size) is not int or size < 0 or not isinstance(ts, (int, float)) or (sha and not is_sha256(sha)):
         raise ValueError("not a partial's record")
     return Partial(folder / path, files.check_filename(filename), size, sha, owner, float(ts))
 
@@ -305,7 +305,7 @@ class UploadMemory:
             except TypeError:
                 continue
             if isinstance(record.path, str) and type(record.size) is int and type(record.mtime_ns) is int:
-                if isinstance(record.sha256, str) and (not record.sha256 or _SHA256.match(record.sha256)):
+                if isinstance(record.sha256, str) and (not record.sha256 or is_sha256(record.sha256)):
                     records[record.path] = record
         return records
 

@@ -77,6 +77,11 @@ _SHA256_RE = re.compile(r"[0-9a-f]{64}\Z")
 _MAX_SIZE = 1 << 62
 
 
+def is_sha256(value: str) -> bool:
+    """Whether `value` spells a SHA-256 as the wire does: 64 lowercase hex digits."""
+    return _SHA256_RE.match(value) is not None
+
+
 def check_str(name: str, value: Any) -> str:
     """`value` if it is text within field `name`'s cap, else ProtocolError."""
     if not isinstance(value, str):
@@ -89,7 +94,7 @@ def check_str(name: str, value: Any) -> str:
         if len(encoded) > MAX_FILENAME_BYTES:
             raise ProtocolError(f"file name longer than {MAX_FILENAME_BYTES} bytes")
     elif name == "sha256":
-        if not _SHA256_RE.match(value):
+        if not is_sha256(value):
             raise ProtocolError("field 'sha256' must be 64 lowercase hex digits")
     elif len(value) > _STR_CAPS.get(name, _DEFAULT_STR_CHARS):
         raise ProtocolError(f"field {name!r} is longer than {_STR_CAPS.get(name, _DEFAULT_STR_CHARS)} characters")
